@@ -1,0 +1,28 @@
+"""qiskit-natural-qnn: naturally quantized neural networks as Qiskit circuits.
+
+The public API is re-exported here, flat.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from .exceptions import (
+    CircuitNotExactError,
+    ConfigurationError,
+    DataError,
+    DataNotFoundError,
+    ExecutionError,
+    InputError,
+    ModelFileError,
+    NaturalQNNError,
+    TargetCapabilityError,
+)
+from .fastpath import ForwardPass, StraightThrough, make_generator, sample_network, straight_through
+from .network import NaturalQNN, QuantizationSpec
+from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
+
+try:
+    __version__ = _version("qiskit-natural-qnn")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"

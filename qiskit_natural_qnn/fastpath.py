@@ -1,0 +1,184 @@
+r"""Batched, exact sampling of a naturally quantized network in PyTorch.
+
+This is the reference semantics of the library and its training engine. One call draws one
+independent stochastic forward pass per row of the input (per image and per shot), with the exact
+outcome statistics of :mod:`qiskit_natural_qnn.neurons`, on whatever device the tensors live.
+
+Per hidden layer ``k`` with pre-activation :math:`z = W_k h_{k-1}` (plus bias, if any):
+
+* Method 1 (projective, ``g = pi/2``): :math:`d = +1` with probability
+  :math:`(1 + \sin(\frac{\pi}{2} f_a(z)))/2`, independently per neuron.
+* Method 2 (weak, ``g < pi/2``): neuron ``i`` is the same qubit in every hidden layer. It carries a
+  Bloch angle :math:`\phi_i` (start 0) and its last outcome :math:`m_i` (start +1); the layer rotates
+  it by :math:`\frac{\pi}{2}(m_i - f_a(z_i))`, measures it with angle ``g`` (``pi/2`` for the last
+  hidden layer) and leaves it at the post-measurement angle.
+
+The backward pass is the straight-through estimator with the hard-tanh derivative at unit scale,
+:math:`\partial d / \partial z := \mathbb{1}[-1 < z < 1]`, whatever ``a`` and ``g`` are
+(PAPER.md section 4). No gradient flows through the qubit state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .neurons import Measurement, Neuron
+
+__all__ = [
+    "ForwardPass",
+    "StraightThrough",
+    "straight_through",
+    "sample_network",
+    "make_generator",
+    "UniformSource",
+]
+
+#: ``uniform(layer_index, shape, like)`` returns i.i.d. U[0, 1) numbers shaped ``shape`` with the
+#: dtype and device of ``like``. The default draws from a :class:`torch.Generator`.
+UniformSource = Callable[[int, torch.Size, torch.Tensor], torch.Tensor]
+
+_STRONG = Measurement()
+
+
+class ForwardPass(NamedTuple):
+    """One batch of stochastic forward passes.
+
+    Attributes:
+        logits: output logits, shape ``(*batch, n_outputs)``.
+        preactivations: per hidden layer, the pre-activations ``z``, shape ``(*batch, width)``.
+        activations: per hidden layer, the sampled activations in ``{+1, -1}`` (same dtype as ``z``).
+    """
+
+    logits: torch.Tensor
+    preactivations: list[torch.Tensor]
+    activations: list[torch.Tensor]
+
+
+class StraightThrough(torch.autograd.Function):
+    r"""Return the sample ``d`` forward; pass :math:`\mathbb{1}[-1<z<1]\,\partial L/\partial d` to ``z``.
+
+    Forward: :math:`d` (a stochastic sample in :math:`\{+1,-1\}`). Pseudo-gradient:
+    :math:`\frac{\partial d}{\partial z} = 1` if :math:`-1 < z < 1` else :math:`0` (the hard-tanh
+    derivative at unit scale, Barney et al. 2025, section "Training").
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(z)
+        return d.view_as(d)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        return grad_out * ((z > -1) & (z < 1)).to(grad_out.dtype), None
+
+
+def straight_through(z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Attach the unit-scale hard-tanh pseudo-gradient of ``z`` to the sample ``d``.
+
+    Example:
+        >>> z = torch.tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
+        >>> straight_through(z, torch.sign(z)).sum().backward()
+        >>> z.grad
+        tensor([0., 1., 1., 0.])
+    """
+    if not (z.requires_grad and torch.is_grad_enabled()):
+        return d
+    return StraightThrough.apply(z, d)
+
+
+def make_generator(seed: int | np.random.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A :class:`torch.Generator` on ``device`` seeded from ``seed``.
+
+    Args:
+        seed: an int, a NumPy generator (one 63-bit integer is drawn from it), or None (fresh entropy).
+        device: the device the generator draws on.
+
+    Returns:
+        The seeded generator.
+    """
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, 2**63 - 1))
+    elif seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**63 - 1))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def _sample_sign(p_plus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """+1 where ``u < p_plus`` else -1 (exact Bernoulli(p_plus) for u ~ U[0, 1))."""
+    return torch.where(u < p_plus, 1.0, -1.0).to(p_plus.dtype)
+
+
+def sample_network(
+    x: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor | None],
+    neuron: Neuron,
+    *,
+    generator: torch.Generator | None = None,
+    uniform: UniformSource | None = None,
+    shots: int | None = None,
+) -> ForwardPass:
+    """Draw one stochastic forward pass per row of ``x`` (per row and shot when ``shots`` is given).
+
+    Args:
+        x: inputs, shape ``(*batch, n_inputs)``; any leading dimensions (e.g. ``(shots, images)``).
+        weights: ``[W_1, ..., W_L, W_out]``, each of shape ``(fan_out, fan_in)``.
+        biases: one entry per weight, a tensor or None.
+        neuron: the hidden neurons' stretch and measurement.
+        generator: the random stream (ignored when ``uniform`` is given).
+        uniform: an optional source of uniforms keyed by layer (for counter-based randomness).
+        shots: if given, draw this many passes per row: the first layer's ``z`` (deterministic given
+            ``x``) is computed once and every output gains a leading ``shots`` dimension.
+
+    Returns:
+        The logits and every hidden layer's pre-activations and sampled activations. Gradients flow
+        to the weights through the straight-through estimator when autograd is enabled.
+    """
+    stretch, meas = neuron.stretch, neuron.measurement
+    n_hidden = len(weights) - 1
+    carry_state = not meas.is_projective and n_hidden > 1
+    deterministic = neuron.is_classical
+    phi: torch.Tensor | None = None
+    m_prev: torch.Tensor | None = None
+    pre: list[torch.Tensor] = []
+    acts: list[torch.Tensor] = []
+    h = x
+    for k in range(n_hidden):
+        z = torch.nn.functional.linear(h, weights[k], biases[k])
+        if k == 0 and shots is not None:
+            z = z.unsqueeze(0).expand(int(shots), *z.shape)
+        zd = z.detach()
+        if deterministic:
+            d = stretch(zd)
+        else:
+            if carry_state:
+                f = stretch(zd)
+                if phi is None:
+                    phi = torch.zeros_like(zd)
+                    m_prev = torch.ones_like(zd)
+                phi = phi + (math.pi / 2) * (m_prev - f)
+                layer_meas = meas if k < n_hidden - 1 else _STRONG
+                p = layer_meas.prob_plus(phi)
+            else:
+                layer_meas = _STRONG
+                p = stretch.prob_plus(zd)
+            u = uniform(k, zd.shape, zd) if uniform is not None else torch.rand(
+                zd.shape, generator=generator, device=zd.device, dtype=zd.dtype
+            )
+            d = _sample_sign(p, u)
+            if carry_state and k < n_hidden - 1:
+                phi = layer_meas.post_angle(phi, d)
+                m_prev = d
+        pre.append(z)
+        acts.append(d)
+        h = straight_through(z, d)
+    logits = torch.nn.functional.linear(h, weights[-1], biases[-1])
+    return ForwardPass(logits=logits, preactivations=pre, activations=acts)

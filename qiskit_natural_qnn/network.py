@@ -1,0 +1,331 @@
+"""The naturally quantized network: layer sizes, weights, quantization spec and seeds.
+
+:class:`NaturalQNN` is a plain :class:`torch.nn.Module` (named parameters, ``state_dict``,
+``.to(device)``). Its ``forward`` draws one stochastic forward pass per input row with the exact
+statistics of the model and back-propagates through the straight-through estimator; its
+:meth:`NaturalQNN.sample` draws many shots per image without gradients.
+
+Example:
+    >>> import torch
+    >>> net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=0.5, seed=1)
+    >>> net.spec
+    QuantizationSpec(a=0.5, stretch='tanh', g=1.5707963267948966, weak_update='circuit')
+    >>> net(torch.zeros(5, 4)).shape
+    torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .exceptions import ConfigurationError, InputError
+from .fastpath import ForwardPass, UniformSource, make_generator, sample_network
+from .neurons import Measurement, Neuron, Stretch
+
+__all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
+
+
+@dataclass(frozen=True)
+class QuantizationSpec:
+    """How hidden neurons are quantized (PAPER.md sections 2-3).
+
+    Attributes:
+        a: the stretch (``0`` = the classical sign neuron).
+        stretch: the stretch function: ``"tanh"`` (paper), ``"hardtanh"`` (hardware follow-up),
+            ``"sgn"``, or ``"linear"`` (hardware-native, unsaturated).
+        g: the entanglement angle of the weak measurement; ``pi/2`` is projective (Method 1).
+        weak_update: post-measurement state rule, ``"circuit"`` (reference) or ``"authors_arcsin"``.
+    """
+
+    a: float = 0.0
+    stretch: str = "tanh"
+    g: float = math.pi / 2
+    weak_update: str = "circuit"
+
+    def __post_init__(self) -> None:
+        neuron = self.neuron  # validates every field
+        object.__setattr__(self, "a", neuron.stretch.a)
+        object.__setattr__(self, "g", neuron.measurement.g)
+
+    @property
+    def neuron(self) -> Neuron:
+        """The :class:`~qiskit_natural_qnn.neurons.Neuron` this spec describes."""
+        return Neuron(
+            stretch=Stretch(a=self.a, kind=self.stretch),  # type: ignore[arg-type]
+            measurement=Measurement(g=self.g, update=self.weak_update),  # type: ignore[arg-type]
+        )
+
+    @property
+    def is_classical(self) -> bool:
+        """True for ``a = 0`` (or ``sgn``) and ``g = pi/2``: exactly the deterministic sign network."""
+        return self.neuron.is_classical
+
+    def replace(self, **changes: Any) -> QuantizationSpec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def validate_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
+    """Check ``[n_inputs, hidden..., n_outputs]`` and return it as a tuple of ints.
+
+    Raises:
+        ConfigurationError: fewer than three sizes, or a size that is not a positive integer.
+    """
+    try:
+        sizes = tuple(layer_sizes)
+    except TypeError:
+        raise ConfigurationError(
+            f"layer_sizes must be a sequence of positive ints, got {layer_sizes!r}; "
+            "pass e.g. [784, 512, 512, 10]"
+        ) from None
+    if len(sizes) < 3:
+        raise ConfigurationError(
+            f"layer_sizes needs an input size, at least one hidden width and an output size, got "
+            f"{list(sizes)}; pass e.g. [784, 512, 512, 10]"
+        )
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise ConfigurationError(
+                f"layer_sizes must hold positive ints, got {list(sizes)}; pass e.g. [784, 512, 512, 10]"
+            )
+    return tuple(int(s) for s in sizes)
+
+
+class NaturalQNN(nn.Module):
+    """A binarized MLP whose hidden neurons are qubits (Barney, Lakhdar-Hamina, Galitski 2025).
+
+    Args:
+        layer_sizes: ``[n_inputs, hidden_1, ..., hidden_L, n_outputs]``, e.g. ``[784, 512, 512, 10]``.
+        a: the stretch (``0`` = classical).
+        stretch: ``"tanh"`` (default, the paper's training choice), ``"hardtanh"``, ``"sgn"`` or
+            ``"linear"``.
+        g: entanglement angle in ``[0, pi/2]``; ``pi/2`` (default) is Method 1. With ``g < pi/2`` and
+            more than one hidden layer, every hidden layer must have the same width (the neurons are
+            the same qubits from layer to layer).
+        weak_update: ``"circuit"`` (default) or ``"authors_arcsin"`` (see
+            :class:`~qiskit_natural_qnn.neurons.Measurement`).
+        bias: add biases to every layer (off in the paper).
+        seed: seeds the Kaiming-normal initialisation and the sampling stream of ``forward``.
+        dtype: parameter dtype.
+
+    Raises:
+        ConfigurationError: invalid sizes, ``a``, ``g``, stretch, or unequal hidden widths with
+            ``g < pi/2``.
+    """
+
+    def __init__(
+        self,
+        *,
+        layer_sizes: Sequence[int],
+        a: float = 0.0,
+        stretch: str = "tanh",
+        g: float = math.pi / 2,
+        weak_update: str = "circuit",
+        bias: bool = False,
+        seed: int | np.random.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        sizes = validate_layer_sizes(layer_sizes)
+        self._spec = QuantizationSpec(a=a, stretch=stretch, g=g, weak_update=weak_update)
+        self._check_widths(sizes, self._spec)
+        self.layer_sizes: tuple[int, ...] = sizes
+        self.bias = bool(bias)
+        rng = np.random.default_rng(seed)
+        init_gen = make_generator(rng)
+        self.layers = nn.ModuleList(
+            nn.Linear(fan_in, fan_out, bias=self.bias, dtype=dtype) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
+        )
+        with torch.no_grad():
+            for layer in self.layers:
+                nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="linear", generator=init_gen)
+                if layer.bias is not None:
+                    layer.bias.zero_()
+        self._sampling_seed = int(rng.integers(0, 2**63 - 1))
+        self._generators: dict[str, torch.Generator] = {}
+
+    # ----------------------------------------------------------------- spec
+    @staticmethod
+    def _check_widths(sizes: tuple[int, ...], spec: QuantizationSpec) -> None:
+        hidden = sizes[1:-1]
+        if not spec.neuron.measurement.is_projective and len(set(hidden)) > 1:
+            raise ConfigurationError(
+                f"Method 2 (g < pi/2) carries each neuron's qubit across hidden layers, so all hidden "
+                f"widths must be equal, got {list(hidden)}; use equal widths or g=math.pi/2"
+            )
+
+    @property
+    def spec(self) -> QuantizationSpec:
+        """The quantization spec (stretch ``a``, stretch function, ``g``, weak update rule)."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: QuantizationSpec) -> None:
+        if not isinstance(spec, QuantizationSpec):
+            raise ConfigurationError(f"spec must be a QuantizationSpec, got {type(spec).__name__}")
+        self._check_widths(self.layer_sizes, spec)
+        self._spec = spec
+
+    @property
+    def neuron(self) -> Neuron:
+        """The hidden neurons' stretch and measurement."""
+        return self._spec.neuron
+
+    @property
+    def a(self) -> float:
+        """The stretch ``a``."""
+        return self._spec.a
+
+    @property
+    def g(self) -> float:
+        """The entanglement angle ``g``."""
+        return self._spec.g
+
+    @property
+    def n_inputs(self) -> int:
+        """Input width (784 for MNIST)."""
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of classes."""
+        return self.layer_sizes[-1]
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """Widths of the hidden (qubit) layers."""
+        return self.layer_sizes[1:-1]
+
+    def weights(self) -> list[torch.Tensor]:
+        """``[W_1, ..., W_L, W_out]``, each ``(fan_out, fan_in)`` (the live parameters)."""
+        return [layer.weight for layer in self.layers]
+
+    def biases(self) -> list[torch.Tensor | None]:
+        """One bias per layer, or None when the network has no biases."""
+        return [layer.bias for layer in self.layers]
+
+    def extra_repr(self) -> str:
+        s = self._spec
+        return f"layer_sizes={list(self.layer_sizes)}, a={s.a}, stretch={s.stretch!r}, g={s.g:.6g}, bias={self.bias}"
+
+    # ------------------------------------------------------------- sampling
+    def generator(self, device: torch.device | str = "cpu") -> torch.Generator:
+        """The network's own sampling stream on ``device`` (seeded from ``seed``)."""
+        key = str(torch.device(device))
+        if key not in self._generators:
+            self._generators[key] = make_generator(self._sampling_seed, device)
+        return self._generators[key]
+
+    def reseed(self, seed: int | np.random.Generator | None) -> None:
+        """Restart the network's sampling stream from ``seed``."""
+        rng = np.random.default_rng(seed)
+        self._sampling_seed = int(rng.integers(0, 2**63 - 1))
+        self._generators.clear()
+
+    def check_input(self, x: Any) -> torch.Tensor:
+        """Return ``x`` as a floating tensor of shape ``(*batch, n_inputs)`` on the parameters' device.
+
+        Raises:
+            InputError: wrong trailing width, empty batch, non-numeric or non-finite values.
+        """
+        ref = self.layers[0].weight
+        if not isinstance(x, torch.Tensor):
+            try:
+                x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"inputs must be numeric arrays of shape (batch, {self.n_inputs}), got {type(x).__name__}"
+                ) from None
+        if x.dtype == torch.bool or x.is_complex():
+            raise InputError(f"inputs must be real numbers, got dtype {x.dtype}; pass a float array")
+        if x.ndim == 0 or x.shape[-1] != self.n_inputs:
+            raise InputError(
+                f"inputs must have shape (batch, {self.n_inputs}), got {tuple(x.shape)}; "
+                f"flatten each image to {self.n_inputs} values"
+            )
+        if x.numel() == 0:
+            raise InputError(f"empty batch: got inputs of shape {tuple(x.shape)}; pass at least one input")
+        x = x.to(device=ref.device, dtype=ref.dtype)
+        if not bool(torch.isfinite(x).all()):
+            raise InputError("inputs contain NaN or infinity; clean or drop those rows before calling the network")
+        return x
+
+    def check_weights(self) -> None:
+        """Raise :class:`InputError` if any weight or bias is NaN or infinite."""
+        for i, p in enumerate(self.parameters()):
+            if not bool(torch.isfinite(p).all()):
+                raise InputError(
+                    f"parameter {i} of the network holds NaN or infinity (training diverged or the model "
+                    "file was altered); lower the learning rate or reload a good checkpoint"
+                )
+
+    def forward_pass(
+        self,
+        x: Any,
+        *,
+        generator: torch.Generator | None = None,
+        uniform: UniformSource | None = None,
+        validate: bool = True,
+    ) -> ForwardPass:
+        """One stochastic forward pass per row of ``x``, with every hidden layer's ``z`` and ``d``.
+
+        Args:
+            x: inputs of shape ``(*batch, n_inputs)``.
+            generator: the random stream; defaults to the network's own seeded stream.
+            uniform: optional source of uniforms per layer (overrides ``generator``).
+            validate: check shape and finiteness of ``x`` (skip only in tight loops on trusted data).
+        """
+        x = self.check_input(x) if validate else x
+        if generator is None and uniform is None:
+            generator = self.generator(x.device)
+        return sample_network(x, self.weights(), self.biases(), self.neuron, generator=generator, uniform=uniform)
+
+    def forward(self, x: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:  # noqa: D401
+        """Logits of one stochastic forward pass per row (straight-through gradients)."""
+        return self.forward_pass(x, generator=generator).logits
+
+    @torch.no_grad()
+    def sample(
+        self,
+        x: Any,
+        *,
+        shots: int = 1,
+        seed: int | np.random.Generator | None | torch.Generator = None,
+    ) -> ForwardPass:
+        """Draw ``shots`` independent forward passes per input, without gradients.
+
+        Args:
+            x: inputs of shape ``(batch, n_inputs)``.
+            shots: passes per input (``>= 1``).
+            seed: an int / NumPy generator / torch generator, or None for the network's own stream.
+
+        Returns:
+            A :class:`ForwardPass` whose tensors have shape ``(shots, batch, ...)``.
+
+        Raises:
+            ConfigurationError: ``shots < 1``.
+            InputError: bad inputs.
+        """
+        if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+            raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
+        x = self.check_input(x)
+        self.check_weights()
+        if isinstance(seed, torch.Generator):
+            gen = seed
+        elif seed is None:
+            gen = self.generator(x.device)
+        else:
+            gen = make_generator(seed, x.device)
+        return sample_network(x, self.weights(), self.biases(), self.neuron, generator=gen, shots=int(shots))

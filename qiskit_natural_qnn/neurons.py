@@ -1,0 +1,314 @@
+r"""Neurons of a naturally quantized network: stretch functions and measurements.
+
+This module is the single source of the model's math (PAPER.md sections 2-3). Every other part of the
+library (the PyTorch fast path, the circuit builders, the decoders) asks it for probabilities, angles
+and post-measurement states. Each function accepts NumPy arrays, Python floats or PyTorch tensors
+and returns the same kind.
+
+A hidden neuron is a qubit at Bloch angle :math:`\phi` (state
+:math:`\cos(\phi/2)|0\rangle + \sin(\phi/2)|1\rangle`). Outcome bit 0 means activation :math:`+1`,
+bit 1 means :math:`-1`.
+
+* **Stretch** :math:`f_a` maps the pre-activation :math:`z` to :math:`[-1, 1]`; the rotation angle is
+  :math:`\theta = \frac{\pi}{2}(1 - f_a(z))`, so a fresh qubit gives
+  :math:`P(d=+1) = \cos^2(\theta/2) = \frac{1 + \sin(\frac{\pi}{2} f_a(z))}{2}`.
+* **Measurement** with entanglement angle :math:`g` (weak through an ancilla, projective at
+  :math:`g = \pi/2`): :math:`P(m=+1) = \frac{1 + \sin g \cos\phi}{2}`, and the neuron is left at
+  :math:`\phi' = 2\,\mathrm{atan2}(\sqrt{1 - m\sin g}\,\sin\frac{\phi}{2},
+  \sqrt{1 + m\sin g}\,\cos\frac{\phi}{2})`.
+
+Conventions fixed here, once:
+
+* ``sgn(0) = -1`` (the deterministic classical network sends a zero pre-activation to ``-1``).
+* Angles are real numbers, not reduced modulo :math:`2\pi`; ``phi`` and ``phi + 2*pi`` are the same
+  state up to a global phase and give the same probabilities.
+
+Example:
+    >>> import numpy as np
+    >>> neuron = Neuron(stretch=Stretch(a=0.5, kind="hardtanh"), measurement=Measurement(g=np.pi / 2))
+    >>> float(neuron.stretch.prob_plus(0.25))  # (1 + sin(pi/4)) / 2
+    0.8535533905932737
+    >>> float(Measurement(g=np.pi / 4).prob_plus(0.0))  # (1 + sin(pi/4)) / 2 for |0>
+    0.8535533905932737
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .exceptions import ConfigurationError
+
+__all__ = [
+    "STRETCH_KINDS",
+    "WEAK_UPDATES",
+    "Stretch",
+    "Measurement",
+    "Neuron",
+    "outcome_to_activation",
+    "activation_to_bit",
+]
+
+StretchKind = Literal["sgn", "tanh", "hardtanh", "linear"]
+WeakUpdate = Literal["circuit", "authors_arcsin"]
+
+#: Stretch functions: ``sgn`` (classical), ``tanh`` (paper, training), ``hardtanh`` (hardware
+#: follow-up), ``linear`` (:math:`f_a(z) = z/a` unclipped: the angle is affine in ``z``; the
+#: hardware-native neuron that a single dynamic circuit realizes at any width).
+STRETCH_KINDS: tuple[str, ...] = ("sgn", "tanh", "hardtanh", "linear")
+
+#: Post-measurement updates: ``circuit`` (the reference, what the circuit does) and
+#: ``authors_arcsin`` (compatibility with the authors' simulation code; see PAPER.md section 3).
+WEAK_UPDATES: tuple[str, ...] = ("circuit", "authors_arcsin")
+
+_HALF_PI = math.pi / 2
+
+
+def _xp(x: Any) -> Any:
+    """The array namespace of ``x``: :mod:`torch` for tensors, :mod:`numpy` otherwise."""
+    return torch if isinstance(x, torch.Tensor) else np
+
+
+def _as_array(x: Any) -> Any:
+    return x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+
+
+def _check_finite_nonneg(name: str, value: float, fix: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}; {fix}"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{name} must be finite and >= 0, got {value!r}; {fix}")
+    return value
+
+
+@dataclass(frozen=True)
+class Stretch:
+    r"""The stretch (quantumness) function :math:`f_a` of PAPER.md section 2.
+
+    .. math::
+        f_0(z) = \mathrm{sgn}(z), \qquad
+        f_a^{\tanh}(z) = \tanh(z/a), \qquad
+        f_a^{\mathrm{hardtanh}}(z) = \mathrm{clip}(z/a, -1, 1), \qquad
+        f_a^{\mathrm{linear}}(z) = z/a.
+
+    ``a = 0`` means ``sgn`` whatever ``kind`` says (the classical limit). ``kind="sgn"`` ignores ``a``.
+    ``linear`` is never saturated: its angle :math:`\frac{\pi}{2}(1 - z/a)` is affine in ``z`` and its
+    outcome probability :math:`(1 + \sin(\pi z / 2a))/2` is periodic in ``z``.
+
+    Args:
+        a: the stretch, finite and ``>= 0``.
+        kind: one of :data:`STRETCH_KINDS`.
+
+    Raises:
+        ConfigurationError: ``a`` negative or not finite, ``kind`` unknown, or ``kind="linear"``
+            with ``a = 0``.
+
+    Example:
+        >>> Stretch(a=0.5, kind="tanh")
+        Stretch(a=0.5, kind='tanh')
+        >>> Stretch(a=0.0).is_deterministic
+        True
+    """
+
+    a: float = 0.0
+    kind: StretchKind = "tanh"
+
+    def __post_init__(self) -> None:
+        a = _check_finite_nonneg("a", self.a, "pass a stretch a >= 0 (a = 0 is the classical network)")
+        object.__setattr__(self, "a", a)
+        if self.kind not in STRETCH_KINDS:
+            raise ConfigurationError(
+                f"unknown stretch function {self.kind!r}; expected one of {', '.join(STRETCH_KINDS)}"
+            )
+        if self.kind == "linear" and a == 0:
+            raise ConfigurationError(
+                "the linear stretch z/a needs a > 0, got a = 0.0; pass a > 0 or use kind='sgn'"
+            )
+
+    @property
+    def is_deterministic(self) -> bool:
+        """True when every outcome is certain given ``z`` (the sign neuron)."""
+        return self.kind == "sgn" or self.a == 0
+
+    @property
+    def effective_kind(self) -> str:
+        """``"sgn"`` when deterministic, else ``kind``."""
+        return "sgn" if self.is_deterministic else self.kind
+
+    def __call__(self, z: Any) -> Any:
+        """Evaluate :math:`f_a(z)` elementwise (``sgn(0) = -1``)."""
+        z = _as_array(z)
+        xp = _xp(z)
+        kind = self.effective_kind
+        if kind == "sgn":
+            return xp.where(z > 0, 1.0, -1.0) if xp is np else torch.where(z > 0, 1.0, -1.0).to(z.dtype)
+        if kind == "tanh":
+            return xp.tanh(z / self.a)
+        if kind == "hardtanh":
+            return xp.clip(z / self.a, -1.0, 1.0)
+        return z / self.a
+
+    def theta(self, z: Any) -> Any:
+        r"""The RY angle of a fresh neuron qubit, :math:`\theta = \frac{\pi}{2}(1 - f_a(z))`."""
+        return _HALF_PI * (1.0 - self(z))
+
+    def prob_plus(self, z: Any) -> Any:
+        r"""Exact :math:`P(d = +1) = (1 + \sin(\frac{\pi}{2} f_a(z)))/2` for a fresh qubit."""
+        f = self(z)
+        return 0.5 * (1.0 + _xp(f).sin(_HALF_PI * f))
+
+    def saturates(self, z: Any) -> Any:
+        """Boolean mask: where ``f_a`` is clipped (``hardtanh`` with ``|z| > a``), or always for ``sgn``/``tanh``.
+
+        A single dynamic circuit with linear feedforward is exact only where this is False.
+        """
+        z = _as_array(z)
+        xp = _xp(z)
+        kind = self.effective_kind
+        if kind == "linear":
+            return xp.zeros_like(z, dtype=bool) if xp is np else torch.zeros_like(z, dtype=torch.bool)
+        if kind == "hardtanh":
+            return xp.abs(z) > self.a
+        return xp.ones_like(z, dtype=bool) if xp is np else torch.ones_like(z, dtype=torch.bool)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    r"""Measurement of a neuron qubit with entanglement angle ``g`` (PAPER.md section 3).
+
+    The neuron is entangled with an ancilla by :math:`R_{ZY}(g) = e^{-i\frac{g}{2} Z\otimes Y}` and the
+    ancilla is measured in the X basis. With Kraus operators
+    :math:`M_\pm = \mathrm{diag}(\sqrt{(1 \pm \sin g)/2}, \sqrt{(1 \mp \sin g)/2})`:
+
+    .. math::
+        P(m = +1 \mid \phi) = \frac{1 + \sin g\,\cos\phi}{2}, \qquad
+        \phi' = 2\,\mathrm{atan2}\!\left(\sqrt{1 - m\sin g}\,\sin\tfrac{\phi}{2},\;
+                 \sqrt{1 + m\sin g}\,\cos\tfrac{\phi}{2}\right).
+
+    ``g = pi/2`` is the projective measurement (Method 1); ``g -> 0`` carries no information.
+
+    Args:
+        g: the entanglement angle, in ``[0, pi/2]``.
+        update: ``"circuit"`` (reference: the state the circuit leaves) or ``"authors_arcsin"``
+            (the authors' simulation code,
+            :math:`\phi' = 2\arcsin(\sin\frac{\phi}{2}\sqrt{(1 - m\sin g)/(1 + m\sin g\cos\phi)})`,
+            which loses the sign of :math:`\cos(\phi/2)`; for reproduction studies only).
+
+    Raises:
+        ConfigurationError: ``g`` outside ``[0, pi/2]`` or ``update`` unknown.
+
+    Example:
+        >>> Measurement(g=2.0)
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: g must lie in [0, pi/2], got 2.0; ...
+    """
+
+    g: float = _HALF_PI
+    update: WeakUpdate = "circuit"
+
+    def __post_init__(self) -> None:
+        try:
+            g = float(self.g)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"g must be a real number in [0, pi/2], got {self.g!r}; pass e.g. g=math.pi/4"
+            ) from None
+        # Tolerate float round-off at the upper end (users write math.pi / 2 in many ways).
+        if math.isfinite(g) and _HALF_PI < g <= _HALF_PI + 1e-12:
+            g = _HALF_PI
+        if not math.isfinite(g) or not 0.0 <= g <= _HALF_PI:
+            raise ConfigurationError(
+                f"g must lie in [0, pi/2], got {g!r}; pass g=math.pi/2 for a projective measurement "
+                "(Method 1) or a smaller angle for a weak one"
+            )
+        object.__setattr__(self, "g", g)
+        if self.update not in WEAK_UPDATES:
+            raise ConfigurationError(
+                f"unknown post-measurement update {self.update!r}; expected one of {', '.join(WEAK_UPDATES)}"
+            )
+
+    @property
+    def is_projective(self) -> bool:
+        """True for ``g = pi/2``: the outcome is a projective measurement of the neuron."""
+        return self.g == _HALF_PI
+
+    @property
+    def sin_g(self) -> float:
+        """:math:`\\sin g`, the measurement strength."""
+        return 1.0 if self.is_projective else math.sin(self.g)
+
+    def prob_plus(self, phi: Any) -> Any:
+        r"""Exact :math:`P(m=+1 \mid \phi) = (1 + \sin g \cos\phi)/2`."""
+        phi = _as_array(phi)
+        return 0.5 * (1.0 + self.sin_g * _xp(phi).cos(phi))
+
+    def post_angle(self, phi: Any, m: Any) -> Any:
+        r"""The neuron's Bloch angle after outcome ``m`` (``+1`` or ``-1``) at angle ``phi``.
+
+        With ``update="circuit"`` the result lies in ``(-2pi, 2pi]`` and the state vector
+        :math:`(\cos\frac{\phi'}{2}, \sin\frac{\phi'}{2})` is exactly :math:`M_m` applied to the
+        state, normalized (no global phase lost).
+        """
+        phi = _as_array(phi)
+        xp = _xp(phi)
+        s = self.sin_g
+        if self.update == "circuit":
+            c = xp.sqrt(xp.clip(1.0 + m * s, 0.0, None)) * xp.cos(phi / 2)
+            sn = xp.sqrt(xp.clip(1.0 - m * s, 0.0, None)) * xp.sin(phi / 2)
+            return 2.0 * (xp.arctan2(sn, c) if xp is np else torch.atan2(sn, c))
+        denom = xp.clip(1.0 + m * s * xp.cos(phi), 1e-300 if xp is np else torch.finfo(phi.dtype).tiny, None)
+        ratio = xp.sqrt(xp.clip((1.0 - m * s) / denom, 0.0, None))
+        return 2.0 * xp.arcsin(xp.clip(xp.sin(phi / 2) * ratio, -1.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """A hidden neuron: a stretch function and a measurement.
+
+    Args:
+        stretch: how ``z`` becomes a rotation angle.
+        measurement: how the neuron is read out (projective or weak).
+
+    Example:
+        >>> Neuron(stretch=Stretch(a=0.0), measurement=Measurement()).is_classical
+        True
+    """
+
+    stretch: Stretch = Stretch()
+    measurement: Measurement = Measurement()
+
+    @property
+    def is_classical(self) -> bool:
+        """``a = 0`` (or ``sgn``) with a projective measurement: exactly the classical sign neuron."""
+        return self.stretch.is_deterministic and self.measurement.is_projective
+
+
+def outcome_to_activation(bits: Any) -> Any:
+    """Map measured bits to activations: bit 0 -> ``+1``, bit 1 -> ``-1``.
+
+    Example:
+        >>> outcome_to_activation(np.array([0, 1]))
+        array([ 1, -1])
+    """
+    bits = bits if isinstance(bits, torch.Tensor) else np.asarray(bits)
+    return 1 - 2 * bits
+
+
+def activation_to_bit(d: Any) -> Any:
+    """Map activations to bits: ``+1`` -> 0, ``-1`` -> 1.
+
+    Example:
+        >>> activation_to_bit(np.array([1, -1]))
+        array([0, 1])
+    """
+    d = d if isinstance(d, torch.Tensor) else np.asarray(d)
+    return (1 - d) // 2
