@@ -18,7 +18,9 @@ from .exceptions import (
     NaturalQNNError,
     TargetCapabilityError,
 )
+from .exact import exact_class_distribution, exact_distribution
 from .fastpath import ForwardPass, StraightThrough, make_generator, sample_network, straight_through
+from .io import ModelMetadata, load_model, read_metadata, save_model
 from .network import NaturalQNN, QuantizationSpec
 from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
 

@@ -254,19 +254,27 @@ class Measurement:
     def post_angle(self, phi: Any, m: Any) -> Any:
         r"""The neuron's Bloch angle after outcome ``m`` (``+1`` or ``-1``) at angle ``phi``.
 
-        With ``update="circuit"`` the result lies in ``(-2pi, 2pi]`` and the state vector
+        With ``update="circuit"`` the result lies in ``[-2pi, 2pi]`` and the state vector
         :math:`(\cos\frac{\phi'}{2}, \sin\frac{\phi'}{2})` is exactly :math:`M_m` applied to the
         state, normalized (no global phase lost).
         """
         phi = _as_array(phi)
         xp = _xp(phi)
         s = self.sin_g
+
+        def nonneg(v: Any) -> Any:
+            if xp is torch:
+                return torch.as_tensor(v, dtype=phi.dtype, device=phi.device).clamp_min(0.0)
+            return np.clip(np.asarray(v, dtype=float), 0.0, None)
+
         if self.update == "circuit":
-            c = xp.sqrt(xp.clip(1.0 + m * s, 0.0, None)) * xp.cos(phi / 2)
-            sn = xp.sqrt(xp.clip(1.0 - m * s, 0.0, None)) * xp.sin(phi / 2)
-            return 2.0 * (xp.arctan2(sn, c) if xp is np else torch.atan2(sn, c))
-        denom = xp.clip(1.0 + m * s * xp.cos(phi), 1e-300 if xp is np else torch.finfo(phi.dtype).tiny, None)
-        ratio = xp.sqrt(xp.clip((1.0 - m * s) / denom, 0.0, None))
+            c = xp.sqrt(nonneg(1.0 + m * s)) * xp.cos(phi / 2)
+            sn = xp.sqrt(nonneg(1.0 - m * s)) * xp.sin(phi / 2)
+            return 2.0 * (np.arctan2(sn, c) if xp is np else torch.atan2(sn, c))
+        # Outcomes of probability zero are never sampled; guard the division anyway.
+        denom = nonneg(1.0 + m * s * xp.cos(phi))
+        denom = denom + (denom == 0)
+        ratio = xp.sqrt(nonneg((1.0 - m * s) / denom))
         return 2.0 * xp.arcsin(xp.clip(xp.sin(phi / 2) * ratio, -1.0, 1.0))
 
 

@@ -1,0 +1,513 @@
+"""Model files: a documented, versioned safetensors format (no pickle, nothing executed on load).
+
+A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file holding one tensor per
+weight matrix (``layers.{i}.weight``, shape ``(fan_out, fan_in)``) and, for a network with biases, one
+per bias vector (``layers.{i}.bias``), all float32 or all float64 as the network stores them. Its
+string metadata describes the network: ``format``, ``format_version``, ``layer_sizes``, ``spec``,
+``bias``, ``library_version`` and optional ``user`` metadata. ``docs/model-format.md`` is the full
+specification, with the version policy and a recipe to read a file without this library.
+
+Loading reads a JSON header and raw little-endian floats, nothing else: no pickle, no code.
+Every problem with a file raises :class:`~qiskit_natural_qnn.exceptions.ModelFileError` naming it.
+
+Example:
+    >>> import tempfile, torch
+    >>> from pathlib import Path
+    >>> from qiskit_natural_qnn.network import NaturalQNN
+    >>> net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=0.5, seed=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_model(net, Path(tmp) / "net.safetensors", metadata={"epochs": 3})
+    ...     loaded = load_model(path)
+    ...     meta = read_metadata(path)
+    >>> all(torch.equal(p, q) for p, q in zip(net.parameters(), loaded.parameters()))
+    True
+    >>> meta.layer_sizes, meta.spec == net.spec, meta.user
+    ((4, 3, 3, 2), True, {'epochs': 3})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version as _dist_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as _safetensors_save
+
+from .exceptions import ConfigurationError, InputError, ModelFileError
+from .network import NaturalQNN, QuantizationSpec, validate_layer_sizes
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelMetadata",
+    "save_model",
+    "load_model",
+    "read_metadata",
+]
+
+#: The value of the ``format`` metadata key in every model file.
+FORMAT_NAME = "qiskit-natural-qnn"
+
+#: The model file format version this library writes and the newest it reads.
+FORMAT_VERSION = 1
+
+#: safetensors refuses headers above 100 MB; so do we, before allocating anything.
+_MAX_HEADER_BYTES = 100_000_000
+
+#: safetensors dtype codes this format allows, and the torch dtypes they stand for.
+_DTYPES: dict[str, torch.dtype] = {"F32": torch.float32, "F64": torch.float64}
+
+_REQUIRED_KEYS = ("format", "format_version", "layer_sizes", "spec", "bias", "library_version")
+_SPEC_FIELDS = ("a", "stretch", "g", "weak_update")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model file says about the network it holds (its metadata, validated).
+
+    Attributes:
+        format_version: the file's format version (``1``).
+        layer_sizes: ``(n_inputs, hidden_1, ..., n_outputs)``.
+        spec: the quantization spec (stretch ``a``, stretch function, ``g``, weak update rule).
+        bias: whether every layer has a bias vector.
+        library_version: the qiskit-natural-qnn version that wrote the file (informative only).
+        user: the user metadata passed to :func:`save_model` (``{}`` when none).
+    """
+
+    format_version: int
+    layer_sizes: tuple[int, ...]
+    spec: QuantizationSpec
+    bias: bool
+    library_version: str
+    user: dict[str, Any]
+
+
+def _library_version() -> str:
+    try:
+        return _dist_version("qiskit-natural-qnn")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
+
+
+def _tensor_names(n_layers: int, bias: bool) -> list[str]:
+    names = [f"layers.{i}.weight" for i in range(n_layers)]
+    if bias:
+        names += [f"layers.{i}.bias" for i in range(n_layers)]
+    return sorted(names)
+
+
+def _expected_shapes(layer_sizes: tuple[int, ...], bias: bool) -> dict[str, list[int]]:
+    shapes: dict[str, list[int]] = {}
+    for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        shapes[f"layers.{i}.weight"] = [fan_out, fan_in]
+        if bias:
+            shapes[f"layers.{i}.bias"] = [fan_out]
+    return shapes
+
+
+# ------------------------------------------------------------------------------------------- saving
+def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` as a qiskit-natural-qnn safetensors file (format version 1).
+
+    The file is written to a temporary file in the same directory and then moved into place with
+    :func:`os.replace`, so a reader never sees a half-written file and a crash leaves any previous
+    file intact. Missing parent directories are created.
+
+    Args:
+        model: the network to save; its parameters must all be float32 or all float64.
+        path: where to write (conventionally ``*.safetensors``).
+        metadata: optional JSON-ready user metadata (training config, history summary, data source),
+            stored under the ``user`` key and returned by :func:`read_metadata`. Keys must be strings;
+            NaN and infinity are refused (strict JSON), pass ``None`` or a string instead.
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: ``model`` is not a :class:`NaturalQNN`, holds NaN or infinite weights, has
+            parameters of another dtype, or ``metadata`` is not a JSON-ready mapping with string keys.
+        OSError: the directory cannot be created or written.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from qiskit_natural_qnn.network import NaturalQNN
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = save_model(NaturalQNN(layer_sizes=[4, 3, 2], seed=0), Path(tmp) / "m" / "net.safetensors")
+        ...     path.name, path.is_file()
+        ('net.safetensors', True)
+    """
+    if not isinstance(model, NaturalQNN):
+        raise InputError(f"save_model expects a NaturalQNN, got {type(model).__name__}")
+    model.check_weights()
+    dtypes = {p.dtype for p in model.parameters()}
+    if len(dtypes) != 1 or not dtypes <= set(_DTYPES.values()):
+        got = ", ".join(sorted(str(d) for d in dtypes))
+        raise InputError(
+            f"the model file format stores float32 or float64 parameters of one dtype, got {got}; "
+            "convert the network first, e.g. model.to(torch.float32)"
+        )
+    user = _user_json(metadata)
+
+    tensors: dict[str, torch.Tensor] = {}
+    for i, layer in enumerate(model.layers):
+        tensors[f"layers.{i}.weight"] = layer.weight.detach().to("cpu").contiguous().clone()
+        if layer.bias is not None:
+            tensors[f"layers.{i}.bias"] = layer.bias.detach().to("cpu").contiguous().clone()
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "layer_sizes": json.dumps(list(model.layer_sizes)),
+        "spec": json.dumps(model.spec.to_dict(), allow_nan=False),
+        "bias": "true" if model.bias else "false",
+        "library_version": _library_version(),
+    }
+    if user is not None:
+        header["user"] = user
+    payload = _safetensors_save(tensors, metadata=header)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _user_json(metadata: Mapping[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InputError(f"metadata must be a mapping with string keys, got {type(metadata).__name__}")
+    bad = [k for k in metadata if not isinstance(k, str)]
+    if bad:
+        raise InputError(f"metadata keys must be strings, got {bad[0]!r}; convert the keys with str()")
+    try:
+        return json.dumps(dict(metadata), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"metadata must be JSON-ready (str, int, float, bool, None, lists, string-keyed dicts; no NaN "
+            f"or infinity): {exc}; convert the offending value, e.g. with float(), str() or None"
+        ) from None
+
+
+# ------------------------------------------------------------------------------------------ reading
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The parsed safetensors header of ``path`` and the length of its data section, sanity-checked."""
+    if not path.exists():
+        raise ModelFileError(f"model file {str(path)!r} does not exist; check the path")
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    if size < 8:
+        raise ModelFileError(
+            f"{str(path)!r} is not a safetensors file: it is {size} bytes long, shorter than the 8-byte "
+            "header length that opens every safetensors file"
+        )
+    with path.open("rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n < 2 or n > _MAX_HEADER_BYTES:
+            raise ModelFileError(
+                f"{str(path)!r} is not a safetensors file: its first 8 bytes give a header length of {n} "
+                f"bytes, outside [2, {_MAX_HEADER_BYTES}]"
+            )
+        if 8 + n > size:
+            raise ModelFileError(
+                f"{str(path)!r} is truncated or not a safetensors file: its header claims {n} bytes but "
+                f"only {size - 8} follow"
+            )
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt or not a safetensors file: its header is not valid UTF-8 JSON"
+        ) from None
+    if not isinstance(header, dict):
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt or not a safetensors file: its header is a JSON "
+            f"{type(header).__name__}, not an object"
+        )
+    data_len = size - 8 - n
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]
+        ):
+            raise ModelFileError(f"{str(path)!r} is corrupt: tensor {name!r} has no valid data_offsets")
+        if offsets[1] > data_len:
+            raise ModelFileError(
+                f"{str(path)!r} is truncated: tensor {name!r} ends at data byte {offsets[1]} but the file "
+                f"holds only {data_len} data bytes"
+            )
+    return header, data_len
+
+
+def _json_field(path: Path, meta: Mapping[str, str], key: str) -> Any:
+    try:
+        return json.loads(meta[key])
+    except ValueError:
+        raise ModelFileError(f"{str(path)!r}: metadata {key!r} is not valid JSON: {meta[key]!r}") from None
+
+
+def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
+    meta = header.get("__metadata__")
+    if meta is None:
+        raise ModelFileError(
+            f"{str(path)!r} is a safetensors file but not a {FORMAT_NAME} model: it has no metadata "
+            "(the 'format' key is missing)"
+        )
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ModelFileError(f"{str(path)!r} is corrupt: safetensors metadata must map strings to strings")
+    if "format" not in meta:
+        raise ModelFileError(
+            f"{str(path)!r} is a safetensors file but not a {FORMAT_NAME} model: metadata key 'format' is missing"
+        )
+    if meta["format"] != FORMAT_NAME:
+        raise ModelFileError(
+            f"{str(path)!r} is not a {FORMAT_NAME} model: its format is {meta['format']!r}, "
+            f"expected {FORMAT_NAME!r}"
+        )
+    missing = [k for k in _REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise ModelFileError(f"{str(path)!r}: metadata key(s) {', '.join(missing)} missing")
+
+    raw_version = meta["format_version"]
+    if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
+        raise ModelFileError(
+            f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}"
+        )
+    format_version = int(raw_version)
+    if format_version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{str(path)!r} was written by a newer qiskit-natural-qnn (format {format_version}); this "
+            f"version reads format {FORMAT_VERSION}; upgrade the library"
+        )
+
+    sizes_json = _json_field(path, meta, "layer_sizes")
+    try:
+        if not isinstance(sizes_json, list):
+            raise ConfigurationError(f"layer_sizes must be a JSON list, got {meta['layer_sizes']!r}")
+        layer_sizes = validate_layer_sizes(sizes_json)
+    except ConfigurationError as exc:
+        raise ModelFileError(f"{str(path)!r}: invalid layer_sizes: {exc}") from None
+
+    spec_json = _json_field(path, meta, "spec")
+    spec = _parse_spec(path, spec_json)
+
+    if meta["bias"] not in ("true", "false"):
+        raise ModelFileError(f"{str(path)!r}: metadata 'bias' must be 'true' or 'false', got {meta['bias']!r}")
+    bias = meta["bias"] == "true"
+
+    try:
+        NaturalQNN._check_widths(layer_sizes, spec)
+    except ConfigurationError as exc:
+        raise ModelFileError(f"{str(path)!r}: layer_sizes and spec disagree: {exc}") from None
+
+    user: dict[str, Any] = {}
+    if "user" in meta:
+        user = _json_field(path, meta, "user")
+        if not isinstance(user, dict):
+            raise ModelFileError(
+                f"{str(path)!r}: metadata 'user' must be a JSON object, got {type(user).__name__}"
+            )
+    return ModelMetadata(
+        format_version=format_version,
+        layer_sizes=layer_sizes,
+        spec=spec,
+        bias=bias,
+        library_version=meta["library_version"],
+        user=user,
+    )
+
+
+def _parse_spec(path: Path, spec_json: Any) -> QuantizationSpec:
+    if not isinstance(spec_json, dict):
+        raise ModelFileError(f"{str(path)!r}: invalid spec: expected a JSON object, got {spec_json!r}")
+    keys = set(spec_json)
+    if keys != set(_SPEC_FIELDS):
+        missing = sorted(set(_SPEC_FIELDS) - keys)
+        extra = sorted(keys - set(_SPEC_FIELDS))
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unknown {', '.join(extra)}"] if extra else []
+        )
+        raise ModelFileError(
+            f"{str(path)!r}: invalid spec: {'; '.join(parts)}; expected exactly {', '.join(_SPEC_FIELDS)}"
+        )
+    for name in ("a", "g"):
+        v = spec_json[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ModelFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON number, got {v!r}")
+    for name in ("stretch", "weak_update"):
+        if not isinstance(spec_json[name], str):
+            raise ModelFileError(
+                f"{str(path)!r}: invalid spec: {name} must be a JSON string, got {spec_json[name]!r}"
+            )
+    try:
+        return QuantizationSpec(**spec_json)
+    except ConfigurationError as exc:
+        raise ModelFileError(f"{str(path)!r}: invalid spec: {exc}") from None
+
+
+def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
+    """Read and validate a model file's metadata without loading its weights.
+
+    Args:
+        path: a file written by :func:`save_model`.
+
+    Returns:
+        The file's :class:`ModelMetadata`.
+
+    Raises:
+        ModelFileError: the file does not exist, is not a safetensors file, is truncated, is not a
+            qiskit-natural-qnn model, was written in a newer format version, or holds invalid metadata.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from qiskit_natural_qnn.network import NaturalQNN
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = save_model(NaturalQNN(layer_sizes=[4, 3, 2], a=0.25, seed=0), Path(tmp) / "net.safetensors")
+        ...     meta = read_metadata(path)
+        >>> meta.format_version, meta.layer_sizes, meta.spec.a, meta.bias
+        (1, (4, 3, 2), 0.25, False)
+    """
+    path = Path(path)
+    header, _ = _read_header(path)
+    return _parse_metadata(path, header)
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    device: torch.device | str = "cpu",
+    seed: int | np.random.Generator | None = None,
+) -> NaturalQNN:
+    """Load a network written by :func:`save_model`.
+
+    Only JSON and raw float tensors are read (through :mod:`safetensors`); nothing is unpickled and no
+    code runs. The weights come back bitwise equal, in the dtype they were saved in.
+
+    Args:
+        path: a file written by :func:`save_model`.
+        device: where to put the parameters.
+        seed: seeds the loaded network's own sampling stream (see :meth:`NaturalQNN.reseed`); pass an
+            explicit ``seed`` to :meth:`NaturalQNN.sample` for draws that do not depend on it.
+
+    Returns:
+        A :class:`NaturalQNN` with the file's layer sizes, spec, biases and weights.
+
+    Raises:
+        ModelFileError: everything :func:`read_metadata` raises, plus missing or unexpected tensors,
+            a tensor of the wrong shape or dtype, mixed dtypes, or NaN / infinite values.
+        ConfigurationError: ``device`` is not a valid torch device.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from pathlib import Path
+        >>> from qiskit_natural_qnn.network import NaturalQNN
+        >>> net = NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, bias=True, seed=0, dtype=torch.float64)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     loaded = load_model(save_model(net, Path(tmp) / "net.safetensors"))
+        >>> loaded.layers[0].weight.dtype, loaded.bias
+        (torch.float64, True)
+    """
+    path = Path(path)
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigurationError(f"invalid device {device!r}: {exc}; pass e.g. 'cpu' or 'cuda'") from None
+    header, _ = _read_header(path)
+    meta = _parse_metadata(path, header)
+
+    entries = {k: v for k, v in header.items() if k != "__metadata__"}
+    expected = _expected_shapes(meta.layer_sizes, meta.bias)
+    sizes_txt = f"layer_sizes {list(meta.layer_sizes)} and bias={'true' if meta.bias else 'false'}"
+    missing = sorted(set(expected) - set(entries))
+    if missing:
+        raise ModelFileError(
+            f"{str(path)!r}: missing tensor(s) {', '.join(missing)}; a model with {sizes_txt} holds "
+            f"{', '.join(_tensor_names(len(meta.layer_sizes) - 1, meta.bias))}"
+        )
+    extra = sorted(set(entries) - set(expected))
+    if extra:
+        raise ModelFileError(
+            f"{str(path)!r}: unexpected tensor(s) {', '.join(extra)}; a model with {sizes_txt} holds "
+            f"exactly {', '.join(_tensor_names(len(meta.layer_sizes) - 1, meta.bias))}"
+        )
+    dtypes = set()
+    for name in sorted(expected):
+        entry = entries[name]
+        if entry.get("dtype") not in _DTYPES:
+            raise ModelFileError(
+                f"{str(path)!r}: tensor {name} has dtype {entry.get('dtype')!r}, expected F32 or F64"
+            )
+        dtypes.add(entry["dtype"])
+        if entry.get("shape") != expected[name]:
+            raise ModelFileError(
+                f"{str(path)!r}: tensor {name} has shape {tuple(entry.get('shape') or ())}, expected "
+                f"{tuple(expected[name])} for layer_sizes {list(meta.layer_sizes)}"
+            )
+    if len(dtypes) != 1:
+        raise ModelFileError(f"{str(path)!r}: tensors mix dtypes {', '.join(sorted(dtypes))}; expected one dtype")
+    dtype = _DTYPES[dtypes.pop()]
+
+    tensors: dict[str, torch.Tensor] = {}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            for name in expected:
+                tensors[name] = f.get_tensor(name)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{str(path)!r} is corrupt: safetensors cannot read it: {exc}") from None
+    for name in sorted(tensors):
+        if not bool(torch.isfinite(tensors[name]).all()):
+            raise ModelFileError(
+                f"{str(path)!r}: tensor {name} holds NaN or infinity; the file was saved from a diverged "
+                "network or altered"
+            )
+
+    spec = meta.spec
+    try:
+        model = NaturalQNN(
+            layer_sizes=meta.layer_sizes,
+            a=spec.a,
+            stretch=spec.stretch,
+            g=spec.g,
+            weak_update=spec.weak_update,
+            bias=meta.bias,
+            seed=0,
+            dtype=dtype,
+        )
+    except ConfigurationError as exc:  # pragma: no cover - validated above
+        raise ModelFileError(f"{str(path)!r}: invalid model description: {exc}") from None
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            layer.weight.copy_(tensors[f"layers.{i}.weight"])
+            if layer.bias is not None:
+                layer.bias.copy_(tensors[f"layers.{i}.bias"])
+    model.reseed(seed)
+    return model.to(target)

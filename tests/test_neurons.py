@@ -1,0 +1,175 @@
+"""Neuron math (PAPER.md sections 2-3) against closed forms and an explicit two-qubit state vector."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qiskit_natural_qnn import ConfigurationError, Measurement, Neuron, Stretch
+from qiskit_natural_qnn.neurons import activation_to_bit, outcome_to_activation
+
+Z_GRID = np.linspace(-3, 3, 61)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "hardtanh", "linear"])
+@pytest.mark.parametrize("a", [0.1, 0.316, 1.0, 2.5])
+def test_prob_plus_is_cos_squared_of_half_theta(kind, a):
+    s = Stretch(a=a, kind=kind)
+    theta = s.theta(Z_GRID)
+    np.testing.assert_allclose(s.prob_plus(Z_GRID), np.cos(theta / 2) ** 2, atol=1e-12)
+    f = {"tanh": np.tanh(Z_GRID / a), "hardtanh": np.clip(Z_GRID / a, -1, 1), "linear": Z_GRID / a}[kind]
+    np.testing.assert_allclose(s(Z_GRID), f, atol=1e-15)
+    np.testing.assert_allclose(theta, (np.pi / 2) * (1 - f), atol=1e-15)
+
+
+def test_a_zero_is_the_sign_neuron_with_sgn0_minus_one():
+    for kind in ("tanh", "hardtanh", "sgn"):
+        s = Stretch(a=0.0, kind=kind)
+        assert s.is_deterministic
+        np.testing.assert_array_equal(s(np.array([-2.0, -1e-9, 0.0, 1e-9, 3.0])), [-1, -1, -1, 1, 1])
+        np.testing.assert_array_equal(s.prob_plus(np.array([-1.0, 0.0, 1.0])), [0.0, 0.0, 1.0])
+    # sgn ignores a
+    np.testing.assert_array_equal(Stretch(a=5.0, kind="sgn")(np.array([-1.0, 1.0])), [-1, 1])
+
+
+def test_linear_stretch_probability_is_periodic_in_z():
+    s = Stretch(a=0.5, kind="linear")
+    z = np.linspace(-1, 1, 11)
+    np.testing.assert_allclose(s.prob_plus(z), (1 + np.sin(np.pi * z / (2 * 0.5))) / 2, atol=1e-12)
+    np.testing.assert_allclose(s.prob_plus(z), s.prob_plus(z + 4 * 0.5), atol=1e-12)
+
+
+def test_saturation_masks():
+    z = np.array([-0.6, -0.5, 0.2, 0.51])
+    np.testing.assert_array_equal(Stretch(a=0.5, kind="hardtanh").saturates(z), [True, False, False, True])
+    assert not Stretch(a=0.5, kind="linear").saturates(z).any()
+    assert Stretch(a=0.5, kind="tanh").saturates(z).all()
+
+
+def test_torch_and_numpy_agree():
+    s, m = Stretch(a=0.3, kind="tanh"), Measurement(g=0.7)
+    zt = torch.tensor(Z_GRID, dtype=torch.float64)
+    np.testing.assert_allclose(s.prob_plus(zt).numpy(), s.prob_plus(Z_GRID), atol=1e-14)
+    for mm in (1.0, -1.0):
+        np.testing.assert_allclose(m.post_angle(zt, mm).numpy(), m.post_angle(Z_GRID, mm), atol=1e-14)
+
+
+# --------------------------------------------------------------------------- weak measurement
+def _ry(phi: float) -> np.ndarray:
+    return np.array([[np.cos(phi / 2), -np.sin(phi / 2)], [np.sin(phi / 2), np.cos(phi / 2)]])
+
+
+def _weak_measurement_statevector(phi: float, g: float):
+    """RY(phi) on the neuron, exp(-i g/2 Z_neuron Y_ancilla), H on the ancilla, measure the ancilla.
+
+    Explicit 4-dimensional state vector, basis index = 2 * neuron_bit + ancilla_bit.
+    Returns (P(ancilla 0), neuron state given 0, neuron state given 1).
+    """
+    Z = np.diag([1.0, -1.0])
+    Y = np.array([[0, -1j], [1j, 0]])
+    H = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    zy = np.kron(Z, Y)
+    rzy = np.cos(g / 2) * np.eye(4) - 1j * np.sin(g / 2) * zy  # exp(-i g/2 ZY), since (ZY)^2 = I
+    psi = np.kron(_ry(phi) @ np.array([1.0, 0.0]), np.array([1.0, 0.0]))
+    psi = np.kron(np.eye(2), H) @ (rzy @ psi)
+    amps = psi.reshape(2, 2)  # [neuron_bit, ancilla_bit]
+    p0 = float(np.sum(np.abs(amps[:, 0]) ** 2))
+    post0 = amps[:, 0] / np.linalg.norm(amps[:, 0]) if p0 > 1e-14 else None
+    post1 = amps[:, 1] / np.linalg.norm(amps[:, 1]) if p0 < 1 - 1e-14 else None
+    return p0, post0, post1
+
+
+@pytest.mark.parametrize("g", [0.0, np.pi / 8, np.pi / 4, 5 * np.pi / 19, 1.2, np.pi / 2])
+@pytest.mark.parametrize("phi", [-5.5, -3.0, -np.pi, -1.0, 0.0, 0.4, np.pi / 2, 2.5, np.pi, 4.0, 6.0])
+def test_weak_measurement_matches_two_qubit_statevector(phi, g):
+    meas = Measurement(g=g)
+    p0, post0, post1 = _weak_measurement_statevector(phi, g)
+    assert meas.prob_plus(phi) == pytest.approx(p0, abs=1e-12)
+    for m, post in ((1.0, post0), (-1.0, post1)):
+        if post is None:
+            continue
+        phi_new = meas.post_angle(phi, m)
+        expected = np.array([np.cos(phi_new / 2), np.sin(phi_new / 2)])
+        # Exactly the same vector, not merely up to a global phase: the Kraus operators are real.
+        np.testing.assert_allclose(post, expected, atol=1e-10)
+        assert -2 * np.pi <= phi_new <= 2 * np.pi
+
+
+def test_kraus_operators_of_the_paper():
+    g, phi = 0.9, 1.3
+    s = np.sin(g)
+    state = np.array([np.cos(phi / 2), np.sin(phi / 2)])
+    for m in (1, -1):
+        kraus = np.diag([np.sqrt((1 + m * s) / 2), np.sqrt((1 - m * s) / 2)])
+        out = kraus @ state
+        assert Measurement(g=g).prob_plus(phi) == pytest.approx(
+            np.sum((np.diag([np.sqrt((1 + s) / 2), np.sqrt((1 - s) / 2)]) @ state) ** 2)
+        )
+        phi_new = Measurement(g=g).post_angle(phi, m)
+        np.testing.assert_allclose(out / np.linalg.norm(out), [np.cos(phi_new / 2), np.sin(phi_new / 2)], atol=1e-12)
+
+
+def test_authors_arcsin_agrees_inside_minus_pi_pi_and_differs_outside():
+    circ, auth = Measurement(g=0.6), Measurement(g=0.6, update="authors_arcsin")
+    inside = np.linspace(-np.pi + 0.01, np.pi - 0.01, 50)
+    for m in (1.0, -1.0):
+        np.testing.assert_allclose(auth.post_angle(inside, m), circ.post_angle(inside, m), atol=1e-9)
+    # phi = 4 (cos(phi/2) < 0): the arcsin form drops the sign of cos(phi/2). The two angles give the
+    # same outcome probability now (cos is even) but are different states: after the next rotation
+    # (RY angles add) their outcome probabilities differ.
+    phi, next_rotation = 4.0, 1.0
+    a_new, c_new = auth.post_angle(phi, 1.0), circ.post_angle(phi, 1.0)
+    assert np.cos(a_new) == pytest.approx(np.cos(c_new))
+    assert abs(np.cos(a_new + next_rotation) - np.cos(c_new + next_rotation)) > 0.1
+
+
+def test_projective_limit_collapses_to_basis_states():
+    m = Measurement()
+    assert m.is_projective and m.sin_g == 1.0
+    for phi in (0.3, 2.0, -2.5):
+        assert np.cos(m.post_angle(phi, 1.0)) == pytest.approx(1.0)
+        assert np.cos(m.post_angle(phi, -1.0)) == pytest.approx(-1.0)
+    assert Measurement(g=0.0).prob_plus(1.234) == pytest.approx(0.5)
+
+
+def test_bits_and_activations():
+    np.testing.assert_array_equal(outcome_to_activation(np.array([0, 1, 1])), [1, -1, -1])
+    np.testing.assert_array_equal(activation_to_bit(np.array([1, -1])), [0, 1])
+    np.testing.assert_array_equal(outcome_to_activation(torch.tensor([0, 1])), torch.tensor([1, -1]))
+
+
+def test_neuron_classical_flag():
+    assert Neuron(stretch=Stretch(a=0.0), measurement=Measurement()).is_classical
+    assert not Neuron(stretch=Stretch(a=0.0), measurement=Measurement(g=1.0)).is_classical
+    assert not Neuron(stretch=Stretch(a=0.1), measurement=Measurement()).is_classical
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_stretch_inputs():
+    with pytest.raises(ConfigurationError, match=r"a must be finite and >= 0, got -1\.0; pass a stretch a >= 0"):
+        Stretch(a=-1.0)
+    with pytest.raises(ConfigurationError, match=r"a must be finite and >= 0, got nan"):
+        Stretch(a=float("nan"))
+    with pytest.raises(ConfigurationError, match=r"a must be finite and >= 0, got inf"):
+        Stretch(a=math.inf)
+    with pytest.raises(ValueError, match=r"a must be a real number, got 'big' of type str"):
+        Stretch(a="big")
+    with pytest.raises(ConfigurationError, match=r"unknown stretch function 'relu'; expected one of sgn, tanh, hardtanh, linear"):
+        Stretch(a=1.0, kind="relu")
+    with pytest.raises(ConfigurationError, match=r"the linear stretch z/a needs a > 0, got a = 0\.0"):
+        Stretch(a=0.0, kind="linear")
+
+
+def test_bad_measurement_inputs():
+    with pytest.raises(ConfigurationError, match=r"g must lie in \[0, pi/2\], got 2\.0"):
+        Measurement(g=2.0)
+    with pytest.raises(ConfigurationError, match=r"g must lie in \[0, pi/2\], got -0\.1"):
+        Measurement(g=-0.1)
+    with pytest.raises(ConfigurationError, match=r"g must lie in \[0, pi/2\], got nan"):
+        Measurement(g=float("nan"))
+    with pytest.raises(ConfigurationError, match=r"unknown post-measurement update 'exact'"):
+        Measurement(g=1.0, update="exact")
+    assert Measurement(g=np.pi / 2 + 1e-13).is_projective  # round-off tolerated
