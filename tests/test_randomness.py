@@ -1,0 +1,87 @@
+"""Counter-based randomness: uniform, independent-looking, and invariant to the batch layout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from qiskit_natural_qnn import InputError, NaturalQNN
+from qiskit_natural_qnn.exact import exact_distribution
+from qiskit_natural_qnn.fastpath import sample_network
+from qiskit_natural_qnn.randomness import counter_uniform, hash_words
+
+from .stats import chi2_pvalue, counts_of
+
+
+def test_uniform_histogram_and_neighbour_correlations():
+    """1,000 images x 50 shots x 64 neurons = 3.2e6 numbers; 64-bin chi-square p > 1e-4."""
+    src = counter_uniform(seed=123, image_ids=torch.arange(1000))
+    u = src(2, torch.Size([50, 1000, 64]), torch.zeros(1, dtype=torch.float64)).numpy()
+    assert u.min() >= 0.0 and u.max() < 1.0
+    hist, _ = np.histogram(u, bins=64, range=(0, 1))
+    assert stats.chisquare(hist).pvalue > 1e-4
+    flat = u.reshape(50, 1000, 64)
+    # Correlations between neighbouring neurons, shots and images stay within 5 / sqrt(n).
+    for x, y in ((flat[..., :-1], flat[..., 1:]), (flat[:-1], flat[1:]), (flat[:, :-1], flat[:, 1:])):
+        r = np.corrcoef(x.ravel(), y.ravel())[0, 1]
+        assert abs(r) < 5 / math.sqrt(x.size)
+
+
+def test_layers_and_seeds_give_different_numbers():
+    ids = torch.arange(10)
+    like = torch.zeros(1)
+    a = counter_uniform(seed=1, image_ids=ids)(0, torch.Size([10, 8]), like)
+    b = counter_uniform(seed=1, image_ids=ids)(1, torch.Size([10, 8]), like)
+    c = counter_uniform(seed=2, image_ids=ids)(0, torch.Size([10, 8]), like)
+    assert not torch.equal(a, b) and not torch.equal(a, c)
+    assert int(hash_words(0)) != int(hash_words(1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_images=st.integers(1, 12),
+    shots=st.integers(1, 5),
+    perm_seed=st.integers(0, 2**32 - 1),
+    split=st.integers(1, 12),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_outcomes_do_not_depend_on_batch_layout(n_images, shots, perm_seed, split, dtype):
+    """Property: each (image, shot) outcome is the same whatever the batch order and size."""
+    net = NaturalQNN(layer_sizes=[6, 5, 5, 5, 3], a=0.7, g=1.0, seed=0, dtype=dtype)
+    x = torch.rand(n_images, 6, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    ids = torch.arange(100, 100 + n_images)
+    full = sample_network(x, net.weights(), net.biases(), net.neuron, shots=shots,
+                          uniform=counter_uniform(seed=9, image_ids=ids))
+    perm = torch.from_numpy(np.random.default_rng(perm_seed).permutation(n_images))
+    for chunk in torch.split(perm, split):
+        part = sample_network(x[chunk], net.weights(), net.biases(), net.neuron, shots=shots,
+                              uniform=counter_uniform(seed=9, image_ids=ids[chunk]))
+        for k in range(3):
+            assert torch.equal(part.activations[k], full.activations[k][:, chunk])
+
+
+def test_counter_sampling_has_the_exact_distribution():
+    """40,000 shots of one input through counter-based numbers: chi-square p > 1e-4."""
+    net = NaturalQNN(layer_sizes=[3, 3, 3, 2], a=0.4, g=0.6, seed=4, dtype=torch.float64)
+    x = torch.tensor([0.3, 0.8, 0.1], dtype=torch.float64)
+    fp = sample_network(x[None], net.weights(), net.biases(), net.neuron, shots=40_000,
+                        uniform=counter_uniform(seed=3, image_ids=[0]))
+    bits = [((1 - d[:, 0]) / 2).long().numpy() for d in fp.activations]
+    outcomes = [tuple(tuple(int(b) for b in layer[s]) for layer in bits) for s in range(40_000)]
+    assert chi2_pvalue(counts_of(outcomes), exact_distribution(net, x)) > 1e-4
+
+
+def test_bad_image_ids():
+    with pytest.raises(InputError, match=r"image_ids must be a 1-D array of non-negative integers, got \(2, 2\)"):
+        counter_uniform(seed=0, image_ids=np.zeros((2, 2), dtype=int))
+    with pytest.raises(InputError, match=r"image_ids must be a 1-D array of non-negative integers"):
+        counter_uniform(seed=0, image_ids=[-1, 2])
+    src = counter_uniform(seed=0, image_ids=[1, 2])
+    with pytest.raises(InputError, match=r"batch of 3 inputs but 2 image_ids; pass one id per input"):
+        src(0, torch.Size([3, 4]), torch.zeros(1))
