@@ -20,8 +20,10 @@ from .exceptions import (
 )
 from .exact import exact_class_distribution, exact_distribution
 from .fastpath import ForwardPass, StraightThrough, make_generator, sample_network, straight_through
+from .inference import Evaluation, Prediction, evaluate, majority_vote, predict
 from .io import ModelMetadata, load_model, read_metadata, save_model
 from .network import NaturalQNN, QuantizationSpec
+from .training import EpochRecord, History, TrainConfig, fit
 from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
 
 try:

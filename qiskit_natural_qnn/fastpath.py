@@ -75,7 +75,8 @@ class StraightThrough(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
         (z,) = ctx.saved_tensors
-        return grad_out * ((z > -1) & (z < 1)).to(grad_out.dtype), None
+        # One fused kernel: grad_out where -1 < z < 1 (strictly), else 0.
+        return torch.ops.aten.hardtanh_backward(grad_out, z, -1.0, 1.0), None
 
 
 def straight_through(z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
@@ -112,8 +113,12 @@ def make_generator(seed: int | np.random.Generator | None, device: torch.device 
 
 
 def _sample_sign(p_plus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """+1 where ``u < p_plus`` else -1 (exact Bernoulli(p_plus) for u ~ U[0, 1))."""
-    return torch.where(u < p_plus, 1.0, -1.0).to(p_plus.dtype)
+    """+1 where ``u < p_plus`` else -1 (exact Bernoulli(p_plus) for u ~ U[0, 1)).
+
+    ``-copysign(1, u - p)``: ``u - p`` is ``+0.0`` exactly when ``u == p``, which gives -1 as required.
+    """
+    one = torch.ones((), dtype=p_plus.dtype, device=p_plus.device)
+    return torch.copysign(one, u - p_plus).neg_()
 
 
 def sample_network(
@@ -159,23 +164,25 @@ def sample_network(
         if deterministic:
             d = stretch(zd)
         else:
+            update = None
             if carry_state:
                 f = stretch(zd)
                 if phi is None:
-                    phi = torch.zeros_like(zd)
-                    m_prev = torch.ones_like(zd)
-                phi = phi + (math.pi / 2) * (m_prev - f)
-                layer_meas = meas if k < n_hidden - 1 else _STRONG
-                p = layer_meas.prob_plus(phi)
+                    phi = f.neg_().add_(1.0).mul_(math.pi / 2)  # fresh qubits: angle 0, last outcome +1
+                else:
+                    phi = (m_prev - f).mul_(math.pi / 2).add_(phi)
+                if k < n_hidden - 1:
+                    p, update = meas.readout(phi)
+                else:
+                    p = _STRONG.prob_plus(phi)
             else:
-                layer_meas = _STRONG
                 p = stretch.prob_plus(zd)
             u = uniform(k, zd.shape, zd) if uniform is not None else torch.rand(
                 zd.shape, generator=generator, device=zd.device, dtype=zd.dtype
             )
             d = _sample_sign(p, u)
-            if carry_state and k < n_hidden - 1:
-                phi = layer_meas.post_angle(phi, d)
+            if update is not None:
+                phi = update(d)
                 m_prev = d
         pre.append(z)
         acts.append(d)

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,14 +147,15 @@ class Stretch:
     def __call__(self, z: Any) -> Any:
         """Evaluate :math:`f_a(z)` elementwise (``sgn(0) = -1``)."""
         z = _as_array(z)
-        xp = _xp(z)
         kind = self.effective_kind
         if kind == "sgn":
-            return xp.where(z > 0, 1.0, -1.0) if xp is np else torch.where(z > 0, 1.0, -1.0).to(z.dtype)
+            if isinstance(z, torch.Tensor):
+                return (z > 0).to(z.dtype).mul_(2.0).sub_(1.0)
+            return np.where(z > 0, 1.0, -1.0)
         if kind == "tanh":
-            return xp.tanh(z / self.a)
+            return _xp(z).tanh(z / self.a)
         if kind == "hardtanh":
-            return xp.clip(z / self.a, -1.0, 1.0)
+            return _xp(z).clip(z / self.a, -1.0, 1.0)
         return z / self.a
 
     def theta(self, z: Any) -> Any:
@@ -161,9 +163,21 @@ class Stretch:
         return _HALF_PI * (1.0 - self(z))
 
     def prob_plus(self, z: Any) -> Any:
-        r"""Exact :math:`P(d = +1) = (1 + \sin(\frac{\pi}{2} f_a(z)))/2` for a fresh qubit."""
+        r"""Exact :math:`P(d = +1) = (1 + \sin(\frac{\pi}{2} f_a(z)))/2` for a fresh qubit.
+
+        For ``tanh`` on tensors this evaluates the identical expression
+        :math:`\sin^2(\frac{\pi}{2}\sigma(2z/a))` (with :math:`\tanh x = 2\sigma(2x) - 1`), which is
+        cheaper on CPUs.
+        """
+        if isinstance(z, torch.Tensor):
+            if self.effective_kind == "tanh":
+                return torch.sigmoid(z * (2.0 / self.a)).mul_(_HALF_PI).sin_().square_()
+            f = self(z)
+            if f is z:
+                f = f.clone()
+            return f.mul_(_HALF_PI).sin_().add_(1.0).mul_(0.5)
         f = self(z)
-        return 0.5 * (1.0 + _xp(f).sin(_HALF_PI * f))
+        return 0.5 * (1.0 + np.sin(_HALF_PI * f))
 
     def saturates(self, z: Any) -> Any:
         """Boolean mask: where ``f_a`` is clipped (``hardtanh`` with ``|z| > a``), or always for ``sgn``/``tanh``.
@@ -248,15 +262,42 @@ class Measurement:
 
     def prob_plus(self, phi: Any) -> Any:
         r"""Exact :math:`P(m=+1 \mid \phi) = (1 + \sin g \cos\phi)/2`."""
-        phi = _as_array(phi)
-        return 0.5 * (1.0 + self.sin_g * _xp(phi).cos(phi))
+        if isinstance(phi, torch.Tensor):
+            c = torch.cos(phi)
+            return (c if self.is_projective else c.mul_(self.sin_g)).add_(1.0).mul_(0.5)
+        return 0.5 * (1.0 + self.sin_g * np.cos(np.asarray(phi, dtype=float)))
+
+    def readout(self, phi: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        r"""Outcome probability and post-measurement update for a tensor of angles, sharing work.
+
+        Returns ``(p_plus, update)`` with ``p_plus`` equal to :meth:`prob_plus` and ``update(m)`` equal
+        to :meth:`post_angle` ``(phi, m)``. For the circuit update with ``g < pi/2`` both come from
+        :math:`\sin\frac{\phi}{2}, \cos\frac{\phi}{2}`:
+        :math:`P(+1) = \frac{1 + \sin g}{2} - \sin g \sin^2\frac{\phi}{2}`.
+        """
+        s = self.sin_g
+        if self.update != "circuit" or s >= 1.0:
+            return self.prob_plus(phi), lambda m: self.post_angle(phi, m)
+        half = phi * 0.5
+        sh, ch = torch.sin(half), torch.cos(half)
+        p_plus = sh.square().mul_(-s).add_(0.5 + 0.5 * s)
+        r = math.sqrt((1.0 - s) / (1.0 + s))
+        k_a, k_b = (r - 1.0 / r) / 2, (r + 1.0 / r) / 2
+
+        def update(m: torch.Tensor) -> torch.Tensor:
+            return torch.atan2(sh * m.mul(k_a).add_(k_b), ch).mul_(2.0)
+
+        return p_plus, update
 
     def post_angle(self, phi: Any, m: Any) -> Any:
         r"""The neuron's Bloch angle after outcome ``m`` (``+1`` or ``-1``) at angle ``phi``.
 
         With ``update="circuit"`` the result lies in ``[-2pi, 2pi]`` and the state vector
         :math:`(\cos\frac{\phi'}{2}, \sin\frac{\phi'}{2})` is exactly :math:`M_m` applied to the
-        state, normalized (no global phase lost).
+        state, normalized (no global phase lost). For ``g < pi/2`` both atan2 arguments are divided
+        by :math:`\sqrt{1 + m\sin g} > 0`, which leaves the angle unchanged:
+        :math:`\phi' = 2\,\mathrm{atan2}(r_m \sin\frac{\phi}{2}, \cos\frac{\phi}{2})` with
+        :math:`r_m = \sqrt{(1 - m\sin g)/(1 + m\sin g)}`.
         """
         phi = _as_array(phi)
         xp = _xp(phi)
@@ -268,6 +309,13 @@ class Measurement:
             return np.clip(np.asarray(v, dtype=float), 0.0, None)
 
         if self.update == "circuit":
+            if s < 1.0:
+                r = math.sqrt((1.0 - s) / (1.0 + s))
+                k_a, k_b = (r - 1.0 / r) / 2, (r + 1.0 / r) / 2  # m * k_a + k_b = r_m for m = +1, -1
+                if xp is torch:
+                    factor = m * k_a + k_b if not isinstance(m, torch.Tensor) else m.mul(k_a).add_(k_b)
+                    return torch.atan2(torch.sin(phi * 0.5).mul_(factor), torch.cos(phi * 0.5)).mul_(2.0)
+                return 2.0 * np.arctan2((m * k_a + k_b) * np.sin(phi / 2), np.cos(phi / 2))
             c = xp.sqrt(nonneg(1.0 + m * s)) * xp.cos(phi / 2)
             sn = xp.sqrt(nonneg(1.0 - m * s)) * xp.sin(phi / 2)
             return 2.0 * (np.arctan2(sn, c) if xp is np else torch.atan2(sn, c))

@@ -173,3 +173,20 @@ def test_bad_measurement_inputs():
     with pytest.raises(ConfigurationError, match=r"unknown post-measurement update 'exact'"):
         Measurement(g=1.0, update="exact")
     assert Measurement(g=np.pi / 2 + 1e-13).is_projective  # round-off tolerated
+
+
+@pytest.mark.parametrize("g", [0.0, 0.3, np.pi / 4, 1.5, np.pi / 2])
+@pytest.mark.parametrize("update", ["circuit", "authors_arcsin"])
+def test_readout_equals_prob_plus_and_post_angle(g, update):
+    meas = Measurement(g=g, update=update)
+    phi = torch.linspace(-2 * np.pi, 2 * np.pi, 101, dtype=torch.float64)
+    m = torch.where(torch.arange(101) % 3 == 0, -1.0, 1.0).to(torch.float64)
+    p, update_fn = meas.readout(phi)
+    np.testing.assert_allclose(p.numpy(), meas.prob_plus(phi.numpy()), atol=1e-13)
+    for i, (ph, mm) in enumerate(zip(phi.numpy(), m.numpy())):
+        if (mm > 0 and p[i] == 0) or (mm < 0 and p[i] == 1):
+            continue  # an outcome of probability zero has no post-measurement state
+        expected = meas.post_angle(ph, mm)
+        got = float(update_fn(m)[i])
+        assert np.cos(got / 2) == pytest.approx(np.cos(expected / 2), abs=1e-9)
+        assert np.sin(got / 2) == pytest.approx(np.sin(expected / 2), abs=1e-9)

@@ -1,0 +1,418 @@
+"""Training a naturally quantized network: the fit loop, its configuration and its history.
+
+The default :class:`TrainConfig` is the paper's recipe (PAPER.md section 4): SGD with learning rate
+0.01, momentum 0.9, batch 64, no weight decay, no schedule, cross-entropy on the logits. Every forward
+pass draws one fresh stochastic sample per neuron (``NaturalQNN.forward``) and the backward pass is
+the straight-through estimator of :mod:`qiskit_natural_qnn.fastpath`.
+
+Example:
+    >>> import numpy as np
+    >>> from qiskit_natural_qnn.data import Dataset
+    >>> rng = np.random.default_rng(0)
+    >>> data = Dataset(rng.random((32, 4), dtype=np.float32), rng.integers(0, 2, 32), "toy")
+    >>> net = NaturalQNN(layer_sizes=[4, 8, 2], a=0.5, seed=0)
+    >>> history = fit(net, data, data, config=TrainConfig(epochs=2, seed=0), progress=False)
+    >>> [r.epoch for r in history.records], history.records[-1].val_vote_error is not None
+    ([1, 2], True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .exceptions import ConfigurationError, InputError
+from .fastpath import make_generator
+from .inference import Evaluation, check_labels, evaluate
+from .network import NaturalQNN
+
+__all__ = ["SCHEDULES", "TrainConfig", "EpochRecord", "History", "fit"]
+
+#: Learning-rate schedules: None (the paper: constant) or ``"cosine"`` (cosine annealing to 0 over
+#: ``epochs``, stepped once per epoch).
+SCHEDULES: tuple[str, ...] = ("cosine",)
+
+#: A callback gets the epoch's record and the model after every epoch; returning True stops training.
+Callback = Callable[["EpochRecord", NaturalQNN], "bool | None"]
+
+
+def _library_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _is_int(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _is_real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (the defaults are the paper's recipe, PAPER.md section 4).
+
+    Attributes:
+        epochs: passes over the training set (``>= 1``).
+        lr: SGD learning rate (``> 0``).
+        momentum: SGD momentum, in ``[0, 1)``.
+        batch_size: images per mini-batch (``>= 1``); the last batch of an epoch may be smaller.
+        weight_decay: L2 penalty of SGD (``>= 0``).
+        eval_shots: passes per validation image for the majority vote (``>= 1``).
+        eval_every: validate every this many epochs (``>= 1``); the last epoch is always validated.
+        shuffle: reshuffle the training set every epoch.
+        seed: an int makes the run reproducible: it seeds the shuffle, restarts the network's sampling
+            stream and seeds the validation shots. None uses fresh entropy for the shuffle and the
+            validation shots and leaves the network's sampling stream as it is.
+        schedule: None (constant learning rate, the paper) or ``"cosine"``.
+
+    Raises:
+        ConfigurationError: a value of the wrong type or out of range.
+
+    Example:
+        >>> TrainConfig(epochs=0)
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: epochs must be an int >= 1, got 0; pass e.g. epochs=10
+    """
+
+    epochs: int = 10
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    eval_shots: int = 15
+    eval_every: int = 1
+    shuffle: bool = True
+    seed: int | None = None
+    schedule: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, example in (("epochs", 10), ("batch_size", 64), ("eval_shots", 15), ("eval_every", 1)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}; pass e.g. {name}={example}")
+            object.__setattr__(self, name, int(value))
+        if not _is_real(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ConfigurationError(f"lr must be a finite number > 0, got {self.lr!r}; pass e.g. lr=0.01")
+        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
+            raise ConfigurationError(
+                f"momentum must be a number in [0, 1), got {self.momentum!r}; pass e.g. momentum=0.9 (0 for plain SGD)"
+            )
+        if not _is_real(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise ConfigurationError(
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}; pass e.g. weight_decay=0.0"
+            )
+        for name in ("lr", "momentum", "weight_decay"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise ConfigurationError(f"shuffle must be True or False, got {self.shuffle!r}")
+        object.__setattr__(self, "shuffle", bool(self.shuffle))
+        if self.seed is not None:
+            if not _is_int(self.seed) or self.seed < 0:
+                raise ConfigurationError(
+                    f"seed must be None or an int >= 0, got {self.seed!r}; pass e.g. seed=0"
+                )
+            object.__setattr__(self, "seed", int(self.seed))
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise ConfigurationError(
+                f"unknown schedule {self.schedule!r}; expected None (constant learning rate) or one of "
+                f"{', '.join(repr(s) for s in SCHEDULES)}"
+            )
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What happened in one epoch.
+
+    Attributes:
+        epoch: the epoch number, from 1.
+        loss: mean training cross-entropy over the epoch's mini-batches (weighted by batch size).
+        train_error: error of the training forward passes themselves (one stochastic pass per image,
+            with the weights of the moment), over the epoch.
+        val_single_shot_error: average single-pass validation error, or None when not validated.
+        val_vote_error: majority-vote validation error over ``eval_shots`` passes, or None.
+        seconds: wall time of the epoch (training and validation).
+    """
+
+    epoch: int
+    loss: float
+    train_error: float
+    val_single_shot_error: float | None
+    val_vote_error: float | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class History:
+    """The record of a training run.
+
+    Attributes:
+        records: one :class:`EpochRecord` per completed epoch.
+        config: the :class:`TrainConfig`.
+        spec: the network's quantization spec as a dict (``a``, ``stretch``, ``g``, ``weak_update``).
+        layer_sizes: the network's layer sizes.
+        seed: the run's seed (``config.seed``).
+        version: the version of qiskit-natural-qnn that trained it.
+        train_data: name of the training set.
+        validation_data: name of the validation set, or None.
+    """
+
+    records: list[EpochRecord] = field(default_factory=list)
+    config: TrainConfig = field(default_factory=TrainConfig)
+    spec: dict[str, Any] = field(default_factory=dict)
+    layer_sizes: list[int] = field(default_factory=list)
+    seed: int | None = None
+    version: str = ""
+    train_data: str | None = None
+    validation_data: str | None = None
+
+    @property
+    def last_validated(self) -> EpochRecord | None:
+        """The last record with validation errors, or None."""
+        for record in reversed(self.records):
+            if record.val_vote_error is not None:
+                return record
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The history as a JSON-ready dict."""
+        return {
+            "version": self.version,
+            "seed": self.seed,
+            "layer_sizes": list(self.layer_sizes),
+            "spec": dict(self.spec),
+            "config": self.config.to_dict(),
+            "train_data": self.train_data,
+            "validation_data": self.validation_data,
+            "records": [r.to_dict() for r in self.records],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild a history from :meth:`to_dict` output.
+
+        Raises:
+            InputError: missing or malformed fields.
+        """
+        try:
+            return cls(
+                records=[EpochRecord(**r) for r in data["records"]],
+                config=TrainConfig(**data["config"]),
+                spec=dict(data["spec"]),
+                layer_sizes=[int(s) for s in data["layer_sizes"]],
+                seed=data["seed"],
+                version=str(data["version"]),
+                train_data=data.get("train_data"),
+                validation_data=data.get("validation_data"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"not a training history: {exc!r}; pass the dict written by History.to_dict") from None
+
+    def to_json(self, path: str | Path) -> None:
+        """Write the history as JSON to ``path``."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> History:
+        """Read a history written by :meth:`to_json`.
+
+        Raises:
+            InputError: the file is not valid JSON or not a history.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{str(path)!r} is not valid JSON ({exc}); pass a history.json written by fit") from None
+        return cls.from_dict(data)
+
+
+def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+    """Validate ``data`` once and return ``(images, labels)`` as tensors on the model's device."""
+    if not (hasattr(data, "images") and hasattr(data, "labels")):
+        raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
+    images = data.images
+    if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating):
+        images = torch.tensor(images)  # skip check_input's float64 detour; one copy
+    x = model.check_input(images)  # shape, emptiness, finiteness; now on the device
+    if x.ndim != 2:
+        raise InputError(f"{role} images must have shape (n, {model.n_inputs}), got {tuple(x.shape)}")
+    labels = check_labels(data.labels, x.shape[0], model.n_outputs)
+    y = torch.as_tensor(labels, dtype=torch.int64, device=x.device)
+    return x, y, getattr(data, "name", None)
+
+
+def fit(
+    model: NaturalQNN,
+    train: Any,
+    validation: Any | None = None,
+    *,
+    config: TrainConfig = TrainConfig(),
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+    callbacks: Iterable[Callback] | None = None,
+) -> History:
+    """Train ``model`` in place with mini-batch SGD on cross-entropy, one stochastic pass per batch.
+
+    Each epoch shuffles the training set (``config.shuffle``), and for every mini-batch draws one fresh
+    stochastic forward pass per image, back-propagates the straight-through gradient and takes an SGD
+    step. Validation (single-shot and majority-vote error over ``config.eval_shots`` passes) runs every
+    ``config.eval_every`` epochs and after the last one.
+
+    Args:
+        model: the network, trained in place on the device it lives on.
+        train: the training :class:`~qiskit_natural_qnn.data.Dataset`.
+        validation: an optional validation dataset.
+        config: the recipe.
+        progress: show a tqdm progress bar over epochs.
+        out_dir: if given, write ``history.json`` there after every epoch and the final model to
+            ``model.safetensors`` at the end (its user metadata holds the data names, the epochs run,
+            the config and the last validation errors).
+        callbacks: functions called as ``callback(record, model)`` after each epoch; one that returns
+            True stops training after that epoch.
+
+    Returns:
+        The :class:`History`.
+
+    Raises:
+        ConfigurationError: ``config`` is not a TrainConfig.
+        InputError: bad data (shape, empty, non-finite, labels out of range), weights that are or
+            become NaN or infinite, or a mean epoch loss that is not finite (training diverged).
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigurationError(f"config must be a TrainConfig, got {type(config).__name__}; pass TrainConfig(...)")
+    callbacks = list(callbacks or [])
+    model.check_weights()
+    x, y, train_name = _check_dataset(model, train, "train")
+    val = _check_dataset(model, validation, "validation") if validation is not None else None
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    rng = np.random.default_rng(config.seed)
+    shuffle_gen = make_generator(rng, "cpu")
+    eval_seed = int(rng.integers(0, 2**63 - 1))
+    if config.seed is not None:
+        model.reseed(rng)
+
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        if config.schedule == "cosine"
+        else None
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+    history = History(
+        config=config,
+        spec=model.spec.to_dict(),
+        layer_sizes=list(model.layer_sizes),
+        seed=config.seed,
+        version=_library_version(),
+        train_data=train_name,
+        validation_data=val[2] if val is not None else None,
+    )
+    n = x.shape[0]
+    bs = config.batch_size
+    was_training = model.training
+    bar = tqdm(range(1, config.epochs + 1), desc="training", unit="epoch", disable=not progress)
+    try:
+        for epoch in bar:
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=shuffle_gen) if config.shuffle else torch.arange(n)
+            order = order.to(x.device)
+            loss_sum = torch.zeros((), device=x.device)
+            wrong = torch.zeros((), dtype=torch.int64, device=x.device)
+            for lo in range(0, n, bs):
+                idx = order[lo : lo + bs]
+                xb, yb = x[idx], y[idx]
+                logits = model.forward_pass(xb, validate=False).logits
+                loss = loss_fn(logits, yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    loss_sum += loss.detach() * idx.shape[0]
+                    wrong += (logits.argmax(dim=-1) != yb).sum()
+            if scheduler is not None:
+                scheduler.step()
+            model.check_weights()
+            mean_loss = float(loss_sum) / n  # the epoch's one synchronisation with the device
+            if not math.isfinite(mean_loss):
+                raise InputError(
+                    f"training diverged: the mean loss of epoch {epoch} is {mean_loss}; lower the learning "
+                    f"rate (lr={config.lr}) or check the data"
+                )
+            ev: Evaluation | None = None
+            if val is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
+                model.eval()
+                ev = evaluate(
+                    model,
+                    (val[0], val[1]),
+                    shots=config.eval_shots,
+                    seed=np.random.default_rng([eval_seed, epoch]),
+                )
+            record = EpochRecord(
+                epoch=epoch,
+                loss=mean_loss,
+                train_error=int(wrong) / n,
+                val_single_shot_error=ev.single_shot_error if ev is not None else None,
+                val_vote_error=ev.vote_error if ev is not None else None,
+                seconds=time.perf_counter() - start,
+            )
+            history.records.append(record)
+            postfix = {"loss": f"{record.loss:.4f}", "train_err": f"{record.train_error:.4f}"}
+            if ev is not None:
+                postfix["val_err"] = f"{ev.single_shot_error:.4f}"
+                postfix["val_vote"] = f"{ev.vote_error:.4f}"
+            bar.set_postfix(postfix)
+            if out is not None:
+                history.to_json(out / "history.json")
+            if any([bool(cb(record, model)) for cb in callbacks]):
+                break
+    finally:
+        bar.close()
+        model.train(was_training)
+    if out is not None:
+        from .io import save_model
+
+        last = history.last_validated
+        save_model(
+            model,
+            out / "model.safetensors",
+            metadata={
+                "train_data": train_name,
+                "validation_data": history.validation_data,
+                "epochs": len(history.records),
+                "config": config.to_dict(),
+                "val_single_shot_error": last.val_single_shot_error if last is not None else None,
+                "val_vote_error": last.val_vote_error if last is not None else None,
+            },
+        )
+    return history

@@ -1,0 +1,163 @@
+"""Tests of the qnqnn command line (qiskit_natural_qnn.cli)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from qiskit_natural_qnn.cli import build_parser, main, parse_angle
+from qiskit_natural_qnn.training import History
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+
+# ------------------------------------------------------------------------------------- parse_angle
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.785", 0.785),
+        ("1e-3", 1e-3),
+        (".5", 0.5),
+        ("-2", -2.0),
+        ("pi", math.pi),
+        ("PI", math.pi),
+        ("π/2", math.pi / 2),
+        ("pi/4", math.pi / 4),
+        (" pi / 8 ", math.pi / 8),
+        ("5*pi/19", 5 * math.pi / 19),
+        ("5pi/19", 5 * math.pi / 19),
+        ("0.25*pi", 0.25 * math.pi),
+        ("2/pi", 2 / math.pi),
+        ("-pi/8", -math.pi / 8),
+        ("3 * pi / 2.5", 3 * math.pi / 2.5),
+    ],
+)
+def test_parse_angle_accepts_numbers_and_multiples_of_pi(text, expected) -> None:
+    assert parse_angle(text) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", r"cannot read '' as an angle"),
+        ("pie", r"cannot read 'pie' as an angle"),
+        ("pi/4/2", r"cannot read 'pi/4/2' as an angle"),
+        ("pi*2", r"cannot read 'pi\*2' as an angle"),
+        ("2**pi", r"cannot read '2\*\*pi' as an angle"),
+        ("__import__('os')", r"cannot read"),
+        ("1+pi", r"cannot read '1\+pi' as an angle"),
+        ("pi/0", r"division by zero"),
+        ("0/pi", r"division by pi needs a number"),
+        ("1e999", r"not a finite number"),
+        ("nan", r"cannot read 'nan' as an angle"),
+    ],
+)
+def test_parse_angle_rejects_anything_else(text, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_angle(text)
+
+
+def test_g_option_goes_through_the_angle_parser(capsys) -> None:
+    args = build_parser().parse_args(["train", "--g", "5*pi/19", "--hidden", "8", "8"])
+    assert args.g == 5 * math.pi / 19 and args.hidden == [8, 8]
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["train", "--g", "pi/x"])
+    assert exc.value.code == 2
+    assert "argument --g: cannot read 'pi/x' as an angle" in capsys.readouterr().err
+
+
+def test_train_defaults_are_the_papers_first_network() -> None:
+    args = build_parser().parse_args(["train"])
+    assert args.hidden == [512, 512] and args.epochs == 10 and args.lr == 0.01 and args.momentum == 0.9
+    assert args.batch_size == 64 and args.shots == 15 and args.seed == 0 and args.g == math.pi / 2
+    assert args.a == 0.0 and args.stretch == "tanh" and args.limit is None and args.data_dir is None
+
+
+# ------------------------------------------------------------------------------------ train/evaluate
+def test_train_then_evaluate(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    rc = main([
+        "train", "--hidden", "16", "--a", "0.5", "--epochs", "2", "--limit", "300", "--shots", "5",
+        "--out", str(out), "--no-progress", "--device", "cpu",
+    ])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "data: embedded MNIST subset" in text and "limited to the first 300 images" in text
+    assert "layer_sizes=[784, 16, 10], a=0.5" in text
+    assert "validation after epoch 2: single-shot error" in text and "majority-vote error (5 shots)" in text
+    assert (out / "model.safetensors").is_file()
+    history = History.from_json(out / "history.json")
+    assert len(history.records) == 2 and history.config.seed == 0 and history.layer_sizes == [784, 16, 10]
+    assert history.train_data == "default-train[:300]"
+
+    rc = main(["evaluate", str(out / "model.safetensors"), "--shots", "3", "--limit", "200", "--device", "cpu"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "data: default-validation[:200], 200 images" in text
+    assert "single-shot error: " in text and "majority-vote error (3 shots): " in text
+
+    rc = main(["evaluate", str(out / "model.safetensors"), "--shots", "3", "--limit", "200", "--json",
+               "--split", "train", "--device", "cpu"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_images"] == 200 and result["shots"] == 3 and result["data"] == "default-train[:200]"
+    assert 0 <= result["single_shot_error"] <= 1 and 0 <= result["vote_error"] <= 1
+    # the same seed gives the same numbers
+    main(["evaluate", str(out / "model.safetensors"), "--shots", "3", "--limit", "200", "--json",
+          "--split", "train", "--device", "cpu"])
+    assert json.loads(capsys.readouterr().out) == result
+
+
+def test_train_size_cuts_the_training_set(tmp_path, capsys) -> None:
+    rc = main(["train", "--hidden", "8", "--epochs", "1", "--train-size", "100", "--out", str(tmp_path),
+               "--no-progress", "--device", "cpu", "--shots", "1", "--limit", "1000"])
+    assert rc == 0
+    assert "train 100 images, validation 1000 images" in capsys.readouterr().out
+
+
+def test_library_errors_print_one_line_and_exit_2(tmp_path, capsys) -> None:
+    rc = main(["evaluate", str(tmp_path / "missing.safetensors")])
+    assert rc == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and "Traceback" not in captured.err
+    rc = main(["train", "--a", "-1", "--hidden", "4", "--out", str(tmp_path), "--device", "cpu"])
+    assert rc == 2
+    assert "error: a must be finite and >= 0, got -1.0" in capsys.readouterr().err
+    rc = main(["train", "--epochs", "0", "--hidden", "4", "--out", str(tmp_path), "--device", "cpu"])
+    assert rc == 2
+    assert "error: epochs must be an int >= 1, got 0" in capsys.readouterr().err
+    rc = main(["train", "--data-dir", str(tmp_path / "nowhere"), "--hidden", "4", "--device", "cpu",
+               "--out", str(tmp_path)])
+    assert rc == 2
+    assert "error: MNIST directory" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda_is_a_clear_error(capsys) -> None:
+    assert main(["evaluate", "model.safetensors", "--device", "cuda"]) == 2
+    assert "CUDA is not available here; pass --device cpu" in capsys.readouterr().err
+
+
+def test_python_dash_m_help() -> None:
+    path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "qiskit_natural_qnn", "--help"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: qnqnn" in proc.stdout
+    assert all(name in proc.stdout for name in ("train", "evaluate", "circuit"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "qiskit_natural_qnn", "train", "--help"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0 and "--weak-update" in proc.stdout and "--limit" not in proc.stdout
