@@ -275,6 +275,7 @@ def fit(
     progress: bool = True,
     out_dir: str | Path | None = None,
     callbacks: Iterable[Callback] | None = None,
+    step_hooks: Iterable[Callable[[NaturalQNN], None]] | None = None,
 ) -> History:
     """Train ``model`` in place with mini-batch SGD on cross-entropy, one stochastic pass per batch.
 
@@ -294,6 +295,8 @@ def fit(
             the config and the last validation errors).
         callbacks: functions called as ``callback(record, model)`` after each epoch; one that returns
             True stops training after that epoch.
+        step_hooks: functions called as ``hook(model)`` without gradients after every optimizer step,
+            and once before the first step (e.g. a projection that keeps a weight constraint).
 
     Returns:
         The :class:`History`.
@@ -306,6 +309,7 @@ def fit(
     if not isinstance(config, TrainConfig):
         raise ConfigurationError(f"config must be a TrainConfig, got {type(config).__name__}; pass TrainConfig(...)")
     callbacks = list(callbacks or [])
+    step_hooks = list(step_hooks or [])
     model.check_weights()
     x, y, train_name = _check_dataset(model, train, "train")
     val = _check_dataset(model, validation, "validation") if validation is not None else None
@@ -341,6 +345,9 @@ def fit(
     bs = config.batch_size
     was_training = model.training
     bar = tqdm(range(1, config.epochs + 1), desc="training", unit="epoch", disable=not progress)
+    with torch.no_grad():
+        for hook in step_hooks:
+            hook(model)
     try:
         for epoch in bar:
             start = time.perf_counter()
@@ -358,6 +365,8 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 with torch.no_grad():
+                    for hook in step_hooks:
+                        hook(model)
                     loss_sum += loss.detach() * idx.shape[0]
                     wrong += (logits.argmax(dim=-1) != yb).sum()
             if scheduler is not None:

@@ -238,3 +238,21 @@ def test_fit_stops_when_training_diverges() -> None:
     net = NaturalQNN(layer_sizes=[10, 8, 2], a=0.5, seed=0)
     with pytest.raises(InputError, match=r"training diverged: the mean loss of epoch 2 is inf; lower the learning rate \(lr=1e\+38\)"):
         fit(net, data, config=TrainConfig(epochs=3, lr=1e38, seed=0), progress=False)
+
+
+def test_step_hooks_run_before_training_and_after_every_step():
+    """A hook that clamps weights: it must run once up front and after each of the 2 x 4 steps."""
+    calls = []
+
+    def clamp(model):
+        calls.append(1)
+        for w in model.weights():
+            w.clamp_(-0.01, 0.01)
+
+    net = NaturalQNN(layer_sizes=[8, 6, 3], a=0.5, seed=0)
+    x = torch.rand(32, 8, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 3, (32,), generator=torch.Generator().manual_seed(1))
+    data = Dataset(images=x.numpy(), labels=y.numpy(), name="random")
+    fit(net, data, config=TrainConfig(epochs=2, batch_size=8, seed=0), progress=False, step_hooks=[clamp])
+    assert len(calls) == 1 + 2 * 4
+    assert all(float(w.abs().max()) <= 0.01 for w in net.weights())
