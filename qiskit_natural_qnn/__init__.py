@@ -23,8 +23,48 @@ from .fastpath import ForwardPass, StraightThrough, make_generator, sample_netwo
 from .inference import Evaluation, Prediction, evaluate, majority_vote, predict
 from .io import ModelMetadata, load_model, read_metadata, save_model
 from .network import NaturalQNN, QuantizationSpec
-from .training import EpochRecord, History, TrainConfig, fit
 from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
+from .training import EpochRecord, History, TrainConfig, fit
+
+__all__ = [
+    "CircuitNotExactError",
+    "ConfigurationError",
+    "DataError",
+    "DataNotFoundError",
+    "EpochRecord",
+    "Evaluation",
+    "ExecutionError",
+    "ForwardPass",
+    "History",
+    "InputError",
+    "Measurement",
+    "ModelFileError",
+    "ModelMetadata",
+    "NaturalQNN",
+    "NaturalQNNError",
+    "Neuron",
+    "Prediction",
+    "QuantizationSpec",
+    "StraightThrough",
+    "Stretch",
+    "TargetCapabilityError",
+    "TrainConfig",
+    "__version__",
+    "activation_to_bit",
+    "evaluate",
+    "exact_class_distribution",
+    "exact_distribution",
+    "fit",
+    "load_model",
+    "majority_vote",
+    "make_generator",
+    "outcome_to_activation",
+    "predict",
+    "read_metadata",
+    "sample_network",
+    "save_model",
+    "straight_through",
+]
 
 try:
     __version__ = _version("qiskit-natural-qnn")
