@@ -250,6 +250,9 @@ def _add_evaluate_parser(subparsers: Any) -> None:
     p.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    from .execution.cli import add_backend_arguments  # light: samplers load only when used
+
+    add_backend_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
 
 
@@ -261,6 +264,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=device)
     split = _load_split(args.data_dir, None, args.limit)
     data = split.train if args.split == "train" else split.validation
+    if args.backend is not None:
+        from .execution.cli import run_evaluate_on_backend
+
+        return run_evaluate_on_backend(args, model, data)
     ev = evaluate(model, data, shots=args.shots, seed=args.seed, batch_size=args.batch_size)
     if args.json:
         print(json.dumps({

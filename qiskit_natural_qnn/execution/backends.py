@@ -1,0 +1,154 @@
+"""A sampler and its pass manager from a backend string (``aer``, ``fake_manila``, ``ibm:NAME``, ``ionq:NAME``).
+
+=========================  ==========================================================================
+``aer``                    ``qiskit_aer.primitives.SamplerV2``, Aer's automatic method for small
+                           single circuits; layer circuits and circuits wider than 20 qubits run
+                           with ``matrix_product_state`` (never a wide statevector)
+``aer-mps``                the same with ``matrix_product_state`` for everything
+``statevector``            ``qiskit.primitives.StatevectorSampler`` (no control flow: layerwise or deferred)
+``fake_NAME``              IBM Runtime local testing mode on a fake device (``fake_manila``,
+                           ``fake_sherbrooke``...): an ``AerSimulator`` made from the device, with its
+                           noise model (``noise=False``: none) and ``matrix_product_state``;
+                           circuits transpiled for the device; IBM's rules
+``ibm:NAME``               IBM Runtime in the cloud: ``executor_sampler.Sampler`` in a ``Session``
+                           (``execution="batch"`` or ``"job"`` for sweeps), fractional gates off,
+                           credentials from the saved account or ``QISKIT_IBM_TOKEN``
+``ionq:NAME``              ``BackendSamplerV2`` around a qiskit-ionq backend (``ionq:simulator``,
+                           ``ionq:qpu.aria-1``...), key from ``IONQ_API_KEY``, transpiled at level <= 1
+=========================  ==========================================================================
+
+Example:
+    >>> setup = make_sampler("aer-mps", shots=100)
+    >>> setup.name, type(setup.sampler).__name__, setup.pass_manager is None
+    ('aer-mps', 'SamplerV2', True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from qiskit.primitives import BaseSamplerV2, StatevectorSampler
+
+from ..exceptions import ConfigurationError
+from .samplers import AER_DEFAULT_BACKEND_OPTIONS
+
+__all__ = ["BACKEND_FORMS", "SamplerSetup", "make_sampler"]
+
+#: The accepted forms of a backend string.
+BACKEND_FORMS: tuple[str, ...] = ("aer", "aer-mps", "statevector", "fake_NAME", "ibm:NAME", "ionq:NAME")
+
+
+class SamplerSetup(NamedTuple):
+    """A sampler ready to use, with what runs need to know about it.
+
+    Attributes:
+        sampler: the ``BaseSamplerV2``.
+        pass_manager: maps circuits to the device (None for simulators that need none).
+        target: the target rules for mode selection and checks (a profile name, backend or profile).
+        name: the backend string it was made from.
+        fetch_job: ``job_id -> result`` for resuming cloud runs (:class:`~.records.RunRecord`), or None.
+        execution: the ``Session`` or ``Batch`` to close when done, or None.
+    """
+
+    sampler: BaseSamplerV2
+    pass_manager: Any
+    target: Any
+    name: str
+    fetch_job: Callable[[str], Any] | None = None
+    execution: Any = None
+
+    def close(self) -> None:
+        """Close the Session or Batch, if any."""
+        if self.execution is not None and hasattr(self.execution, "close"):
+            self.execution.close()
+
+
+def _aer(shots: int, method: str | None) -> BaseSamplerV2:
+    from qiskit_aer.primitives import SamplerV2
+
+    backend_options = {"max_parallel_experiments": AER_DEFAULT_BACKEND_OPTIONS["max_parallel_experiments"]}
+    if method:
+        backend_options["method"] = method
+    return SamplerV2(default_shots=int(shots), options={"backend_options": backend_options})
+
+
+def make_sampler(
+    spec: str,
+    *,
+    shots: int = 1024,
+    optimization_level: int = 1,
+    execution: str = "session",
+    noise: bool = True,
+    seed_transpiler: int | None = None,
+) -> SamplerSetup:
+    """A :class:`SamplerSetup` from a backend string (see the module docstring for the forms).
+
+    Args:
+        spec: ``"aer"``, ``"aer-mps"``, ``"statevector"``, ``"fake_NAME"``, ``"ibm:NAME"`` or ``"ionq:NAME"``.
+        shots: the sampler's default shots.
+        optimization_level: of the pass manager (IonQ: at most 1).
+        execution: IBM cloud only: ``"session"`` (layer-by-layer runs), ``"batch"`` (sweeps) or ``"job"``.
+        noise: fake backends only: keep the device's noise model.
+        seed_transpiler: seeds layout and routing.
+
+    Raises:
+        ConfigurationError: an unknown form, missing credentials, or a bad option.
+    """
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    text = str(spec).strip()
+    lower = text.lower()
+    if lower == "aer":
+        return SamplerSetup(_aer(shots, None), None, "aer", text)
+    if lower in ("aer-mps", "aer_mps"):
+        return SamplerSetup(_aer(shots, "matrix_product_state"), None, "aer", "aer-mps")
+    if lower == "statevector":
+        return SamplerSetup(StatevectorSampler(default_shots=int(shots)), None, "static", text)
+    if lower.startswith("fake"):
+        from qiskit_aer import AerSimulator
+
+        from .ibm import local_backend, runtime_sampler
+
+        device = local_backend(text, noise=True)
+        # Local testing mode on an AerSimulator made from the device (its noise model unless noise=False),
+        # with matrix_product_state: packed layer circuits and dynamic circuits span many of its qubits.
+        mode = AerSimulator.from_backend(device, **({} if noise else {"noise_model": None}))
+        mode.set_options(**AER_DEFAULT_BACKEND_OPTIONS)
+        pm = generate_preset_pass_manager(
+            optimization_level=optimization_level, backend=device, seed_transpiler=seed_transpiler
+        )
+        return SamplerSetup(runtime_sampler(mode, default_shots=shots), pm, device, text)
+    if lower.startswith("ibm:"):
+        from .ibm import (
+            ibm_backend,
+            ibm_service,
+            job_fetcher,
+            open_execution_mode,
+            runtime_sampler,
+        )
+
+        service = ibm_service()
+        device = ibm_backend(text[4:], service=service)
+        mode = open_execution_mode(device, execution)
+        pm = generate_preset_pass_manager(
+            optimization_level=optimization_level, backend=device, seed_transpiler=seed_transpiler
+        )
+        return SamplerSetup(
+            runtime_sampler(mode, default_shots=shots),
+            pm,
+            device,
+            text,
+            job_fetcher(service),
+            None if mode is device else mode,
+        )
+    if lower.startswith("ionq:"):
+        from .ionq import IonQShotsBackend, ionq_backend, ionq_sampler
+
+        wrapped = IonQShotsBackend(ionq_backend(text[5:] or "simulator"))
+        pm = wrapped.natural_qnn_pass_manager(optimization_level=min(int(optimization_level), 1))
+        return SamplerSetup(ionq_sampler(wrapped, default_shots=shots), pm, wrapped.natural_qnn_profile(), text)
+    raise ConfigurationError(
+        f"unknown backend {spec!r}; expected one of {', '.join(BACKEND_FORMS)} (e.g. 'aer-mps', 'fake_manila', "
+        "'ibm:ibm_torino', 'ionq:simulator')"
+    )

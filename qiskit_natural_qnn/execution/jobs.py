@@ -1,0 +1,215 @@
+"""Running one parameter sweep as one or more sampler jobs, and decoding it by register name.
+
+Every execution (layer by layer, dynamic, deferred) ends in :func:`run_sweep`: one circuit, a 2-D
+array of parameter sets, ``shots`` per set. The sets are split into jobs of at most
+``max_sets_per_job`` (IBM's budget of conditional operations, for instance), every job gets its own
+seed (:func:`~.samplers.derive_seed` of the run's seed and the job's key), all jobs are submitted
+before any result is awaited (they run concurrently in a Session), and each result is decoded by
+classical-register name through :func:`qiskit_natural_qnn.circuits.layer_bits` (bit order in one
+place). A :class:`~.records.RunRecord` sees every submission and result, and a finished job it
+already holds is reused instead of being paid for twice.
+
+Example:
+    >>> import numpy as np
+    >>> from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+    >>> from qiskit.circuit import Parameter
+    >>> from qiskit.primitives import StatevectorSampler
+    >>> t = Parameter("t")
+    >>> qc = QuantumCircuit(QuantumRegister(1), ClassicalRegister(1, "h1"))
+    >>> _ = qc.ry(t, 0); _ = qc.measure(0, 0)
+    >>> sweep = run_sweep(JobSubmitter(StatevectorSampler()), qc, (t,), np.array([[0.0], [np.pi]]),
+    ...                   shots=3, registers=["h1"], key=(1,), run_seed=0, what="hidden layer 1")
+    >>> sweep.bits["h1"][:, :, 0].tolist(), len(sweep.jobs)
+    ([[0, 0, 0], [1, 1, 1]], 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from qiskit.circuit import QuantumCircuit
+from qiskit.primitives import BitArray
+
+from ..circuits.registers import layer_bits
+from ..exceptions import ExecutionError
+from .packing import split_sets
+from .samplers import (
+    JobSubmitter,
+    derive_seed,
+    job_id_of,
+    sampler_backend_name,
+    wrap_failure,
+)
+
+__all__ = ["JobInfo", "Sweep", "decode_register", "run_sweep", "sweep_digest"]
+
+
+class JobInfo(NamedTuple):
+    """One sampler job of a run.
+
+    Attributes:
+        key: the job's place in the run, e.g. ``"h2/0"`` (hidden layer 2, first chunk) or ``"single/0"``.
+        job_id: the sampler's job id (None when the sampler gives none).
+        seed: the simulator seed derived for this job (None when the sampler cannot be seeded).
+        n_sets: parameter sets in the job.
+        shots: shots per parameter set.
+        reused: True when the result came from a run record instead of a new submission.
+    """
+
+    key: str
+    job_id: str | None
+    seed: int | None
+    n_sets: int
+    shots: int
+    reused: bool = False
+
+
+class Sweep(NamedTuple):
+    """The decoded result of a sweep.
+
+    Attributes:
+        bits: register name -> ``uint8`` array ``(n_sets, shots, register width)``, bit ``i`` = clbit ``i``.
+        jobs: the jobs, in submission order.
+    """
+
+    bits: dict[str, np.ndarray]
+    jobs: list[JobInfo]
+
+
+def sweep_digest(key: str, circuit: QuantumCircuit, values: np.ndarray, shots: int, seed: int | None) -> str:
+    """A digest of what one job computes (circuit shape, parameter values, shots, seed).
+
+    A run record reuses a finished job only when its digest matches: same key but other inputs
+    (other images, another model, bits fed forward from a different previous layer) means a new job.
+    """
+    h = hashlib.sha256()
+    h.update(f"{key}|{circuit.name}|{circuit.num_qubits}|{circuit.num_clbits}|{shots}|{seed}".encode())
+    h.update(str(sorted(circuit.count_ops().items())).encode())
+    h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def decode_register(pub_result: Any, name: str, *, n_sets: int, shots: int, width: int, what: str) -> np.ndarray:
+    """Bits of register ``name`` from one PUB result of ``n_sets`` parameter sets: ``(n_sets, shots, width)``.
+
+    Raises:
+        ExecutionError: the register is missing or has another shape, shot count or width.
+    """
+    data = getattr(pub_result, "data", pub_result)
+    bit_array = getattr(data, name, None)
+    if bit_array is None and isinstance(data, Mapping):
+        bit_array = data.get(name)
+    if not isinstance(bit_array, BitArray):
+        layer_bits({}, name)  # raises the registers module's message for a missing register
+    if bit_array.shape != (n_sets,) or bit_array.num_shots != shots or bit_array.num_bits != width:
+        raise ExecutionError(
+            f"{what}: expected register {name!r} with {n_sets} parameter sets x {shots} shots x {width} bits, "
+            f"got {bit_array.shape} x {bit_array.num_shots} shots x {bit_array.num_bits} bits; the sampler "
+            "must honour the PUB's parameter sets and shots"
+        )
+    flat = BitArray(bit_array.array.reshape(n_sets * shots, -1), bit_array.num_bits)
+    return layer_bits({name: flat}, name).reshape(n_sets, shots, width).astype(np.uint8)
+
+
+def run_sweep(
+    submitter: JobSubmitter,
+    circuit: QuantumCircuit,
+    parameters: Sequence[Any],
+    values: np.ndarray,
+    *,
+    shots: int,
+    registers: Sequence[str],
+    key: tuple[int, ...],
+    run_seed: int,
+    what: str,
+    max_sets_per_job: int | None = None,
+    record: Any = None,
+    prefix: str | None = None,
+) -> Sweep:
+    """Run ``circuit`` once per row of ``values`` with ``shots`` shots each, in as few jobs as allowed.
+
+    Args:
+        submitter: the sampler, with its per-job seeding.
+        circuit: the (transpiled) circuit.
+        parameters: the circuit's parameters, in the column order of ``values``.
+        values: float array ``(n_sets, len(parameters))``.
+        shots: shots per parameter set.
+        registers: classical registers to decode.
+        key: integers naming this sweep in the run (e.g. ``(layer,)``); job ``j`` is seeded with
+            ``derive_seed(run_seed, *key, j)``.
+        run_seed: the run's seed.
+        what: how errors name this sweep (``"hidden layer 2"``).
+        max_sets_per_job: split into jobs of at most this many parameter sets (None: one job).
+        record: an optional :class:`~.records.RunRecord` (reuse finished jobs, log submissions).
+        prefix: the job keys' prefix (default ``"h{key[0]}"``).
+
+    Returns:
+        The decoded :class:`Sweep`.
+
+    Raises:
+        ExecutionError: a job fails or its result cannot be decoded.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_sets = values.shape[0]
+    prefix = prefix or f"h{key[0]}"
+    widths = {name: _register_width(circuit, name) for name in registers}
+    pending: list[tuple[JobInfo, slice, Any, str]] = []
+    backend_name = sampler_backend_name(submitter.sampler)
+    for j, part in enumerate(split_sets(n_sets, max_sets_per_job)):
+        job_key = f"{prefix}/{j}"
+        seed = derive_seed(run_seed, *key, j) if submitter.seeded else None
+        chunk = values[part]
+        digest = sweep_digest(job_key, circuit, chunk, shots, seed)
+        n = chunk.shape[0]
+        reused = record.reuse(job_key, digest) if record is not None else None
+        if reused is not None:
+            pending.append((JobInfo(job_key, reused[0], seed, n, shots, True), part, reused[1], digest))
+            continue
+        pub = (circuit, {tuple(parameters): chunk}) if len(parameters) else (circuit,)
+        try:
+            job = submitter.submit([pub], shots=shots, seed=seed)
+        except ExecutionError:
+            raise
+        except Exception as exc:
+            raise wrap_failure(exc, what) from exc
+        info = JobInfo(job_key, job_id_of(job), seed, n, shots, False)
+        if record is not None:
+            record.submitted(
+                job_key, digest, job_id=info.job_id, seed=seed, shots=shots, n_sets=n, backend=backend_name
+            )
+        pending.append((info, part, job, digest))
+    out = {name: np.zeros((n_sets, shots, widths[name]), dtype=np.uint8) for name in registers}
+    jobs: list[JobInfo] = []
+    for info, part, job, digest in pending:
+        if info.reused:
+            result = job
+        else:
+            try:
+                result = job.result()
+            except Exception as exc:
+                raise wrap_failure(exc, what) from exc
+            if record is not None:
+                record.finished(info.key, digest, result)
+        try:
+            pub_result = result[0]
+        except Exception as exc:
+            raise ExecutionError(f"{what}: the sampler returned no PUB result ({type(exc).__name__}: {exc})") from exc
+        for name in registers:
+            out[name][part] = decode_register(
+                pub_result, name, n_sets=info.n_sets, shots=shots, width=widths[name], what=what
+            )
+        jobs.append(info)
+    return Sweep(bits=out, jobs=jobs)
+
+
+def _register_width(circuit: QuantumCircuit, name: str) -> int:
+    for reg in circuit.cregs:
+        if reg.name == name:
+            return reg.size
+    raise ExecutionError(
+        f"the circuit {circuit.name!r} has no classical register {name!r} (it has "
+        f"{[r.name for r in circuit.cregs]}); build it with qiskit_natural_qnn.circuits"
+    )

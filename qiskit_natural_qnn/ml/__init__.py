@@ -1,0 +1,33 @@
+"""Natural QNNs for PyTorch users and for qiskit-machine-learning's ``TorchConnector``.
+
+* :class:`NaturalQNNNetwork` -- a qiskit-machine-learning ``NeuralNetwork``: stochastic forward
+  passes (fast path or any ``BaseSamplerV2``) and the straight-through backward of those very passes.
+* :func:`torch_connector` -- that network inside a ``TorchConnector`` (:class:`NaturalQNNConnector`,
+  which also keeps several leading batch dimensions) started from the model's weights.
+* :data:`NaturalQNNModule` -- the plain ``torch.nn.Module`` (the same class as ``NaturalQNN``).
+* :mod:`~qiskit_natural_qnn.ml.weights` -- the flat weight vector and back.
+* :class:`LayerwiseSamplerForward` -- passes drawn layer by layer on a sampler, with host feedforward.
+"""
+
+from __future__ import annotations
+
+from .jacobian import ste_jacobians
+from .neural_network import NaturalQNNNetwork
+from .sampler_forward import LayerwiseSamplerForward
+from .torch_module import NaturalQNNConnector, NaturalQNNModule, torch_connector
+from .weights import flatten_weights, load_weights, num_weights, unflatten_weights, weight_layout, weight_vector
+
+__all__ = [
+    "NaturalQNNNetwork",
+    "NaturalQNNModule",
+    "NaturalQNNConnector",
+    "torch_connector",
+    "LayerwiseSamplerForward",
+    "ste_jacobians",
+    "flatten_weights",
+    "load_weights",
+    "num_weights",
+    "unflatten_weights",
+    "weight_layout",
+    "weight_vector",
+]

@@ -1,0 +1,221 @@
+"""predict_on_sampler / evaluate_on_sampler: mode choice and reasons, votes, errors, seeds, messages.
+
+Statistics: predicted-class frequencies of 3,000 passes of one image (150 copies x 20 shots) against
+:func:`qiskit_natural_qnn.exact.exact_class_distribution`, Pearson chi-square, pass at
+``p >= 1e-4`` (fixed seeds). The classical network (a = 0) is deterministic, so there every execution
+must equal the fast path exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from qiskit.primitives import StatevectorSampler
+from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+from qiskit_natural_qnn import (
+    CircuitNotExactError,
+    ConfigurationError,
+    InputError,
+    NaturalQNN,
+    TargetCapabilityError,
+)
+from qiskit_natural_qnn.exact import exact_class_distribution
+from qiskit_natural_qnn.execution import (
+    SamplerPrediction,
+    choose_mode,
+    evaluate_on_sampler,
+    make_sampler,
+    predict_on_sampler,
+)
+from qiskit_natural_qnn.inference import Evaluation, Prediction, majority_vote, predict
+
+from .stats import chi2_pvalue
+
+ALPHA = 1e-4
+
+
+def _net(sizes, **kw) -> NaturalQNN:
+    net = NaturalQNN(layer_sizes=sizes, seed=kw.pop("seed", 5), dtype=torch.float64, **kw)
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(1.5)
+    return net
+
+
+# ------------------------------------------------------------------------------------------ choice
+def test_auto_picks_dynamic_deferred_or_layerwise_and_says_why():
+    wide_tanh = _net([6, 16, 16, 3], a=0.5)
+    narrow_tanh = _net([6, 2, 2, 3], a=0.5)
+    linear = _net([6, 3, 3, 3], a=3.0, stretch="linear")
+    choice = choose_mode(linear, "aer")
+    assert (choice.mode, choice.construction) == ("dynamic", "linear")
+    assert choice.reason.startswith("the linear dynamic circuit is exact (stretch 'linear'")
+    assert choice.reason.endswith("and aer runs dynamic circuits")
+    assert choose_mode(narrow_tanh, "ibm")[:1] + (choose_mode(narrow_tanh, "ibm").construction,) == (
+        "dynamic",
+        "lookup",
+    )
+    choice = choose_mode(linear, "ionq")
+    assert choice.mode == "deferred"
+    assert choice.reason == "ionq runs no control flow; the deferred circuit is exact and small (6 qubits <= 20)"
+    choice = choose_mode(wide_tanh, "aer")
+    assert choice.mode == "layerwise" and choice.construction is None
+    assert choice.reason == (
+        "no single dynamic circuit is exact: stretch 'tanh' is not affine in z: no sum of fixed per-bit rotations "
+        "reproduces tanh(z/a); layer-by-layer execution is exact for every network"
+    )
+    assert choose_mode(narrow_tanh, "static").reason.startswith(
+        "static runs no control flow; the deferred circuit is not exact (stretch 'tanh' is not affine in z"
+    )
+    big_linear = _net([6, 8, 8, 8, 3], a=40.0, stretch="linear")
+    choice = choose_mode(big_linear, "ionq")
+    assert choice.mode == "layerwise"
+    assert "the deferred circuit is exact but needs 24 qubits (auto limit 20)" in choice.reason
+
+
+def test_explicit_modes_are_checked_with_exact_messages():
+    wide_tanh = _net([6, 16, 16, 3], a=0.5)
+    linear = _net([6, 3, 3, 3], a=3.0, stretch="linear")
+    with pytest.raises(
+        CircuitNotExactError,
+        match=r"^the 'auto' single circuit cannot express this network exactly: "
+        r"stretch 'tanh' is not affine in z",
+    ):
+        choose_mode(wide_tanh, "aer", mode="dynamic")
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"^mode 'dynamic' needs classically conditioned operations, but "
+        r"ionq runs no control flow; use mode='layerwise' \(or "
+        r"mode='deferred' for a small exact network\)$",
+    ):
+        choose_mode(linear, "ionq", mode="dynamic")
+    with pytest.raises(CircuitNotExactError, match=r"^the 'deferred' single circuit cannot express"):
+        choose_mode(wide_tanh, "static", mode="deferred")
+    with pytest.raises(
+        ConfigurationError, match=r"^mode must be one of auto, layerwise, dynamic, deferred, got 'fast'$"
+    ):
+        choose_mode(linear, "aer", mode="fast")
+    # a dynamic circuit is refused by a sampler whose target has no control flow, before submission
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"^mode 'dynamic' needs classically conditioned operations, but "
+        r"static runs no control flow",
+    ):
+        predict_on_sampler(linear, np.zeros((1, 6)), sampler=StatevectorSampler(), shots=2, mode="dynamic")
+
+
+# ------------------------------------------------------------------------------------ predictions
+def test_prediction_fields_votes_and_hidden_activations():
+    net = _net([6, 4, 3, 3], a=0.7)
+    images = np.random.default_rng(0).uniform(size=(5, 6))
+    pred = predict_on_sampler(net, images, sampler=AerSampler(), shots=9, seed=3)
+    assert isinstance(pred, SamplerPrediction) and pred.mode == "dynamic" and pred.construction == "lookup"
+    assert pred.shot_classes.shape == (5, 9) and pred.shot_classes.dtype == np.int64
+    assert [h.shape for h in pred.hidden] == [(5, 9, 4), (5, 9, 3)]
+    assert all(h.dtype == np.int8 and set(np.unique(h)) <= {-1, 1} for h in pred.hidden)
+    majority, counts = majority_vote(pred.shot_classes, 3)  # the one vote rule, ties -> smallest class
+    np.testing.assert_array_equal(pred.majority, majority)
+    np.testing.assert_array_equal(pred.vote_counts, counts)
+    assert (pred.vote_counts.sum(axis=1) == 9).all()
+    # the classes are the argmax of W_out d over the last hidden layer's activations
+    w_out = net.layers[-1].weight.detach().numpy()
+    np.testing.assert_array_equal(pred.shot_classes, (pred.hidden[-1] @ w_out.T).argmax(axis=-1))
+    assert isinstance(pred.to_prediction(), Prediction)
+    assert pred.seed == 3 and pred.backend.startswith("aer_simulator") and len(pred.job_ids) == 1
+
+
+@pytest.mark.parametrize("mode,sampler", [("layerwise", "aer"), ("dynamic", "aer"), ("layerwise", "statevector")])
+def test_classical_network_equals_the_fast_path_exactly(mode, sampler):
+    net = _net([6, 3, 3, 3], a=0.0)
+    images = np.random.default_rng(1).uniform(size=(7, 6))
+    sampler_obj = AerSampler() if sampler == "aer" else StatevectorSampler()
+    pred = predict_on_sampler(net, images, sampler=sampler_obj, shots=4, mode=mode, seed=2)
+    fast = predict(net, images, shots=4, seed=0, return_hidden=True)
+    assert pred.mode == mode
+    np.testing.assert_array_equal(pred.shot_classes, fast.shot_classes)
+    for ours, theirs in zip(pred.hidden, fast.hidden):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("mode", ["layerwise", "dynamic"])
+def test_predicted_classes_match_the_exact_class_distribution(mode):
+    net = _net([4, 2, 2, 3], a=0.6)
+    x = np.random.default_rng(2).uniform(size=4)
+    exact = exact_class_distribution(net, x)
+    assert sorted(exact)[-2] > 0.05  # at least two classes occur: the test has power
+    pred = predict_on_sampler(net, np.repeat(x[None], 150, axis=0), sampler=AerSampler(), shots=20, mode=mode, seed=4)
+    counts = Counter(pred.shot_classes.reshape(-1).tolist())
+    p = chi2_pvalue(counts, {c: float(q) for c, q in enumerate(exact)})
+    assert p >= ALPHA, f"{mode}: chi-square p = {p:.3g}"
+
+
+def test_seeds_make_runs_reproducible_and_each_job_gets_its_own():
+    net = _net([6, 4, 4, 4, 3], a=0.7)
+    images = np.random.default_rng(3).uniform(size=(6, 6))
+    run = lambda seed, **kw: predict_on_sampler(
+        net, images, sampler=AerSampler(), shots=8, mode="layerwise", seed=seed, **kw
+    )
+    a, b, c = run(10), run(10), run(11)
+    np.testing.assert_array_equal(a.shot_classes, b.shot_classes)
+    for x, y in zip(a.hidden, b.hidden):
+        np.testing.assert_array_equal(x, y)
+    assert [j.seed for j in a.jobs] == [j.seed for j in b.jobs]
+    assert len({j.seed for j in a.jobs}) == 3 and not any(x == y for x, y in zip(a.jobs, c.jobs))
+    assert any((x != y).any() for x, y in zip(a.hidden, c.hidden))
+    split = run(10, max_sets_per_job=2, copies=1)  # 6 images -> 3 jobs for layer 1; 48 passes -> 24 jobs later
+    assert [j.key for j in split.jobs][:4] == ["h1/0", "h1/1", "h1/2", "h2/0"] and len(split.jobs) == 3 + 24 + 24
+    assert len({j.seed for j in split.jobs}) == len(split.jobs)
+    # a generator seed works too, and None on a seeded sampler uses the sampler's own seed
+    assert isinstance(run(np.random.default_rng(5)).seed, int)
+    own = predict_on_sampler(net, images, sampler=AerSampler(seed=77), shots=8, mode="layerwise")
+    assert own.seed == 77
+
+
+def test_evaluate_on_sampler_errors_agree_with_its_prediction():
+    net = _net([6, 4, 3, 3], a=0.7)
+    rng = np.random.default_rng(4)
+    images, labels = rng.uniform(size=(12, 6)), rng.integers(0, 3, size=12)
+    ev = evaluate_on_sampler(net, (images, labels), sampler=make_sampler("aer-mps"), shots=7, mode="layerwise", seed=5)
+    pred = ev.prediction
+    assert ev.single_shot_error == pytest.approx(float((pred.shot_classes != labels[:, None]).mean()))
+    assert ev.vote_error == pytest.approx(float((pred.majority != labels).mean()))
+    assert (ev.shots, ev.n_images) == (7, 12) and isinstance(ev.to_evaluation(), Evaluation)
+    with pytest.raises(InputError, match=r"^labels must have shape \(12,\) to match the images, got \(3,\)$"):
+        evaluate_on_sampler(net, (images, labels[:3]), sampler=AerSampler(), shots=2)
+
+
+def test_input_and_setting_errors_are_exact():
+    net = _net([6, 2, 2, 3], a=0.5)
+    with pytest.raises(ConfigurationError, match=r"^shots must be an int >= 1, got 0; pass e.g. shots=15$"):
+        predict_on_sampler(net, np.zeros((2, 6)), sampler=AerSampler(), shots=0)
+    with pytest.raises(
+        InputError, match=r"^inputs must have shape \(batch, 6\), got \(2, 5\); flatten each image to 6 values$"
+    ):
+        predict_on_sampler(net, np.zeros((2, 5)), sampler=AerSampler(), shots=2)
+    with pytest.raises(ConfigurationError, match=r"^sampler must be a qiskit BaseSamplerV2, got str; pass e.g. "):
+        predict_on_sampler(net, np.zeros((2, 6)), sampler="aer", shots=2)
+    with pytest.raises(ConfigurationError, match=r"^seed must be >= 0, got -1; pass e.g. seed=0$"):
+        predict_on_sampler(net, np.zeros((2, 6)), sampler=AerSampler(), shots=2, seed=-1)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^unknown backend 'braket:x'; expected one of aer, aer-mps, "
+        r"statevector, fake_NAME, ibm:NAME, ionq:NAME",
+    ):
+        make_sampler("braket:x")
+
+
+def test_aer_samplers_run_wide_layers_with_matrix_product_state():
+    """A 16-neuron Method 2 layer packed 8 times is a 256-qubit circuit: never a statevector."""
+    net = _net([8, 16, 16, 4], a=0.5, g=math.pi / 4)
+    images = np.random.default_rng(5).uniform(size=(3, 8))
+    pred = predict_on_sampler(net, images, sampler=AerSampler(), shots=10, mode="layerwise", seed=6)
+    assert pred.hidden[0].shape == (3, 10, 16)
+    from qiskit_natural_qnn.execution import LayerwiseExecutor
+
+    executor = LayerwiseExecutor(net, AerSampler(), copies="auto")
+    assert executor.copies_for(1) == 8 and executor.circuit(1, 8).circuit.num_qubits == 256

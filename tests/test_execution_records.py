@@ -1,0 +1,171 @@
+"""Run records: a second call reuses finished jobs, fetches uncollected ones, and pays for nothing twice.
+
+A fake cloud (a sampler plus a job service) counts submissions and fetches. Its sampler is a custom
+``BaseSamplerV2`` that opts in to per-job seeds through ``with_seed`` and runs exact statevector
+sampling, so a resumed run can be compared bit for bit with an uninterrupted run of the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from qiskit.primitives import BaseSamplerV2, StatevectorSampler
+
+from qiskit_natural_qnn import ConfigurationError, ExecutionError, NaturalQNN
+from qiskit_natural_qnn.execution import RunRecord, predict_on_sampler
+from qiskit_natural_qnn.execution.records import RECORD_FORMAT
+
+
+class FakeCloud:
+    """Holds every job's result by id, counts submissions and fetches; can lose one connection."""
+
+    def __init__(self, *, lose_connection_on: int | None = None) -> None:
+        self.submissions = 0
+        self.fetches = 0
+        self.results: dict[str, object] = {}
+        self.lose_connection_on = lose_connection_on
+
+    def fetch(self, job_id: str):
+        self.fetches += 1
+        return self.results[job_id]
+
+
+class _Job:
+    def __init__(self, job_id: str, result, lost: bool) -> None:
+        self._id, self._result, self._lost = job_id, result, lost
+
+    def job_id(self) -> str:
+        return self._id
+
+    def result(self):
+        if self._lost:
+            raise ConnectionError("connection lost while waiting")
+        return self._result
+
+
+class CloudSampler(BaseSamplerV2):
+    def __init__(self, cloud: FakeCloud, seed: int | None = None) -> None:
+        self.cloud, self.seed = cloud, seed
+
+    def with_seed(self, seed: int) -> CloudSampler:
+        return CloudSampler(self.cloud, seed)
+
+    def run(self, pubs, *, shots=None):
+        cloud = self.cloud
+        cloud.submissions += 1
+        job_id = f"job-{cloud.submissions:03d}"
+        cloud.results[job_id] = StatevectorSampler(seed=self.seed).run(pubs, shots=shots).result()
+        return _Job(job_id, cloud.results[job_id], lost=cloud.submissions == cloud.lose_connection_on)
+
+
+def _net() -> NaturalQNN:
+    net = NaturalQNN(layer_sizes=[5, 3, 3, 3, 4], a=0.6, seed=2, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(1.5)
+    return net
+
+
+IMAGES = np.random.default_rng(0).uniform(size=(4, 5))
+
+
+def _predict(sampler, **kw):
+    return predict_on_sampler(_net(), IMAGES, sampler=sampler, shots=6, mode="layerwise", copies=1, **kw)
+
+
+def _same(a, b) -> None:
+    np.testing.assert_array_equal(a.shot_classes, b.shot_classes)
+    for x, y in zip(a.hidden, b.hidden):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_second_call_reuses_every_finished_job(tmp_path):
+    path = tmp_path / "run.json"
+    cloud = FakeCloud()
+    first = _predict(CloudSampler(cloud), seed=9, record=path)
+    assert cloud.submissions == 3 and not any(job.reused for job in first.jobs)
+    second = _predict(CloudSampler(cloud), record=path)  # seed None: the recorded seed is used
+    assert cloud.submissions == 3, "a finished job was paid for twice"
+    assert all(job.reused for job in second.jobs) and second.seed == 9
+    assert [j.job_id for j in second.jobs] == ["job-001", "job-002", "job-003"]
+    _same(first, second)
+    # the record is plain JSON: job ids, backend, shots and seeds; nothing secret
+    doc = json.loads(path.read_text())
+    assert doc["format"] == RECORD_FORMAT and doc["version"] == 1
+    assert {"model", "images", "shots", "mode", "seed", "backend", "sampler"} <= set(doc["header"])
+    assert doc["header"]["shots"] == 6 and doc["header"]["mode"] == "layerwise" and doc["header"]["seed"] == 9
+    assert sorted(doc["jobs"]) == ["h1/0", "h2/0", "h3/0"]
+    for entry in doc["jobs"].values():
+        assert {"job_id", "seed", "shots", "n_sets", "status", "digest", "backend"} <= set(entry)
+        assert entry["status"] == "done"
+    assert "token" not in path.read_text().lower()
+    assert sorted(p.name for p in (tmp_path / "run.json.results").iterdir()) == ["h1_0.npz", "h2_0.npz", "h3_0.npz"]
+
+
+def test_crash_while_waiting_then_resume_fetches_instead_of_resubmitting(tmp_path):
+    path = tmp_path / "run.json"
+    clean = _predict(CloudSampler(FakeCloud()), seed=4)
+    cloud = FakeCloud(lose_connection_on=2)  # layer 2's job runs, but the client dies waiting for it
+    with pytest.raises(
+        ExecutionError,
+        match=r"^the sampler job for hidden layer 2 failed \(ConnectionError: "
+        r"connection lost while waiting\)",
+    ):
+        _predict(CloudSampler(cloud), seed=4, record=RunRecord(path, fetch_job=cloud.fetch))
+    assert cloud.submissions == 2
+    entries = json.loads(path.read_text())["jobs"]
+    assert entries["h1/0"]["status"] == "done" and entries["h2/0"]["status"] == "submitted"
+    assert entries["h2/0"]["job_id"] == "job-002"
+    cloud.lose_connection_on = None
+    resumed = _predict(CloudSampler(cloud), record=RunRecord(path, fetch_job=cloud.fetch))
+    assert cloud.submissions == 3 and cloud.fetches == 1  # only layer 3 was submitted; layer 2 was fetched
+    assert [job.reused for job in resumed.jobs] == [True, True, False]
+    _same(clean, resumed)  # the same seeds, the same bits as a run that never crashed
+
+
+def test_uncollected_job_without_a_fetcher_is_resubmitted_with_a_warning(tmp_path):
+    path = tmp_path / "run.json"
+    cloud = FakeCloud(lose_connection_on=1)
+    with pytest.raises(ExecutionError):
+        _predict(CloudSampler(cloud), seed=4, record=path)
+    cloud.lose_connection_on = None
+    with pytest.warns(
+        UserWarning,
+        match=r"job 'job-001' \(h1/0\) was submitted but never collected and this record "
+        r"has no fetch_job; submitting it again",
+    ):
+        _predict(CloudSampler(cloud), record=path)
+    assert cloud.submissions == 4
+
+
+def test_changed_inputs_give_new_jobs_and_another_run_is_refused(tmp_path):
+    path = tmp_path / "run.json"
+    cloud = FakeCloud()
+    _predict(CloudSampler(cloud), seed=1, record=path)
+    with pytest.raises(ConfigurationError, match=r"belongs to another run: its images is '[0-9a-f]+', this run's is"):
+        predict_on_sampler(_net(), IMAGES[:2], sampler=CloudSampler(cloud), shots=6, mode="layerwise", record=path)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"belongs to another run: its shots is 6, this run's is 7; pass a "
+        r"new record path to start a new run$",
+    ):
+        predict_on_sampler(_net(), IMAGES, sampler=CloudSampler(cloud), shots=7, mode="layerwise", record=path)
+    with pytest.raises(ConfigurationError, match=r"was made with seed 1, got seed=2; resume with the recorded seed"):
+        _predict(CloudSampler(cloud), seed=2, record=path)
+    assert cloud.submissions == 3
+    # a record in memory reuses within the process too
+    memory = RunRecord()
+    a = _predict(CloudSampler(cloud), seed=3, record=memory)
+    b = _predict(CloudSampler(cloud), record=memory)
+    assert cloud.submissions == 6 and all(j.reused for j in b.jobs)
+    _same(a, b)
+
+
+def test_not_a_record_is_refused(tmp_path):
+    bad = tmp_path / "other.json"
+    bad.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ConfigurationError, match=r"is not a run record \(expected format 'qiskit-natural-qnn-run'\)"):
+        RunRecord(bad)
