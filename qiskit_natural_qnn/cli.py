@@ -7,7 +7,7 @@ Subcommands:
   epochs, SGD (lr 0.01, momentum 0.9, batch 64), on the embedded default split (train = MNIST test
   images 0-4999, validation = 5000-9999); ``--data-dir`` takes the full MNIST for the paper's split.
   The quantization defaults are the library's: ``--a 0`` and ``--g pi/2``, the classical network.
-  ``--limit N`` (hidden from ``--help``) keeps only the first N training and validation images, for
+  ``--limit N`` keeps only the first N training and validation images (and ``evaluate`` images), for
   smoke tests.
 * ``qnqnn evaluate MODEL`` prints the single-shot and majority-vote error of a saved model.
 * ``qnqnn circuit MODEL --image N`` draws or exports a network's circuits
@@ -181,7 +181,8 @@ def _add_train_parser(subparsers: Any) -> None:
                       help="folder with the full MNIST IDX files (paper split); default: the embedded subset")
     data.add_argument("--train-size", type=_positive_int, default=None,
                       help="train on the first N training images (default: 5000)")
-    data.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    data.add_argument("--limit", type=_positive_int, default=None,
+                      help="use only the first N training and validation images (smoke tests)")
     data.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
     data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     data.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
@@ -247,7 +248,8 @@ def _add_evaluate_parser(subparsers: Any) -> None:
     p.add_argument("--split", choices=["validation", "train"], default="validation",
                    help="which set (default validation)")
     p.add_argument("--batch-size", type=_positive_int, default=1024, help="images per batch (default 1024)")
-    p.add_argument("--limit", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="use only the first N images of each set (quick runs, hardware budgets)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     from .execution.cli import add_backend_arguments  # light: samplers load only when used
