@@ -19,9 +19,18 @@ from .exceptions import (
     TargetCapabilityError,
 )
 from .exact import exact_class_distribution, exact_distribution
-from .fastpath import ForwardPass, StraightThrough, make_generator, sample_network, straight_through
+from .fastpath import (
+    SURROGATES,
+    ForwardPass,
+    StraightThrough,
+    expected_slope,
+    make_generator,
+    sample_network,
+    straight_through,
+)
 from .inference import Evaluation, Prediction, evaluate, majority_vote, predict
 from .io import ModelMetadata, load_model, read_metadata, save_model
+from .native import NATIVE_KINDS, L1RowConstraint, native_config, project_rows_l1_
 from .network import NaturalQNN, QuantizationSpec
 from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
 from .training import EpochRecord, History, TrainConfig, fit
@@ -37,7 +46,9 @@ __all__ = [
     "ForwardPass",
     "History",
     "InputError",
+    "L1RowConstraint",
     "Measurement",
+    "NATIVE_KINDS",
     "ModelFileError",
     "ModelMetadata",
     "NaturalQNN",
@@ -45,6 +56,7 @@ __all__ = [
     "Neuron",
     "Prediction",
     "QuantizationSpec",
+    "SURROGATES",
     "StraightThrough",
     "Stretch",
     "TargetCapabilityError",
@@ -54,12 +66,15 @@ __all__ = [
     "evaluate",
     "exact_class_distribution",
     "exact_distribution",
+    "expected_slope",
     "fit",
     "load_model",
     "majority_vote",
     "make_generator",
+    "native_config",
     "outcome_to_activation",
     "predict",
+    "project_rows_l1_",
     "read_metadata",
     "sample_network",
     "save_model",

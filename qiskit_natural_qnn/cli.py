@@ -3,7 +3,9 @@
 Subcommands:
 
 * ``qnqnn train`` trains a network on MNIST and writes ``model.safetensors`` and ``history.json``
-  into ``--out``. The defaults are the paper's first network and recipe: 784-512-512-10 for 10
+  into ``--out``, with a checkpoint in ``--out/checkpoint`` after every epoch (and every
+  ``--checkpoint-every`` steps); ``--resume`` continues an interrupted run from it, bit for bit.
+  The defaults are the paper's first network and recipe: 784-512-512-10 for 10
   epochs, SGD (lr 0.01, momentum 0.9, batch 64), on the embedded default split (train = MNIST test
   images 0-4999, validation = 5000-9999); ``--data-dir`` takes the full MNIST for the paper's split.
   The quantization defaults are the library's: ``--a 0`` and ``--g pi/2``, the classical network.
@@ -163,6 +165,9 @@ def _add_train_parser(subparsers: Any) -> None:
     model.add_argument("--weak-update", choices=WEAK_UPDATES, default="circuit",
                        help="post-measurement state rule for g < pi/2 (default circuit)")
     model.add_argument("--bias", action="store_true", help="add biases (off in the paper)")
+    from .native import add_native_arguments
+
+    add_native_arguments(p.add_argument_group("hardware-native training (one exact dynamic circuit at any width)"))
     train = p.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     train.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
@@ -184,6 +189,10 @@ def _add_train_parser(subparsers: Any) -> None:
     data.add_argument("--limit", type=_positive_int, default=None,
                       help="use only the first N training and validation images (smoke tests)")
     data.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
+    data.add_argument("--resume", action="store_true",
+                      help="continue the interrupted run in --out from its checkpoint (same settings and data)")
+    data.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="STEPS",
+                      help="also checkpoint every STEPS optimizer steps (default: at the end of every epoch only)")
     data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     data.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
     p.set_defaults(handler=_cmd_train)
@@ -194,6 +203,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .network import NaturalQNN
     from .training import TrainConfig, fit
 
+    if args.resume and not args.out:
+        raise ConfigurationError("--resume continues the run in --out; pass the --out folder of the interrupted run")
     device = _check_device(args.device or _default_device())
     config = TrainConfig(
         epochs=args.epochs,
@@ -206,28 +217,44 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         schedule=None if args.schedule == "none" else args.schedule,
     )
-    model = NaturalQNN(
-        layer_sizes=[N_PIXELS, *args.hidden, 10],
-        a=args.a,
-        stretch=args.stretch,
-        g=args.g,
-        weak_update=args.weak_update,
-        bias=args.bias,
-        seed=args.seed,
-    ).to(device)
+    from .native import native_setup_from_args
+
+    sizes = [N_PIXELS, *args.hidden, 10]
+    native = native_setup_from_args(args, layer_sizes=sizes)
+    if native is None:
+        model = NaturalQNN(
+            layer_sizes=sizes,
+            a=args.a,
+            stretch=args.stretch,
+            g=args.g,
+            weak_update=args.weak_update,
+            bias=args.bias,
+            surrogate=args.surrogate,
+            seed=args.seed,
+        )
+        step_hooks = []
+    else:
+        model, step_hooks = native.model, native.step_hooks
+    model = model.to(device)
     split = _load_split(args.data_dir, args.train_size, args.limit)
     out = Path(args.out) if args.out else Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     print(f"data: {split.source}")
     print(f"      train {len(split.train.labels)} images, validation {len(split.validation.labels)} images")
     print(f"model: NaturalQNN({model.extra_repr()})")
     print(f"device: {device}; output: {out}")
-    history = fit(model, split.train, split.validation, config=config, progress=not args.no_progress, out_dir=out)
+    history = fit(model, split.train, split.validation, config=config, progress=not args.no_progress, out_dir=out,
+                  checkpoint_every=args.checkpoint_every, resume=args.resume, step_hooks=step_hooks)
     last = history.last_validated
     if last is not None:
         print(
             f"validation after epoch {last.epoch}: single-shot error {last.val_single_shot_error:.4f}, "
             f"majority-vote error ({config.eval_shots} shots) {last.val_vote_error:.4f}"
         )
+    if native is not None:
+        from .circuits.exactness import check_exact
+
+        print(f"hardware-native ({native.kind}, surrogate {model.surrogate}): single dynamic circuit")
+        print(check_exact(model, "linear").explain())
     print(f"wrote {out / 'model.safetensors'} and {out / 'history.json'}")
     return 0
 
@@ -299,7 +326,40 @@ def _add_circuit_parser(subparsers: Any) -> None:
 
 # ----------------------------------------------------------------------------------------------- main
 #: One parser builder per subcommand; each sets ``handler`` through ``set_defaults``.
-SUBCOMMANDS: list[Callable[[Any], Any]] = [_add_train_parser, _add_evaluate_parser, _add_circuit_parser]
+# ---------------------------------------------------------------------------- paper experiments
+def _add_sweep_parser(subparsers: Any) -> None:
+    from .experiments.cli import add_sweep_parser
+
+    add_sweep_parser(subparsers)
+
+
+def _add_noise_sweep_parser(subparsers: Any) -> None:
+    from .experiments.hardware_cli import add_noise_sweep_parser
+
+    add_noise_sweep_parser(subparsers)
+
+
+def _add_borderline_parser(subparsers: Any) -> None:
+    from .experiments.hardware_cli import add_borderline_parser
+
+    add_borderline_parser(subparsers)
+
+
+def _add_estimate_parser(subparsers: Any) -> None:
+    from .experiments.hardware_cli import add_estimate_parser
+
+    add_estimate_parser(subparsers)
+
+
+SUBCOMMANDS: list[Callable[[Any], Any]] = [
+    _add_train_parser,
+    _add_evaluate_parser,
+    _add_circuit_parser,
+    _add_sweep_parser,
+    _add_noise_sweep_parser,
+    _add_borderline_parser,
+    _add_estimate_parser,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

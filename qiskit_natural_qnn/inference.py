@@ -5,6 +5,12 @@ reports two numbers: the **single-shot error** (one stochastic pass) and the **m
 over ``S`` independent passes per image (``S = 15`` in the paper). Ties in the vote go to the
 smallest class index among the tied classes.
 
+With an int (or NumPy generator) ``seed``, every random number of a pass is a hash of
+``(seed, image id, shot, hidden layer, neuron)`` (:mod:`qiskit_natural_qnn.randomness`): an image's
+passes are the same whatever the batch size, the order of the images, the other images in the call
+or the device. Image ids default to positions in the given array; pass ``image_ids`` (e.g. dataset
+indices) to evaluate any subset or reordering consistently with the whole.
+
 Example:
     >>> import numpy as np
     >>> majority, counts = majority_vote(np.array([[1, 2, 2], [0, 1, 3]]), n_classes=4)
@@ -20,8 +26,9 @@ import numpy as np
 import torch
 
 from .exceptions import ConfigurationError, InputError
-from .fastpath import make_generator
+from .fastpath import ForwardPass, sample_network
 from .network import NaturalQNN
+from .randomness import counter_uniform, seed_words
 
 __all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "evaluate"]
 
@@ -112,6 +119,22 @@ def majority_vote(shot_classes: np.ndarray, n_classes: int) -> tuple[np.ndarray,
     return majority, counts.astype(np.int64)
 
 
+def check_real_dtype(values: Any, what: str) -> None:
+    """Refuse arrays of booleans, complex numbers, strings or dates (NumPy would silently convert them).
+
+    Raises:
+        InputError: ``values`` is a NumPy array or tensor of such a dtype.
+    """
+    if isinstance(values, torch.Tensor):
+        bad = values.dtype == torch.bool or values.is_complex()
+    else:
+        bad = isinstance(values, np.ndarray) and values.dtype.kind in "bcUSVmM"
+    if bad:
+        raise InputError(
+            f"{what} must be real numbers, got dtype {values.dtype}; pass a float array (e.g. pixels in [0, 1])"
+        )
+
+
 def _as_images(model: NaturalQNN, images: Any) -> np.ndarray | torch.Tensor:
     """``images`` as a 2-D array or tensor of width ``n_inputs`` with at least one row."""
     if not isinstance(images, torch.Tensor):
@@ -121,6 +144,7 @@ def _as_images(model: NaturalQNN, images: Any) -> np.ndarray | torch.Tensor:
             raise InputError(
                 f"images must be a numeric array of shape (n, {model.n_inputs}), got {type(images).__name__}"
             ) from None
+    check_real_dtype(images, "images")
     if images.ndim != 2 or images.shape[1] != model.n_inputs:
         raise InputError(
             f"images must have shape (n, {model.n_inputs}), got {tuple(images.shape)}; "
@@ -131,12 +155,38 @@ def _as_images(model: NaturalQNN, images: Any) -> np.ndarray | torch.Tensor:
     return images
 
 
-def _generator_for(model: NaturalQNN, seed: Any, device: torch.device) -> torch.Generator:
+def _seed_stream(model: NaturalQNN, seed: Any, device: torch.device) -> tuple[int | None, torch.Generator | None]:
+    """``(counter seed, None)`` for an int or NumPy seed, ``(None, generator)`` for a stream."""
     if isinstance(seed, torch.Generator):
-        return seed
+        return None, seed
     if seed is None:
-        return model.generator(device)
-    return make_generator(seed, device)
+        return None, model.generator(device)
+    if isinstance(seed, np.random.Generator) or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        lo, hi = seed_words(seed)  # draws once from a NumPy generator, so the next call differs
+        return lo | (hi << 32), None
+    raise ConfigurationError(
+        f"seed must be an int, a numpy.random.Generator, a torch.Generator or None, got {type(seed).__name__}; "
+        "pass e.g. seed=0"
+    )
+
+
+def _check_image_ids(image_ids: Any, n: int) -> torch.Tensor:
+    """``image_ids`` as an int64 tensor ``(n,)`` of non-negative integers."""
+    if isinstance(image_ids, torch.Tensor):
+        image_ids = image_ids.detach().cpu().numpy()
+    try:
+        ids = np.asarray(image_ids)
+    except (TypeError, ValueError):
+        ids = np.asarray([object()])  # reported below as a non-integer array
+    if ids.ndim != 1 or ids.shape[0] != n or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+        raise InputError(
+            f"image_ids must be a 1-D integer array with one id per image, shape ({n},), got dtype "
+            f"{ids.dtype} and shape {ids.shape}; pass e.g. image_ids=np.arange({n})"
+        )
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) > np.iinfo(np.int64).max):
+        bad = ids[(ids < 0) | (ids > np.iinfo(np.int64).max)][0]
+        raise InputError(f"image_ids must lie in [0, 2**63), found {int(bad)}; use each image's dataset index")
+    return torch.as_tensor(ids.astype(np.int64))
 
 
 def predict(
@@ -144,50 +194,87 @@ def predict(
     images: Any,
     *,
     shots: int = 15,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | torch.Generator | None = None,
     batch_size: int = 1024,
     return_hidden: bool = False,
+    image_ids: Any | None = None,
+    shot_offset: int = 0,
 ) -> Prediction:
     """Classify each image ``shots`` times with independent stochastic passes, then vote.
 
     Images are processed ``batch_size`` at a time (``batch_size * shots`` passes per batch), so memory
-    stays bounded whatever the number of images. Every batch draws from one random stream, made once
-    from ``seed``: the same seed, images and ``batch_size`` give the same prediction (another
-    ``batch_size`` consumes the stream in another order: same statistics, other draws).
+    stays bounded whatever the number of images.
+
+    Randomness:
+
+    * ``seed`` an int or a NumPy generator (one 64-bit integer is drawn from it): **counter-based**
+      draws (:func:`~qiskit_natural_qnn.randomness.counter_uniform`). Every random number is a hash
+      of ``(seed, image id, shot, hidden layer, neuron)``, so the passes of an image do not depend on
+      ``batch_size``, on the order of the images, on which other images are in the call, or on the
+      device. An image's id is its position in ``images`` unless ``image_ids`` gives them (e.g. the
+      dataset indices, so that a subset or a reordering of a dataset gives each image the same
+      passes as the whole). Images with equal ids and inputs get equal passes.
+    * ``seed`` a :class:`torch.Generator` on the model's device, or None (the network's own sampling
+      stream): the batches consume that one sequential stream, so the draws depend on the batching.
 
     Args:
         model: the network.
         images: array or tensor ``(n, n_inputs)``.
         shots: passes per image ``S`` (``>= 1``).
-        seed: an int or NumPy generator for a reproducible stream; a :class:`torch.Generator` on the
-            model's device is used as is; None draws from the network's own sampling stream.
-        batch_size: images per batch (``>= 1``).
+        seed: an int or NumPy generator (counter-based, batch-invariant); a :class:`torch.Generator`
+            (used as is); or None (the network's own stream).
+        batch_size: images per batch (``>= 1``); with an int or NumPy seed it changes nothing but memory.
         return_hidden: also return every hidden layer's sampled activations (``int8``, memory
             ``n * S * width`` bytes per layer).
+        image_ids: with a counter seed, one non-negative integer id per image (default
+            ``0, 1, ..., n - 1``).
+        shot_offset: with a counter seed, the index of the first shot: ``shots=5, shot_offset=10``
+            draws shots 10-14, so a run can be extended with more shots without repeating any.
 
     Returns:
         The :class:`Prediction`.
 
     Raises:
-        ConfigurationError: ``shots`` or ``batch_size`` not an int ``>= 1``.
-        InputError: images of the wrong shape, empty, or not finite; weights not finite.
+        ConfigurationError: ``shots`` or ``batch_size`` not an int ``>= 1``, ``shot_offset`` not an int
+            ``>= 0``, a seed of another type, or ``image_ids`` / ``shot_offset`` given without an int or
+            NumPy seed.
+        InputError: images of the wrong shape or dtype, empty, or not finite; weights not finite;
+            pre-activations that overflow to NaN; ``image_ids`` not one non-negative integer per image.
 
     Example:
         >>> net = NaturalQNN(layer_sizes=[4, 8, 3], a=0.5, seed=0)
         >>> pred = predict(net, np.ones((2, 4)), shots=5, seed=1)
         >>> pred.shot_classes.shape, pred.vote_counts.shape, pred.majority.shape
         ((2, 5), (2, 3), (2,))
+        >>> images = np.random.default_rng(0).random((6, 4))
+        >>> whole = predict(net, images, shots=5, seed=1, batch_size=4)
+        >>> part = predict(net, images[[5, 2]], shots=5, seed=1, image_ids=[5, 2])
+        >>> bool((part.shot_classes == whole.shot_classes[[5, 2]]).all())  # same passes, whatever the batch
+        True
     """
     shots = _check_positive_int("shots", shots, "shots=15")
     batch_size = _check_positive_int("batch_size", batch_size, "batch_size=1024")
+    if isinstance(shot_offset, bool) or not isinstance(shot_offset, (int, np.integer)) or shot_offset < 0:
+        raise ConfigurationError(f"shot_offset must be an int >= 0, got {shot_offset!r}; pass e.g. shot_offset=0")
     images = _as_images(model, images)
-    device = model.layers[0].weight.device
-    gen = _generator_for(model, seed, device)
     n = images.shape[0]
+    device = model.layers[0].weight.device
+    counter_seed, gen = _seed_stream(model, seed, device)
+    if counter_seed is None and (image_ids is not None or shot_offset != 0):
+        raise ConfigurationError(
+            "image_ids and shot_offset select counter-based draws, which need seed to be an int or a "
+            f"numpy.random.Generator, got {'None' if seed is None else type(seed).__name__}; pass e.g. seed=0"
+        )
+    ids = _check_image_ids(image_ids, n) if image_ids is not None else torch.arange(n, dtype=torch.int64)
     classes: list[torch.Tensor] = []
     hidden: list[list[torch.Tensor]] = [[] for _ in model.hidden_sizes] if return_hidden else []
     for start in range(0, n, batch_size):
-        fp = model.sample(images[start : start + batch_size], shots=shots, seed=gen)
+        batch = images[start : start + batch_size]
+        if counter_seed is None:
+            fp = model.sample(batch, shots=shots, seed=gen)
+        else:
+            fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], int(shot_offset))
+        _check_preactivations(fp)
         classes.append(fp.logits.argmax(dim=-1).T.cpu())  # (b, S); argmax ties -> first index
         if return_hidden:
             for k, d in enumerate(fp.activations):
@@ -196,6 +283,30 @@ def predict(
     majority, counts = majority_vote(shot_classes, model.n_outputs)
     hidden_arrays = [torch.cat(parts).numpy() for parts in hidden] if return_hidden else None
     return Prediction(shot_classes=shot_classes, vote_counts=counts, majority=majority, hidden=hidden_arrays)
+
+
+def _check_preactivations(fp: ForwardPass) -> None:
+    """Refuse NaN pre-activations: finite inputs or weights so large that ``W x`` overflows (``inf - inf``).
+
+    An infinite ``z`` is fine (``f_a(+-inf) = +-1``), but a NaN one would be sampled as ``-1`` every time.
+    """
+    for k, z in enumerate(fp.preactivations, start=1):
+        if bool(torch.isnan(z).any()):
+            raise InputError(
+                f"the pre-activations of hidden layer {k} are NaN: W x overflowed {z.dtype} (inf - inf); scale "
+                "the inputs (e.g. pixels to [0, 1]) or use a float64 network"
+            )
+
+
+@torch.no_grad()
+def _sample_counter(
+    model: NaturalQNN, batch: Any, shots: int, seed: int, ids: torch.Tensor, shot_offset: int
+) -> ForwardPass:
+    """``shots`` passes per row of ``batch`` with counter-based uniforms keyed by ``ids``."""
+    x = model.check_input(batch)
+    model.check_weights()
+    uniform = counter_uniform(seed=seed, image_ids=ids, shot_offset=shot_offset)
+    return sample_network(x, model.weights(), model.biases(), model.neuron, uniform=uniform, shots=shots)
 
 
 def _split_data(data: Any) -> tuple[Any, Any]:
@@ -239,8 +350,10 @@ def evaluate(
     data: Any,
     *,
     shots: int = 15,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | torch.Generator | None = None,
     batch_size: int = 1024,
+    image_ids: Any | None = None,
+    shot_offset: int = 0,
 ) -> Evaluation:
     """Single-shot and majority-vote error of ``model`` on labelled images.
 
@@ -248,15 +361,20 @@ def evaluate(
         model: the network.
         data: a :class:`~qiskit_natural_qnn.data.Dataset` or an ``(images, labels)`` pair.
         shots: passes per image ``S``.
-        seed: the random stream, as in :func:`predict`.
+        seed: as in :func:`predict`: an int or NumPy generator gives counter-based passes that do not
+            depend on ``batch_size`` or the order of the images; a torch generator or None consumes a
+            sequential stream.
         batch_size: images per batch, as in :func:`predict`.
+        image_ids: one id per image for counter-based draws, as in :func:`predict`.
+        shot_offset: the first shot's index for counter-based draws, as in :func:`predict`.
 
     Returns:
         The :class:`Evaluation`.
 
     Raises:
-        ConfigurationError: bad ``shots`` or ``batch_size``.
-        InputError: empty data, mismatched labels, or labels outside ``[0, n_outputs)``.
+        ConfigurationError: bad ``shots``, ``batch_size``, ``seed`` or ``shot_offset``.
+        InputError: empty data, mismatched labels, labels outside ``[0, n_outputs)``, or bad
+            ``image_ids``.
 
     Example:
         >>> net = NaturalQNN(layer_sizes=[4, 8, 3], seed=0)  # a = 0: deterministic
@@ -267,7 +385,9 @@ def evaluate(
     images, labels = _split_data(data)
     images = _as_images(model, images)
     labels = check_labels(labels, images.shape[0], model.n_outputs)
-    pred = predict(model, images, shots=shots, seed=seed, batch_size=batch_size)
+    pred = predict(
+        model, images, shots=shots, seed=seed, batch_size=batch_size, image_ids=image_ids, shot_offset=shot_offset
+    )
     single = float((pred.shot_classes != labels[:, None]).mean())
     vote = float((pred.majority != labels).mean())
     return Evaluation(single_shot_error=single, vote_error=vote, shots=int(shots), n_images=int(labels.shape[0]))

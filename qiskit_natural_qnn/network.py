@@ -27,7 +27,13 @@ import torch
 from torch import nn
 
 from .exceptions import ConfigurationError, InputError
-from .fastpath import ForwardPass, UniformSource, make_generator, sample_network
+from .fastpath import (
+    ForwardPass,
+    UniformSource,
+    check_surrogate,
+    make_generator,
+    sample_network,
+)
 from .neurons import Measurement, Neuron, Stretch
 
 __all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
@@ -117,12 +123,16 @@ class NaturalQNN(nn.Module):
         weak_update: ``"circuit"`` (default) or ``"authors_arcsin"`` (see
             :class:`~qiskit_natural_qnn.neurons.Measurement`).
         bias: add biases to every layer (off in the paper).
+        surrogate: the training pseudo-gradient: ``"hardtanh"`` (default, the paper's unit-scale
+            straight-through estimator) or ``"expected"`` (the derivative of the neuron's expected
+            activation, :func:`~qiskit_natural_qnn.fastpath.expected_slope`). A training choice, not
+            part of :attr:`spec`: sampling is the same either way.
         seed: seeds the Kaiming-normal initialisation and the sampling stream of ``forward``.
         dtype: parameter dtype.
 
     Raises:
         ConfigurationError: invalid sizes, ``a``, ``g``, stretch, or unequal hidden widths with
-            ``g < pi/2``.
+            ``g < pi/2``; an unknown ``surrogate``, or ``"expected"`` with ``a = 0``.
     """
 
     def __init__(
@@ -134,6 +144,7 @@ class NaturalQNN(nn.Module):
         g: float = math.pi / 2,
         weak_update: str = "circuit",
         bias: bool = False,
+        surrogate: str = "hardtanh",
         seed: int | np.random.Generator | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -141,6 +152,7 @@ class NaturalQNN(nn.Module):
         sizes = validate_layer_sizes(layer_sizes)
         self._spec = QuantizationSpec(a=a, stretch=stretch, g=g, weak_update=weak_update)
         self._check_widths(sizes, self._spec)
+        self._surrogate = check_surrogate(surrogate, self._spec.neuron)
         self.layer_sizes: tuple[int, ...] = sizes
         self.bias = bool(bias)
         rng = np.random.default_rng(seed)
@@ -176,7 +188,17 @@ class NaturalQNN(nn.Module):
         if not isinstance(spec, QuantizationSpec):
             raise ConfigurationError(f"spec must be a QuantizationSpec, got {type(spec).__name__}")
         self._check_widths(self.layer_sizes, spec)
+        check_surrogate(self._surrogate, spec.neuron)
         self._spec = spec
+
+    @property
+    def surrogate(self) -> str:
+        """The training pseudo-gradient, ``"hardtanh"`` (the paper's) or ``"expected"``."""
+        return self._surrogate
+
+    @surrogate.setter
+    def surrogate(self, surrogate: str) -> None:
+        self._surrogate = check_surrogate(surrogate, self._spec.neuron)
 
     @property
     def neuron(self) -> Neuron:
@@ -218,7 +240,8 @@ class NaturalQNN(nn.Module):
 
     def extra_repr(self) -> str:
         s = self._spec
-        return f"layer_sizes={list(self.layer_sizes)}, a={s.a}, stretch={s.stretch!r}, g={s.g:.6g}, bias={self.bias}"
+        text = f"layer_sizes={list(self.layer_sizes)}, a={s.a}, stretch={s.stretch!r}, g={s.g:.6g}, bias={self.bias}"
+        return text if self._surrogate == "hardtanh" else f"{text}, surrogate={self._surrogate!r}"
 
     # ------------------------------------------------------------- sampling
     def generator(self, device: torch.device | str = "cpu") -> torch.Generator:
@@ -243,11 +266,16 @@ class NaturalQNN(nn.Module):
         ref = self.layers[0].weight
         if not isinstance(x, torch.Tensor):
             try:
-                x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+                arr = np.asarray(x)
+                if arr.dtype.kind not in "bcUSVmM":  # NumPy would turn these into numbers silently
+                    arr = np.asarray(arr, dtype=np.float64)
             except (TypeError, ValueError):
                 raise InputError(
                     f"inputs must be numeric arrays of shape (batch, {self.n_inputs}), got {type(x).__name__}"
                 ) from None
+            if arr.dtype.kind in "bcUSVmM":
+                raise InputError(f"inputs must be real numbers, got dtype {arr.dtype}; pass a float array")
+            x = torch.as_tensor(arr)
         if x.dtype == torch.bool or x.is_complex():
             raise InputError(f"inputs must be real numbers, got dtype {x.dtype}; pass a float array")
         if x.ndim == 0 or x.shape[-1] != self.n_inputs:
@@ -290,7 +318,15 @@ class NaturalQNN(nn.Module):
         x = self.check_input(x) if validate else x
         if generator is None and uniform is None:
             generator = self.generator(x.device)
-        return sample_network(x, self.weights(), self.biases(), self.neuron, generator=generator, uniform=uniform)
+        return sample_network(
+            x,
+            self.weights(),
+            self.biases(),
+            self.neuron,
+            generator=generator,
+            uniform=uniform,
+            surrogate=self._surrogate,
+        )
 
     def forward(self, x: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:  # noqa: D401
         """Logits of one stochastic forward pass per row (straight-through gradients)."""
@@ -316,7 +352,7 @@ class NaturalQNN(nn.Module):
 
         Raises:
             ConfigurationError: ``shots < 1``.
-            InputError: bad inputs.
+            InputError: bad inputs, or pre-activations that overflow to NaN.
         """
         if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
             raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
@@ -328,4 +364,11 @@ class NaturalQNN(nn.Module):
             gen = self.generator(x.device)
         else:
             gen = make_generator(seed, x.device)
-        return sample_network(x, self.weights(), self.biases(), self.neuron, generator=gen, shots=int(shots))
+        fp = sample_network(x, self.weights(), self.biases(), self.neuron, generator=gen, shots=int(shots))
+        for k, z in enumerate(fp.preactivations, start=1):
+            if bool(torch.isnan(z).any()):  # W x overflowed (inf - inf): NaN would be sampled as -1
+                raise InputError(
+                    f"the pre-activations of hidden layer {k} are NaN: W x overflowed {z.dtype} (inf - inf); scale "
+                    "the inputs (e.g. pixels to [0, 1]) or use a float64 network"
+                )
+        return fp

@@ -68,6 +68,10 @@ WEAK_UPDATES: tuple[str, ...] = ("circuit", "authors_arcsin")
 
 _HALF_PI = math.pi / 2
 
+#: The smallest non-zero stretch: below it ``z / a`` and ``2 / a`` overflow float32, and ``0 * inf``
+#: would make the outcome probability NaN (a silently wrong neuron).
+MIN_STRETCH = 1e-30
+
 
 def _xp(x: Any) -> Any:
     """The array namespace of ``x``: :mod:`torch` for tensors, :mod:`numpy` otherwise."""
@@ -124,6 +128,11 @@ class Stretch:
 
     def __post_init__(self) -> None:
         a = _check_finite_nonneg("a", self.a, "pass a stretch a >= 0 (a = 0 is the classical network)")
+        if 0 < a < MIN_STRETCH:
+            raise ConfigurationError(
+                f"a = {a!r} is too small to compute with (z / a overflows); pass a = 0 for the sign neuron "
+                f"or a >= {MIN_STRETCH}"
+            )
         object.__setattr__(self, "a", a)
         if self.kind not in STRETCH_KINDS:
             raise ConfigurationError(

@@ -31,9 +31,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .checkpoint import (
+    LoopPosition,
+    TrainingObjects,
+    remove_stale_temporaries,
+    restore_training_checkpoint,
+    run_description,
+    save_training_checkpoint,
+)
 from .exceptions import ConfigurationError, InputError
 from .fastpath import make_generator
-from .inference import Evaluation, check_labels, evaluate
+from .inference import Evaluation, check_labels, check_real_dtype, evaluate
 from .network import NaturalQNN
 
 __all__ = ["SCHEDULES", "TrainConfig", "EpochRecord", "History", "fit"]
@@ -256,6 +264,7 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tenso
     if not (hasattr(data, "images") and hasattr(data, "labels")):
         raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
     images = data.images
+    check_real_dtype(images, f"{role} images")
     if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating):
         images = torch.tensor(images)  # skip check_input's float64 detour; one copy
     x = model.check_input(images)  # shape, emptiness, finiteness; now on the device
@@ -264,6 +273,15 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tenso
     labels = check_labels(data.labels, x.shape[0], model.n_outputs)
     y = torch.as_tensor(labels, dtype=torch.int64, device=x.device)
     return x, y, getattr(data, "name", None)
+
+
+def _check_no_nan(nan_z: torch.Tensor, epoch: int) -> None:
+    if bool(nan_z):
+        raise InputError(
+            f"training diverged: in epoch {epoch} a hidden layer's pre-activations W x overflowed to NaN "
+            "(inf - inf), which would be sampled as -1 every time; scale the inputs (e.g. pixels to [0, 1]), "
+            "lower the learning rate, or use a float64 network"
+        )
 
 
 def fit(
@@ -276,6 +294,9 @@ def fit(
     out_dir: str | Path | None = None,
     callbacks: Iterable[Callback] | None = None,
     step_hooks: Iterable[Callable[[NaturalQNN], None]] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> History:
     """Train ``model`` in place with mini-batch SGD on cross-entropy, one stochastic pass per batch.
 
@@ -283,6 +304,17 @@ def fit(
     stochastic forward pass per image, back-propagates the straight-through gradient and takes an SGD
     step. Validation (single-shot and majority-vote error over ``config.eval_shots`` passes) runs every
     ``config.eval_every`` epochs and after the last one.
+
+    Checkpoints and resuming: with a checkpoint directory (``checkpoint_dir``, or ``out_dir/checkpoint``
+    when only ``out_dir`` is given), the run writes ``checkpoint.safetensors`` there atomically at the
+    end of every epoch and, with ``checkpoint_every=N``, after every ``N``-th optimizer step (counted
+    over the whole run). It holds the weights, the optimizer and scheduler states, the shuffle and
+    sampling generators' states, the epoch's permutation and running sums, the history and a
+    description of the run (see :mod:`qiskit_natural_qnn.checkpoint`). Calling ``fit`` again with the
+    same arguments and ``resume=True`` (on a network of the same shape, e.g. freshly constructed)
+    continues from it and ends with bit-for-bit the weights and history (apart from ``seconds``) of an
+    uninterrupted run on the same device. The step hooks' initial call is skipped on resume (the
+    checkpoint's weights already went through them); the callbacks see only the epochs run after it.
 
     Args:
         model: the network, trained in place on the device it lives on.
@@ -292,28 +324,53 @@ def fit(
         progress: show a tqdm progress bar over epochs.
         out_dir: if given, write ``history.json`` there after every epoch and the final model to
             ``model.safetensors`` at the end (its user metadata holds the data names, the epochs run,
-            the config and the last validation errors).
+            the config and the last validation errors); checkpoints go to ``out_dir/checkpoint``
+            unless ``checkpoint_dir`` says otherwise.
         callbacks: functions called as ``callback(record, model)`` after each epoch; one that returns
             True stops training after that epoch.
         step_hooks: functions called as ``hook(model)`` without gradients after every optimizer step,
             and once before the first step (e.g. a projection that keeps a weight constraint).
+        checkpoint_dir: where to write checkpoints (default: ``out_dir/checkpoint``, or none).
+        checkpoint_every: also checkpoint after every this many optimizer steps (``>= 1``); None
+            (default) checkpoints at epoch ends only.
+        resume: continue from the checkpoint in the checkpoint directory instead of starting afresh.
+            A run whose checkpoint says it finished only writes its outputs again.
 
     Returns:
         The :class:`History`.
 
     Raises:
-        ConfigurationError: ``config`` is not a TrainConfig.
-        InputError: bad data (shape, empty, non-finite, labels out of range), weights that are or
-            become NaN or infinite, or a mean epoch loss that is not finite (training diverged).
+        ConfigurationError: ``config`` is not a TrainConfig, bad ``checkpoint_every`` or ``resume``,
+            ``resume=True`` without a checkpoint directory, or a checkpoint written by another run
+            (another config, network, dtype, device, or training or validation data); the message
+            lists the differences.
+        ModelFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
+            newer version of the library.
+        InputError: bad data (shape, dtype, empty, non-finite, labels out of range), weights that are
+            or become NaN or infinite, pre-activations that overflow to NaN, or a mean epoch loss that
+            is not finite (training diverged).
     """
     if not isinstance(config, TrainConfig):
         raise ConfigurationError(f"config must be a TrainConfig, got {type(config).__name__}; pass TrainConfig(...)")
+    if checkpoint_every is not None and (not _is_int(checkpoint_every) or checkpoint_every < 1):
+        raise ConfigurationError(
+            f"checkpoint_every must be None or an int >= 1 (optimizer steps), got {checkpoint_every!r}; "
+            "pass e.g. checkpoint_every=100"
+        )
+    if not isinstance(resume, (bool, np.bool_)):
+        raise ConfigurationError(f"resume must be True or False, got {resume!r}")
     callbacks = list(callbacks or [])
     step_hooks = list(step_hooks or [])
-    model.check_weights()
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else (out / "checkpoint" if out is not None else None)
+    if resume and ckpt_dir is None:
+        raise ConfigurationError(
+            "resume=True needs the checkpoint directory of the interrupted run; pass checkpoint_dir= or out_dir="
+        )
+    if not resume:
+        model.check_weights()
     x, y, train_name = _check_dataset(model, train, "train")
     val = _check_dataset(model, validation, "validation") if validation is not None else None
-    out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
@@ -343,23 +400,58 @@ def fit(
     )
     n = x.shape[0]
     bs = config.batch_size
+    n_batches = -(-n // bs)
+    loop = TrainingObjects(
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        shuffle_gen=shuffle_gen,
+        sampling_gen=model.generator(x.device),
+        run=run_description(model, config, x, y, val) if ckpt_dir is not None else {},
+        eval_seed=eval_seed,
+        history=history,
+    )
+    pos = LoopPosition()
+    if ckpt_dir is not None:
+        remove_stale_temporaries(ckpt_dir)
+    if resume:
+        assert ckpt_dir is not None
+        pos = restore_training_checkpoint(ckpt_dir, loop, n_batches)
+    else:
+        with torch.no_grad():
+            for hook in step_hooks:
+                hook(model)
+    done = pos.stopped or pos.epochs_done >= config.epochs
+    first_epoch = pos.epochs_done + 1
     was_training = model.training
-    bar = tqdm(range(1, config.epochs + 1), desc="training", unit="epoch", disable=not progress)
-    with torch.no_grad():
-        for hook in step_hooks:
-            hook(model)
+    bar = tqdm(
+        range(first_epoch, config.epochs + 1) if not done else range(0),
+        desc="training",
+        unit="epoch",
+        initial=first_epoch - 1,
+        total=config.epochs,
+        disable=not progress,
+    )
     try:
         for epoch in bar:
-            start = time.perf_counter()
+            resumed = pos.epoch_step > 0 and epoch == first_epoch
+            start = time.perf_counter() - (pos.epoch_seconds if resumed else 0.0)
             model.train()
-            order = torch.randperm(n, generator=shuffle_gen) if config.shuffle else torch.arange(n)
-            order = order.to(x.device)
-            loss_sum = torch.zeros((), device=x.device)
-            wrong = torch.zeros((), dtype=torch.int64, device=x.device)
-            for lo in range(0, n, bs):
-                idx = order[lo : lo + bs]
+            if resumed:
+                assert pos.order is not None and pos.loss_sum is not None and pos.wrong is not None
+                order, first_step = pos.order.to(x.device), pos.epoch_step
+                loss_sum, wrong = pos.loss_sum.to(x.device), pos.wrong.to(x.device)
+            else:
+                order = torch.randperm(n, generator=shuffle_gen) if config.shuffle else torch.arange(n)
+                order, first_step = order.to(x.device), 0
+                loss_sum = torch.zeros((), device=x.device)
+                wrong = torch.zeros((), dtype=torch.int64, device=x.device)
+            nan_z = torch.zeros((), dtype=torch.bool, device=x.device)  # W x overflowed (inf - inf)
+            for step in range(first_step, n_batches):
+                idx = order[step * bs : (step + 1) * bs]
                 xb, yb = x[idx], y[idx]
-                logits = model.forward_pass(xb, validate=False).logits
+                fp = model.forward_pass(xb, validate=False)
+                logits = fp.logits
                 loss = loss_fn(logits, yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -369,9 +461,31 @@ def fit(
                         hook(model)
                     loss_sum += loss.detach() * idx.shape[0]
                     wrong += (logits.argmax(dim=-1) != yb).sum()
+                    for z in fp.preactivations:
+                        nan_z |= torch.isnan(z).any()
+                if (
+                    ckpt_dir is not None
+                    and checkpoint_every is not None
+                    and step + 1 < n_batches
+                    and ((epoch - 1) * n_batches + step + 1) % checkpoint_every == 0
+                ):
+                    _check_no_nan(nan_z, epoch)
+                    save_training_checkpoint(
+                        ckpt_dir,
+                        loop,
+                        LoopPosition(
+                            epochs_done=epoch - 1,
+                            epoch_step=step + 1,
+                            order=order,
+                            loss_sum=loss_sum,
+                            wrong=wrong,
+                            epoch_seconds=time.perf_counter() - start,
+                        ),
+                    )
             if scheduler is not None:
                 scheduler.step()
             model.check_weights()
+            _check_no_nan(nan_z, epoch)
             mean_loss = float(loss_sum) / n  # the epoch's one synchronisation with the device
             if not math.isfinite(mean_loss):
                 raise InputError(
@@ -385,7 +499,7 @@ def fit(
                     model,
                     (val[0], val[1]),
                     shots=config.eval_shots,
-                    seed=np.random.default_rng([eval_seed, epoch]),
+                    seed=np.random.default_rng([loop.eval_seed, epoch]),
                 )
             record = EpochRecord(
                 epoch=epoch,
@@ -403,7 +517,10 @@ def fit(
             bar.set_postfix(postfix)
             if out is not None:
                 history.to_json(out / "history.json")
-            if any([bool(cb(record, model)) for cb in callbacks]):
+            stop = any([bool(cb(record, model)) for cb in callbacks])
+            if ckpt_dir is not None:
+                save_training_checkpoint(ckpt_dir, loop, LoopPosition(epochs_done=epoch, stopped=stop))
+            if stop:
                 break
     finally:
         bar.close()
@@ -411,6 +528,7 @@ def fit(
     if out is not None:
         from .io import save_model
 
+        history.to_json(out / "history.json")
         last = history.last_validated
         save_model(
             model,

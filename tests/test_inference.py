@@ -238,3 +238,26 @@ def test_evaluate_stochastic_vote_beats_single_shot_on_a_learnable_task() -> Non
     p_right = sum(comb(8, k) * p**k * (1 - p) ** (8 - k) for k in range(4, 9))
     assert ev.single_shot_error == pytest.approx(1 - p_right, abs=0.02)
     assert ev.vote_error < ev.single_shot_error / 3
+
+
+def test_predict_refuses_preactivations_that_overflow_to_nan() -> None:
+    """Finite inputs whose W x is inf - inf: a NaN z would be sampled as -1 every time, so refuse it."""
+    net = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(torch.tensor([[3.0, 3.0, -3.0, -3.0]] * 6))
+    images = np.full((2, 4), 3e38, dtype=np.float32)
+    for seed in (0, None):
+        with pytest.raises(InputError, match=r"pre-activations of hidden layer 1 are NaN: W x overflowed "
+                                             r"torch\.float32 \(inf - inf\); scale the inputs"):
+            predict(net, images, shots=2, seed=seed)
+    # an infinite z is a well-defined limit (f_a(+-inf) = +-1), not an error
+    pred = predict(net, np.array([[3e38, 0.0, 0.0, 0.0]], dtype=np.float32), shots=5, seed=0, return_hidden=True)
+    assert (pred.hidden[0] == 1).all()
+
+
+def test_predict_refuses_bool_complex_and_string_images() -> None:
+    net = NaturalQNN(layer_sizes=[3, 4, 2], seed=0)
+    for images in (np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=np.complex64), np.array([["1", "2", "3"]]),
+                   torch.ones(2, 3, dtype=torch.bool)):
+        with pytest.raises(InputError, match=r"images must be real numbers, got dtype .*; pass a float array"):
+            predict(net, images, shots=1, seed=0)

@@ -256,3 +256,16 @@ def test_step_hooks_run_before_training_and_after_every_step():
     fit(net, data, config=TrainConfig(epochs=2, batch_size=8, seed=0), progress=False, step_hooks=[clamp])
     assert len(calls) == 1 + 2 * 4
     assert all(float(w.abs().max()) <= 0.01 for w in net.weights())
+
+
+def test_fit_refuses_preactivations_that_overflow_to_nan_and_non_real_data() -> None:
+    net = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(torch.tensor([[3.0, 3.0, -3.0, -3.0]] * 6))
+    data = Dataset(np.full((8, 4), 3e38, dtype=np.float32), np.zeros(8, dtype=np.int64), "huge")
+    with pytest.raises(InputError, match=r"training diverged: in epoch 1 a hidden layer's pre-activations W x "
+                                         r"overflowed to NaN \(inf - inf\)"):
+        fit(net, data, config=TrainConfig(epochs=1, lr=1e-30), progress=False)
+    bad = Dataset(np.ones((8, 4), dtype=np.complex64), np.zeros(8, dtype=np.int64), "complex")
+    with pytest.raises(InputError, match=r"train images must be real numbers, got dtype complex64"):
+        fit(net, bad, config=TrainConfig(epochs=1), progress=False)

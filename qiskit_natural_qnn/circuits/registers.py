@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from qiskit.circuit import ClassicalRegister
+from qiskit.primitives.containers import BitArray
 
 from ..exceptions import ExecutionError
 
@@ -45,7 +46,7 @@ def layer_bits(data: Any, register: ClassicalRegister | str) -> np.ndarray:
     """
     name = _name(register)
     bit_array = data.get(name) if isinstance(data, Mapping) else getattr(data, name, None)
-    if bit_array is None:
+    if not isinstance(bit_array, BitArray):  # also a DataBin attribute such as 'keys' or 'shape'
         raise ExecutionError(
             f"the result has no classical register {name!r}; decode circuits built by qiskit_natural_qnn.circuits "
             "(registers h1, h2, ...)"

@@ -158,8 +158,20 @@ class RunRecord:
                 f"run record {str(self.path)!r} has version {doc.get('version')!r}, this library reads "
                 f"version {RECORD_VERSION}; start a new record"
             )
-        self.header = dict(doc.get("header") or {})
-        self.jobs = {str(k): dict(v) for k, v in (doc.get("jobs") or {}).items()}
+        header, jobs = doc.get("header") or {}, doc.get("jobs") or {}
+        seed = header.get("seed") if isinstance(header, dict) else None
+        if (
+            not isinstance(header, dict)
+            or not isinstance(jobs, dict)
+            or not all(isinstance(v, dict) for v in jobs.values())
+            or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)))
+        ):
+            raise ConfigurationError(
+                f"run record {str(self.path)!r} is corrupt: 'header' must be an object with an integer 'seed' "
+                "and 'jobs' an object of objects; restore it or pass a new record path"
+            )
+        self.header = dict(header)
+        self.jobs = {str(k): dict(v) for k, v in jobs.items()}
 
     @property
     def results_dir(self) -> Path | None:
@@ -269,15 +281,23 @@ class RunRecord:
             return self._memory[key]
         entry = self.jobs.get(key, {})
         name = entry.get("results_file")
-        if name is None or self.results_dir is None:
-            return None
+        if not isinstance(name, str) or Path(name).name != name or self.results_dir is None:
+            return None  # none recorded, or not a plain file name inside the results folder
         file = self.results_dir / name
         if not file.exists():
             return None
-        with np.load(file, allow_pickle=False) as arrays:
-            if str(arrays["digest"]) != digest:
-                return None
-            return _result_from_arrays({k: arrays[k] for k in arrays.files if k != "digest"})
+        try:
+            with np.load(file, allow_pickle=False) as arrays:
+                if str(arrays["digest"]) != digest:
+                    return None
+                return _result_from_arrays({k: arrays[k] for k in arrays.files if k != "digest"})
+        except Exception as exc:  # noqa: BLE001 - a damaged file: run (or fetch) the job again
+            warnings.warn(
+                f"the saved results of job {key} in {str(file)!r} cannot be read ({type(exc).__name__}: {exc}); "
+                "fetching or running the job again",
+                stacklevel=3,
+            )
+            return None
 
     def reuse(self, key: str, digest: str) -> tuple[str | None, Any] | None:
         """``(job_id, result)`` of a finished job with this key and digest, or None to submit it.
