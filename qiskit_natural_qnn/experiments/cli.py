@@ -1,0 +1,274 @@
+"""The ``qnqnn sweep`` subcommand: resumable sweeps over ``a``, ``g`` or both, with figures.
+
+::
+
+    qnqnn sweep --param a --values 0,0.1,0.2,0.316,0.5,1,2 --seeds 3 --epochs 100 --hidden 512 512 512
+    qnqnn sweep --param g --values "pi/16,pi/8,pi/4,pi/2" --a 0 --hidden 128 128 128
+    qnqnn sweep --param grid --a-values 0,0.316 --g-values "pi/4,pi/2"
+    qnqnn sweep --param a --results-dir DIR --report     # figures and table from DIR, no training
+
+Each finished point is a JSON record in ``RESULTS_DIR/points/``; running the same command again skips
+them (resume). After the sweep (and with ``--report``), the command prints a table of mean errors
+over seeds and writes the figures into ``RESULTS_DIR``: ``error_vs_a.png``, ``error_vs_g.png`` (with
+``g_c`` located when there are three angles or more, also written to ``gc.json``) or ``heatmap.png``.
+Values of ``g`` accept multiples of pi (``pi/8``, ``5*pi/19``).
+
+Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``handler=run_sweep_command``.
+Until then (and in scripts), ``python -m qiskit_natural_qnn.experiments.cli sweep ...`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigurationError, NaturalQNNError
+from ..neurons import STRETCH_KINDS, WEAK_UPDATES
+
+__all__ = ["add_sweep_parser", "run_sweep_command", "parse_values", "main"]
+
+_PARAMS = ("a", "g", "grid")
+
+#: The paper's second network and its reported Method 1 optimum ``(a, validation error)``.
+PAPER_NETWORK = (784, 512, 512, 512, 10)
+PAPER_METHOD1_BEST = (0.316, 0.0472)
+
+
+def parse_values(text: str, *, angles: bool = False) -> list[float]:
+    """Parse a comma-separated list of numbers (or of angles such as ``pi/8`` when ``angles``).
+
+    Raises:
+        ConfigurationError: an empty list or an unreadable value.
+
+    Example:
+        >>> parse_values("0, 0.1,0.316")
+        [0.0, 0.1, 0.316]
+        >>> [round(v, 4) for v in parse_values("pi/8,5*pi/19,pi/2", angles=True)]
+        [0.3927, 0.8267, 1.5708]
+        >>> parse_values("0,x")
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: cannot read 'x' in '0,x' as a number; pass comma-separated values such as 0,0.1,0.316
+    """
+    from ..cli import parse_angle
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigurationError(f"no values in {text!r}; pass comma-separated values such as 0,0.1,0.316")
+    out = []
+    for item in items:
+        try:
+            out.append(parse_angle(item) if angles else float(item))
+        except ValueError:
+            example = "pi/8,pi/4,pi/2" if angles else "0,0.1,0.316"
+            raise ConfigurationError(
+                f"cannot read {item!r} in {text!r} as {'an angle' if angles else 'a number'}; "
+                f"pass comma-separated values such as {example}"
+            ) from None
+        if not math.isfinite(out[-1]):
+            raise ConfigurationError(f"{item!r} in {text!r} is not finite; pass finite values")
+    return out
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``sweep`` subcommand to ``subparsers`` (sets ``handler=run_sweep_command``).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="qnqnn")
+        >>> _ = add_sweep_parser(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["sweep", "--param", "a", "--values", "0,0.316", "--hidden", "16", "16"])
+        >>> args.param, args.values, args.hidden, args.seeds, args.epochs, args.eval_every
+        ('a', '0,0.316', [16, 16], 3, 100, 10)
+    """
+    from ..cli import _angle, _positive_int
+
+    p = subparsers.add_parser(
+        "sweep",
+        help="train over a grid of a and/or g (resumable), then tabulate and plot",
+        description=(
+            "Train one network per point (a, g, seed) with the paper's recipe, keep one JSON record per "
+            "finished point in --results-dir (re-running skips them), then print the mean errors over "
+            "seeds and write figures. Defaults: 784-512-512-512-10, 100 epochs, 3 seeds, validation every "
+            "10 epochs and after the last, 15-shot majority vote, the embedded default split."
+        ),
+    )
+    grid = p.add_argument_group("grid")
+    grid.add_argument("--param", choices=_PARAMS, required=True,
+                      help="sweep the stretch a, the angle g, or the grid of both (--a-values x --g-values)")
+    grid.add_argument("--values", default=None, metavar="LIST",
+                      help="comma-separated values of --param a or g, e.g. 0,0.1,0.316 or pi/8,pi/4,pi/2 "
+                      "(not needed with --report)")
+    grid.add_argument("--a-values", default=None, metavar="LIST", help="values of a for --param grid")
+    grid.add_argument("--g-values", default=None, metavar="LIST", help="values of g for --param grid")
+    grid.add_argument("--a", type=float, default=0.0, help="fixed a when sweeping g (default 0)")
+    grid.add_argument("--g", type=_angle, default=math.pi / 2, help="fixed g when sweeping a (default pi/2)")
+    grid.add_argument("--seeds", type=_positive_int, default=3, help="seeds per point: first-seed, first-seed+1, ... (default 3)")
+    grid.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
+    model = p.add_argument_group("model and training")
+    model.add_argument("--hidden", type=_positive_int, nargs="+", default=[512, 512, 512], metavar="N",
+                       help="hidden widths (default 512 512 512; the hardware networks: 16 16 16, 32 32 32)")
+    model.add_argument("--stretch", choices=STRETCH_KINDS, default="tanh", help="stretch function (default tanh)")
+    model.add_argument("--weak-update", choices=WEAK_UPDATES, default="circuit",
+                       help="post-measurement rule for g < pi/2 (default circuit)")
+    model.add_argument("--epochs", type=_positive_int, default=100, help="epochs (default 100)")
+    model.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    model.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    model.add_argument("--batch-size", type=_positive_int, default=64, help="mini-batch size (default 64)")
+    model.add_argument("--schedule", choices=["none", "cosine"], default="none",
+                       help="learning-rate schedule (default none, the paper; cosine is an option)")
+    model.add_argument("--shots", type=_positive_int, default=15, help="validation shots for the vote (default 15)")
+    model.add_argument("--eval-every", type=_positive_int, default=10,
+                       help="validate every this many epochs and after the last (default 10)")
+    data = p.add_argument_group("data, output, device")
+    data.add_argument("--data-dir", default=None, help="full MNIST IDX folder: the paper's split (default: embedded split)")
+    data.add_argument("--train-size", type=_positive_int, default=None, help="train on the first N training images")
+    data.add_argument("--limit", type=_positive_int, default=None,
+                      help="keep only the first N training and validation images (smoke tests)")
+    data.add_argument("--results-dir", default=None,
+                      help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)")
+    data.add_argument("--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models")
+    data.add_argument("--report", action="store_true", help="train nothing: tabulate and plot the records in --results-dir")
+    data.add_argument("--markdown", action="store_true", help="print the table as Markdown (with --report)")
+    data.add_argument("--no-plots", action="store_true", help="write no figures")
+    data.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    data.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
+    p.set_defaults(handler=run_sweep_command)
+    return p
+
+
+def _grid(args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    if args.param == "grid":
+        if args.values is not None:
+            raise ConfigurationError("--values goes with --param a or g; for --param grid pass --a-values and --g-values")
+        if args.a_values is None or args.g_values is None:
+            raise ConfigurationError("--param grid needs both --a-values and --g-values, e.g. --a-values 0,0.316 --g-values pi/4,pi/2")
+        return parse_values(args.a_values), parse_values(args.g_values, angles=True)
+    if args.values is None:
+        raise ConfigurationError(f"--param {args.param} needs --values, e.g. --values " + ("0,0.1,0.316" if args.param == "a" else "pi/8,pi/4,pi/2"))
+    if args.a_values is not None or args.g_values is not None:
+        raise ConfigurationError(f"--a-values and --g-values go with --param grid; for --param {args.param} pass --values")
+    if args.param == "a":
+        return parse_values(args.values), [args.g]
+    return [args.a], parse_values(args.values, angles=True)
+
+
+def _default_results_dir(args: argparse.Namespace) -> Path:
+    hidden = "x".join(str(h) for h in args.hidden) if len(set(args.hidden)) > 1 else f"{args.hidden[0]}x{len(args.hidden)}"
+    return Path("sweeps") / f"{args.param}-{hidden}-e{args.epochs}"
+
+
+def _table(records: list[Any], *, markdown: bool = False) -> str:
+    from .sweep import aggregate
+
+    metrics = ("val_vote_error", "val_single_shot_error", "train_vote_error", "train_error")
+    aggs = {m: {(p.a, p.g): p for p in aggregate(records, m)} for m in metrics}
+    secs: dict[tuple[float, float], list[float]] = {}
+    for r in records:
+        secs.setdefault((round(r.a, 12), round(r.g, 12)), []).append(r.seconds)
+    head = ["a", "g/pi", "seeds", "val vote %", "val 1-shot %", "train-set vote %", "last-epoch train %", "s/run"]
+    rows = []
+    for key, p in aggs["val_vote_error"].items():
+        cells = [f"{p.a:.4g}", f"{p.g / math.pi:.4g}", ",".join(map(str, p.seeds))]
+        for m in metrics:
+            q = aggs[m].get(key)
+            cells.append(f"{100 * q.mean:.2f} ± {100 * q.std:.2f}" if q is not None else "-")
+        cells.append(f"{sum(secs[key]) / len(secs[key]):.0f}")
+        rows.append(cells)
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
+
+
+def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
+    from .gc import locate_gc_from_records
+
+    print(_table(records, markdown=markdown))
+    print("errors: mean ± sample standard deviation over seeds")
+    gc = None
+    if param == "g" and len({r.g for r in records}) >= 3:
+        gc = locate_gc_from_records(records)
+        print(f"critical angle: {gc} (steepest rise of the mean validation vote error as g decreases)")
+        (out / "gc.json").write_text(json.dumps({
+            "g_c": gc.g_c, "uncertainty": gc.uncertainty, "resolution": gc.resolution,
+            "bootstrap_std": gc.bootstrap_std, "interval": list(gc.interval), "slope": gc.slope,
+            "rise": gc.rise, "g": list(gc.g), "mean_val_vote_error": list(gc.mean_error),
+            "n_bootstrap": gc.n_bootstrap,
+        }, indent=1) + "\n", encoding="utf-8")
+    if not plots:
+        return
+    from .plots import plot_error_vs_a, plot_error_vs_g, plot_heatmap, save_figure
+
+    if param == "a":
+        # the paper's Method 1 optimum (PAPER.md section 6) belongs on the paper's 100-epoch network only
+        cfg = records[0].settings.get("config", {})
+        on_paper_net = records[0].layer_sizes == list(PAPER_NETWORK) and cfg.get("epochs") == 100
+        paper = PAPER_METHOD1_BEST if on_paper_net and all(math.isclose(r.g, math.pi / 2) for r in records) else None
+        path = save_figure(plot_error_vs_a(records, paper=paper), out / "error_vs_a.png")
+    elif param == "g":
+        path = save_figure(plot_error_vs_g(records, gc=gc if gc is not None else False), out / "error_vs_g.png")
+    else:
+        path = save_figure(plot_heatmap(records), out / "heatmap.png")
+    print(f"wrote {path}")
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Run (or, with ``--report``, only report) the sweep described by parsed ``qnqnn sweep`` arguments."""
+    from ..cli import _check_device, _default_device, _load_split
+    from ..training import TrainConfig
+    from .sweep import SweepSettings, grid_points, load_records, run_sweep
+
+    out = Path(args.results_dir) if args.results_dir else _default_results_dir(args)
+    if args.report:
+        records = load_records(out)
+        _report(records, args.param, out, plots=not args.no_plots, markdown=args.markdown)
+        return 0
+    a_values, g_values = _grid(args)
+    if args.first_seed < 0:
+        raise ConfigurationError(f"--first-seed must be >= 0, got {args.first_seed}")
+    points = grid_points(a=a_values, g=g_values, seeds=range(args.first_seed, args.first_seed + args.seeds))
+    config = TrainConfig(
+        epochs=args.epochs, lr=args.lr, momentum=args.momentum, batch_size=args.batch_size,
+        eval_shots=args.shots, eval_every=args.eval_every,
+        schedule=None if args.schedule == "none" else args.schedule,
+    )
+    settings = SweepSettings(hidden=tuple(args.hidden), stretch=args.stretch, weak_update=args.weak_update, config=config)
+    device = _check_device(args.device or _default_device())
+    split = _load_split(args.data_dir, args.train_size, args.limit)
+    print(f"data: {split.source}")
+    print(f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds), "
+          f"784-{'-'.join(map(str, args.hidden))}-10, {args.epochs} epochs, device {device}, results in {out}")
+    records = run_sweep(points, settings=settings, results_dir=out, data=split, device=device,
+                        progress=not args.no_progress, save_models=args.save_models)
+    _report(records, args.param, out, plots=not args.no_plots)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``sweep`` alone, as ``python -m qiskit_natural_qnn.experiments.cli sweep ...``.
+
+    Returns:
+        0 on success, 2 for a library error (printed as ``error: <message>``), 130 when interrupted.
+    """
+    import sys
+
+    parser = argparse.ArgumentParser(prog="qnqnn")
+    add_sweep_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except NaturalQNNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

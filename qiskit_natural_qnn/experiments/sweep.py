@@ -1,0 +1,703 @@
+"""Sweeps over the stretch ``a`` and the entanglement angle ``g``: resumable, one JSON record per point.
+
+A sweep trains one network per *point* -- a stretch ``a``, an angle ``g`` and a seed -- with a shared
+recipe (:class:`SweepSettings`: hidden widths, stretch function, :class:`~qiskit_natural_qnn.training.TrainConfig`),
+and writes one JSON :class:`PointRecord` per finished point into ``results_dir/points/``. Running the
+same sweep again skips the points whose record is already there, so an interrupted sweep resumes
+where it stopped and a grid can be extended by adding values.
+
+A point's seed seeds everything, exactly as ``qnqnn train --seed``: the Kaiming initialisation and
+the sampling stream of the network (``NaturalQNN(seed=seed)``) and the shuffles and validation shots
+of the fit (``TrainConfig(seed=seed)``). After training, the network is evaluated once more on the
+*training* set with ``config.eval_shots`` shots (seeded by ``[seed, 1]``) for the train/validation gap.
+
+Example:
+    >>> from qiskit_natural_qnn.data import load_default, take, MNISTSplit
+    >>> full = load_default()
+    >>> data = MNISTSplit(take(full.train, 64), take(full.validation, 64), "tiny")
+    >>> settings = SweepSettings(hidden=(8,), config=TrainConfig(epochs=1, eval_shots=3))
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     recs = run_sweep(grid_points(a=[0.0, 0.5], seeds=[0]), settings=settings, results_dir=tmp,
+    ...                      data=data, progress=False)
+    ...     again = run_sweep(grid_points(a=[0.0, 0.5], seeds=[0]), settings=settings, results_dir=tmp,
+    ...                       data=data, progress=False)  # everything is skipped
+    >>> [r.a for r in recs], [r.seconds == s.seconds for r, s in zip(recs, again)]
+    ([0.0, 0.5], [True, True])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ConfigurationError, InputError
+from ..training import History, TrainConfig
+
+__all__ = [
+    "RECORD_FORMAT",
+    "METRICS",
+    "SweepPoint",
+    "SweepSettings",
+    "PointRecord",
+    "Aggregate",
+    "grid_points",
+    "run_point",
+    "run_sweep",
+    "load_records",
+    "aggregate",
+    "import_run",
+]
+
+#: ``format`` field of a point record file.
+RECORD_FORMAT = "qnqnn-sweep-point"
+_FORMAT_VERSION = 1
+_HALF_PI = math.pi / 2
+
+#: Metrics of a :class:`PointRecord` that :func:`aggregate` and the plots know, with a label each.
+METRICS: dict[str, str] = {
+    "val_vote_error": "validation, majority vote",
+    "val_single_shot_error": "validation, single shot",
+    "train_vote_error": "training set, majority vote",
+    "train_single_shot_error": "training set, single shot",
+    "train_error": "training passes, last epoch",
+}
+
+
+def _is_int(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+def _is_real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _fmt(value: float) -> str:
+    """A short, file-name-safe rendering of a number (``0.316``, ``1.5708``)."""
+    text = f"{value:.6g}"
+    return text.replace("-", "m")
+
+
+@dataclass(frozen=True, order=True)
+class SweepPoint:
+    """One point of a sweep.
+
+    Attributes:
+        a: the stretch ``a >= 0``.
+        g: the entanglement angle in ``[0, pi/2]`` (``pi/2``: Method 1).
+        seed: the seed of the run (an int ``>= 0``: records must say which seed produced them).
+
+    Raises:
+        ConfigurationError: a value of the wrong type or out of range.
+
+    Example:
+        >>> SweepPoint(a=0.316, g=math.pi / 2, seed=2).key
+        'a0.316_g1.5708_s2'
+        >>> SweepPoint(a=-1.0, g=0.5, seed=0)
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: a must be a finite number >= 0, got -1.0; pass e.g. a=0.316
+    """
+
+    a: float
+    g: float = _HALF_PI
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not _is_real(self.a) or not math.isfinite(self.a) or self.a < 0:
+            raise ConfigurationError(f"a must be a finite number >= 0, got {self.a!r}; pass e.g. a=0.316")
+        if not _is_real(self.g) or not 0 <= self.g <= _HALF_PI + 1e-12:
+            raise ConfigurationError(f"g must be a number in [0, pi/2], got {self.g!r}; pass e.g. g=math.pi/4")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigurationError(f"seed must be an int >= 0, got {self.seed!r}; pass e.g. seed=0")
+        object.__setattr__(self, "a", float(self.a))
+        object.__setattr__(self, "g", min(float(self.g), _HALF_PI))
+        object.__setattr__(self, "seed", int(self.seed))
+
+    @property
+    def key(self) -> str:
+        """The point's file stem in ``results_dir/points/``."""
+        return f"a{_fmt(self.a)}_g{_fmt(self.g)}_s{self.seed}"
+
+
+def grid_points(
+    *, a: Iterable[float] = (0.0,), g: Iterable[float] = (_HALF_PI,), seeds: Iterable[int] = (0, 1, 2)
+) -> list[SweepPoint]:
+    """Every combination of ``a``, ``g`` and seed, ordered by seed, then ``g``, then ``a``.
+
+    Seed-major order means that a sweep stopped half-way has whole curves for the first seeds.
+
+    Raises:
+        ConfigurationError: an empty list, or a value out of range.
+
+    Example:
+        >>> [p.key for p in grid_points(a=[0, 0.5], seeds=[0, 1])]
+        ['a0_g1.5708_s0', 'a0.5_g1.5708_s0', 'a0_g1.5708_s1', 'a0.5_g1.5708_s1']
+    """
+    a_list, g_list, seed_list = list(a), list(g), list(seeds)
+    for name, values, example in (("a", a_list, "[0, 0.316]"), ("g", g_list, "[math.pi/2]"), ("seeds", seed_list, "[0, 1, 2]")):
+        if not values:
+            raise ConfigurationError(f"{name} must hold at least one value, got []; pass e.g. {name}={example}")
+    points = [SweepPoint(a=av, g=gv, seed=s) for s in seed_list for gv in g_list for av in a_list]
+    keys = [p.key for p in points]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise ConfigurationError(f"the grid holds point {dup} twice; pass each value of a, g and seeds once")
+    return points
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What every point of a sweep shares.
+
+    Attributes:
+        hidden: hidden widths, e.g. ``(512, 512, 512)``; the network is ``784-hidden-10`` on MNIST.
+        stretch: the stretch function (``"tanh"``, the paper's training choice, or ``"hardtanh"``...).
+        weak_update: post-measurement rule for ``g < pi/2`` (``"circuit"`` or ``"authors_arcsin"``).
+        bias: biases on every layer (off in the paper).
+        config: the training recipe; its ``seed`` is ignored (each point brings its own).
+
+    Raises:
+        ConfigurationError: empty or non-positive ``hidden``, or ``config`` not a TrainConfig.
+    """
+
+    hidden: tuple[int, ...] = (512, 512, 512)
+    stretch: str = "tanh"
+    weak_update: str = "circuit"
+    bias: bool = False
+    config: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, eval_every=10))
+
+    def __post_init__(self) -> None:
+        hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
+        if not hidden or any(not _is_int(h) or h < 1 for h in hidden):
+            raise ConfigurationError(
+                f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}; pass e.g. hidden=(512, 512, 512)"
+            )
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
+        if not isinstance(self.config, TrainConfig):
+            raise ConfigurationError(
+                f"config must be a TrainConfig, got {type(self.config).__name__}; pass TrainConfig(...)"
+            )
+        object.__setattr__(self, "config", self.config.replace(seed=None))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return {
+            "hidden": list(self.hidden),
+            "stretch": self.stretch,
+            "weak_update": self.weak_update,
+            "bias": self.bias,
+            "config": self.config.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class PointRecord:
+    """The record of one finished sweep point (one JSON file).
+
+    Attributes:
+        a: the stretch.
+        g: the entanglement angle.
+        seed: the seed that produced this record (network initialisation, sampling, shuffles, shots).
+        layer_sizes: the network, e.g. ``[784, 512, 512, 512, 10]``.
+        settings: :meth:`SweepSettings.to_dict` of the sweep (hidden, stretch, weak update, bias,
+            the training config without seed).
+        data: where the data came from: ``source``, ``train`` and ``validation`` names and sizes.
+        val_single_shot_error: average single-pass validation error after the last epoch.
+        val_vote_error: majority-vote validation error over ``eval_shots`` passes after the last epoch.
+        train_error: error of the stochastic training passes during the last epoch.
+        train_single_shot_error: single-pass error on the training set after training, or None.
+        train_vote_error: majority-vote error on the training set after training, or None.
+        seconds: wall time of the point (training and both evaluations).
+        version: the library version that produced it.
+        device: ``cpu`` or ``cuda:0``...
+        finished_at: UTC time the point finished (ISO 8601).
+        history: :meth:`History.to_dict` of the fit (per-epoch loss, errors and seconds).
+        host: ``platform.node()``, CPU count and ``OMP_NUM_THREADS`` at run time.
+        imported_from: the run directory this record was imported from (:func:`import_run`), or None.
+    """
+
+    a: float
+    g: float
+    seed: int
+    layer_sizes: list[int]
+    settings: dict[str, Any]
+    data: dict[str, Any]
+    val_single_shot_error: float
+    val_vote_error: float
+    train_error: float
+    train_single_shot_error: float | None
+    train_vote_error: float | None
+    seconds: float
+    version: str
+    device: str
+    finished_at: str
+    history: dict[str, Any]
+    host: dict[str, Any] = field(default_factory=dict)
+    imported_from: str | None = None
+
+    @property
+    def point(self) -> SweepPoint:
+        """The :class:`SweepPoint` of this record."""
+        return SweepPoint(a=self.a, g=self.g, seed=self.seed)
+
+    def metric(self, name: str) -> float | None:
+        """The value of one of :data:`METRICS`."""
+        if name not in METRICS:
+            raise ConfigurationError(f"unknown metric {name!r}; expected one of {', '.join(METRICS)}")
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict, with its ``format`` and ``format_version``."""
+        return {"format": RECORD_FORMAT, "format_version": _FORMAT_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PointRecord:
+        """Rebuild a record from :meth:`to_dict` output.
+
+        Raises:
+            InputError: not a point record, or of an unknown format version.
+        """
+        if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+            raise InputError(
+                f"not a sweep point record: format is {data.get('format') if isinstance(data, dict) else None!r}, "
+                f"expected {RECORD_FORMAT!r}; pass a file written by run_sweep"
+            )
+        if data.get("format_version") != _FORMAT_VERSION:
+            raise InputError(
+                f"sweep point record format_version {data.get('format_version')!r} is not supported, "
+                f"expected {_FORMAT_VERSION}; upgrade qiskit-natural-qnn"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except TypeError as exc:
+            raise InputError(f"malformed sweep point record: {exc}; pass a file written by run_sweep") from None
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the record to ``path`` atomically (a temporary file, then a rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> PointRecord:
+        """Read a record written by :meth:`to_json`.
+
+        Raises:
+            InputError: not valid JSON, or not a point record.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{str(path)!r} is not valid JSON ({exc}); delete it and run the sweep again") from None
+        return cls.from_dict(data)
+
+
+def _host() -> dict[str, Any]:
+    return {"node": platform.node(), "cpus": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+
+
+def _data_info(data: Any) -> dict[str, Any]:
+    return {
+        "source": getattr(data, "source", None),
+        "train": data.train.name,
+        "n_train": int(len(data.train.labels)),
+        "validation": data.validation.name,
+        "n_validation": int(len(data.validation.labels)),
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _train_set_errors(model: Any, data: Any, *, shots: int, seed: int) -> tuple[float, float]:
+    from ..inference import evaluate
+
+    ev = evaluate(model, data.train, shots=shots, seed=np.random.default_rng([seed, 1]))
+    return ev.single_shot_error, ev.vote_error
+
+
+def run_point(
+    point: SweepPoint,
+    *,
+    settings: SweepSettings,
+    data: Any,
+    device: str = "cpu",
+    progress: bool = False,
+    model_dir: str | os.PathLike[str] | None = None,
+) -> PointRecord:
+    """Train and evaluate one point; nothing is written unless ``model_dir`` is given.
+
+    Args:
+        point: the point (``a``, ``g``, seed).
+        settings: the shared recipe.
+        data: an :class:`~qiskit_natural_qnn.data.MNISTSplit` (or any object with ``train``,
+            ``validation`` datasets and a ``source``).
+        device: torch device of the run.
+        progress: show the fit's progress bar over epochs.
+        model_dir: if given, ``fit`` writes ``history.json`` and ``model.safetensors`` there.
+
+    Returns:
+        The :class:`PointRecord`.
+
+    Raises:
+        ConfigurationError: the point does not fit the settings (e.g. ``g < pi/2`` with unequal widths).
+    """
+    from ..network import NaturalQNN
+    from ..training import fit
+
+    start = time.perf_counter()
+    n_inputs = int(data.train.images.shape[1])
+    n_classes = 10
+    model = NaturalQNN(
+        layer_sizes=[n_inputs, *settings.hidden, n_classes],
+        a=point.a,
+        stretch=settings.stretch,
+        g=point.g,
+        weak_update=settings.weak_update,
+        bias=settings.bias,
+        seed=point.seed,
+    ).to(device)
+    config = settings.config.replace(seed=point.seed)
+    history = fit(model, data.train, data.validation, config=config, progress=progress, out_dir=model_dir)
+    return _record_from(point, settings, data, model, history, device=device, start=start)
+
+
+def _record_from(
+    point: SweepPoint,
+    settings: SweepSettings,
+    data: Any,
+    model: Any,
+    history: History,
+    *,
+    device: str,
+    start: float | None,
+    seconds: float | None = None,
+    imported_from: str | None = None,
+) -> PointRecord:
+    last = history.last_validated
+    if last is None or last.val_vote_error is None or last.val_single_shot_error is None:
+        raise InputError("the run has no validation record; pass validation data to fit")
+    train_single, train_vote = _train_set_errors(
+        model, data, shots=settings.config.eval_shots, seed=point.seed
+    )
+    if seconds is None:
+        seconds = time.perf_counter() - (start or time.perf_counter())
+    return PointRecord(
+        a=point.a,
+        g=point.g,
+        seed=point.seed,
+        layer_sizes=list(model.layer_sizes),
+        settings=settings.to_dict(),
+        data=_data_info(data),
+        val_single_shot_error=float(last.val_single_shot_error),
+        val_vote_error=float(last.val_vote_error),
+        train_error=float(history.records[-1].train_error),
+        train_single_shot_error=float(train_single),
+        train_vote_error=float(train_vote),
+        seconds=float(seconds),
+        version=history.version,
+        device=str(device),
+        finished_at=_now(),
+        history=history.to_dict(),
+        host=_host(),
+        imported_from=imported_from,
+    )
+
+
+def _points_dir(results_dir: str | os.PathLike[str]) -> Path:
+    return Path(results_dir) / "points"
+
+
+def _check_compatible(record: PointRecord, settings: SweepSettings, data_info: dict[str, Any], path: Path) -> None:
+    expected = settings.to_dict()
+    for key in expected:
+        if record.settings.get(key) != expected[key]:
+            raise ConfigurationError(
+                f"{str(path)!r} was recorded with {key}={record.settings.get(key)!r}, but this sweep has "
+                f"{key}={expected[key]!r}; use another results directory for other settings, or delete the file"
+            )
+    for key in ("train", "n_train", "validation", "n_validation"):
+        if record.data.get(key) != data_info[key]:
+            raise ConfigurationError(
+                f"{str(path)!r} was recorded on {key}={record.data.get(key)!r}, but this sweep uses "
+                f"{key}={data_info[key]!r}; use another results directory for other data, or delete the file"
+            )
+
+
+def run_sweep(
+    points: Sequence[SweepPoint],
+    *,
+    settings: SweepSettings,
+    results_dir: str | os.PathLike[str],
+    data: Any | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    save_models: bool = False,
+) -> list[PointRecord]:
+    """Run every point that has no record yet in ``results_dir``; return the records of all points.
+
+    Finished points are written to ``results_dir/points/<key>.json`` as soon as they finish, so the
+    sweep can be stopped at any time and resumed by running it again. A record left by other settings
+    or other data stops the sweep with an error rather than being mixed in.
+
+    Args:
+        points: the points, e.g. from :func:`grid_points`.
+        settings: the recipe shared by every point.
+        results_dir: the folder of the sweep (created if needed).
+        data: the split (default: :func:`~qiskit_natural_qnn.data.load_default`).
+        device: torch device; default ``cuda`` when available, else ``cpu``.
+        progress: tqdm bars over points and over each point's epochs.
+        save_models: also keep each point's ``model.safetensors`` and ``history.json`` under
+            ``results_dir/models/<key>/``.
+
+    Returns:
+        One :class:`PointRecord` per point, in the order of ``points``.
+
+    Raises:
+        ConfigurationError: no points, repeated points, a bad point, or records in ``results_dir``
+            that were made with other settings or data.
+    """
+    from tqdm import tqdm
+
+    points = list(points)
+    if not points:
+        raise ConfigurationError("no points to run; pass e.g. grid_points(a=[0, 0.316], seeds=[0, 1, 2])")
+    if not all(isinstance(p, SweepPoint) for p in points):
+        raise ConfigurationError("points must be SweepPoint objects; build them with grid_points(...)")
+    keys = [p.key for p in points]
+    dup = next((k for k in keys if keys.count(k) > 1), None)
+    if dup is not None:
+        raise ConfigurationError(f"point {dup} is listed twice; pass each point once")
+    if data is None:
+        from ..data import load_default
+
+        data = load_default()
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    info = _data_info(data)
+    pdir = _points_dir(results_dir)
+    pdir.mkdir(parents=True, exist_ok=True)
+    records: dict[str, PointRecord] = {}
+    todo = []
+    for p in points:
+        path = pdir / f"{p.key}.json"
+        if path.exists():
+            rec = PointRecord.from_json(path)
+            _check_compatible(rec, settings, info, path)
+            records[p.key] = rec
+        else:
+            todo.append(p)
+    bar = tqdm(todo, desc=f"sweep ({len(points) - len(todo)} of {len(points)} done)", unit="point", disable=not progress)
+    try:
+        for p in bar:
+            bar.set_postfix({"a": f"{p.a:.4g}", "g": f"{p.g:.4g}", "seed": p.seed})
+            model_dir = Path(results_dir) / "models" / p.key if save_models else None
+            rec = run_point(p, settings=settings, data=data, device=device, progress=progress, model_dir=model_dir)
+            rec.to_json(pdir / f"{p.key}.json")
+            records[p.key] = rec
+    finally:
+        bar.close()
+    return [records[k] for k in keys]
+
+
+def load_records(results_dir: str | os.PathLike[str]) -> list[PointRecord]:
+    """Every point record in ``results_dir/points/`` (sorted by ``g``, ``a``, seed).
+
+    Raises:
+        InputError: ``results_dir`` holds no records, or a file that is not a record.
+
+    Example:
+        >>> load_records("no/such/dir")
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.InputError: no sweep records in 'no/such/dir/points'; run qnqnn sweep with --results-dir no/such/dir first
+    """
+    pdir = _points_dir(results_dir)
+    files = sorted(pdir.glob("*.json")) if pdir.is_dir() else []
+    if not files:
+        raise InputError(f"no sweep records in {str(pdir)!r}; run qnqnn sweep with --results-dir {results_dir} first")
+    records = [PointRecord.from_json(f) for f in files]
+    return sorted(records, key=lambda r: (r.g, r.a, r.seed))
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One metric at one ``(a, g)``, over seeds.
+
+    Attributes:
+        a: the stretch.
+        g: the entanglement angle.
+        metric: the metric's name (a key of :data:`METRICS`).
+        seeds: the seeds, ascending.
+        values: the metric per seed, in the order of ``seeds``.
+        mean: the mean over seeds.
+        std: the sample standard deviation over seeds (``ddof=1``; 0 with one seed).
+        sem: the standard error of the mean, ``std / sqrt(n)``.
+    """
+
+    a: float
+    g: float
+    metric: str
+    seeds: tuple[int, ...]
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    sem: float
+
+    @property
+    def n(self) -> int:
+        """Number of seeds."""
+        return len(self.seeds)
+
+
+def aggregate(records: Iterable[PointRecord], metric: str = "val_vote_error") -> list[Aggregate]:
+    """Mean, standard deviation and standard error of ``metric`` over seeds at each ``(a, g)``.
+
+    Records whose metric is None are left out. Points are sorted by ``g``, then ``a``.
+
+    Raises:
+        ConfigurationError: an unknown metric.
+
+    Example:
+        >>> recs = [_fake_record(a=0.5, seed=s, val_vote_error=e) for s, e in [(0, 0.05), (1, 0.07)]]
+        >>> agg = aggregate(recs)
+        >>> agg[0].a, agg[0].seeds, round(agg[0].mean, 4), round(agg[0].std, 4)
+        (0.5, (0, 1), 0.06, 0.0141)
+    """
+    if metric not in METRICS:
+        raise ConfigurationError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+    groups: dict[tuple[float, float], list[tuple[int, float]]] = {}
+    for r in records:
+        value = r.metric(metric)
+        if value is None:
+            continue
+        groups.setdefault((round(r.a, 12), round(r.g, 12)), []).append((r.seed, float(value)))
+    out = []
+    for (a, g), pairs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        pairs.sort()
+        vals = np.array([v for _, v in pairs])
+        std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        out.append(
+            Aggregate(
+                a=a,
+                g=g,
+                metric=metric,
+                seeds=tuple(s for s, _ in pairs),
+                values=tuple(float(v) for v in vals),
+                mean=float(vals.mean()),
+                std=std,
+                sem=std / math.sqrt(len(vals)),
+            )
+        )
+    return out
+
+
+def import_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    results_dir: str | os.PathLike[str],
+    data: Any | None = None,
+    seconds: float | None = None,
+    device: str = "cpu",
+) -> PointRecord:
+    """Turn a finished ``qnqnn train`` run (``history.json`` + ``model.safetensors``) into a sweep record.
+
+    Valid only for runs trained as a sweep trains them: ``qnqnn train --seed S`` seeds the network
+    and the fit with the same int, as :func:`run_point` does. The training-set errors are computed
+    from the saved model. The record goes to ``results_dir/points/<key>.json`` (an existing record
+    is left alone and returned).
+
+    Args:
+        run_dir: the folder written by ``qnqnn train --out``.
+        results_dir: the sweep folder.
+        data: the split the run used (default: the embedded default split).
+        seconds: the run's wall time, if known (default: the sum of its epochs' seconds).
+        device: device for the training-set evaluation.
+
+    Returns:
+        The record.
+
+    Raises:
+        InputError: the run has no history or model, or no seed.
+    """
+    from ..io import load_model
+
+    run = Path(run_dir)
+    if not (run / "history.json").is_file() or not (run / "model.safetensors").is_file():
+        raise InputError(
+            f"{str(run)!r} lacks history.json or model.safetensors; pass a finished qnqnn train output folder"
+        )
+    history = History.from_json(run / "history.json")
+    if history.seed is None:
+        raise InputError(f"{str(run)!r} was trained without a seed; only seeded runs can join a sweep")
+    spec = history.spec
+    point = SweepPoint(a=spec["a"], g=spec["g"], seed=history.seed)
+    settings = SweepSettings(
+        hidden=tuple(history.layer_sizes[1:-1]),
+        stretch=spec["stretch"],
+        weak_update=spec["weak_update"],
+        bias=False,
+        config=history.config,
+    )
+    if data is None:
+        from ..data import load_default
+
+        data = load_default()
+    if history.train_data != data.train.name or history.validation_data != data.validation.name:
+        raise InputError(
+            f"{str(run)!r} was trained on {history.train_data!r}/{history.validation_data!r}, not on "
+            f"{data.train.name!r}/{data.validation.name!r}; pass the data it was trained on"
+        )
+    path = _points_dir(results_dir) / f"{point.key}.json"
+    if path.exists():
+        rec = PointRecord.from_json(path)
+        _check_compatible(rec, settings, _data_info(data), path)
+        return rec
+    model = load_model(run / "model.safetensors", device=device)
+    if model.bias:
+        settings = dataclasses.replace(settings, bias=True)
+    if seconds is None:
+        seconds = float(sum(r.seconds for r in history.records))
+    rec = _record_from(
+        point, settings, data, model, history, device=device, start=None, seconds=seconds, imported_from=str(run)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec.to_json(path)
+    return rec
+
+
+def _fake_record(*, a: float = 0.0, g: float = _HALF_PI, seed: int = 0, val_vote_error: float = 0.1, **kw: Any) -> PointRecord:
+    """A record with made-up numbers, for examples and tests."""
+    fields = {
+        "layer_sizes": [784, 16, 10],
+        "settings": SweepSettings(hidden=(16,)).to_dict(),
+        "data": {"source": "fake", "train": "t", "n_train": 1, "validation": "v", "n_validation": 1},
+        "val_single_shot_error": val_vote_error,
+        "train_error": 0.0,
+        "train_single_shot_error": 0.0,
+        "train_vote_error": 0.0,
+        "seconds": 1.0,
+        "version": "test",
+        "device": "cpu",
+        "finished_at": "2026-01-01T00:00:00+00:00",
+        "history": {},
+    }
+    fields.update(kw)
+    return PointRecord(a=a, g=g, seed=seed, val_vote_error=val_vote_error, **fields)
