@@ -36,7 +36,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_save
 
 from .exceptions import ConfigurationError, ModelFileError
+from .io import write_atomic
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -159,32 +159,8 @@ def write_checkpoint(
         "sha256": _digest(state_json, cpu),
     }
     payload = _safetensors_save(cpu, metadata=meta)
-    path = _file(directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (POSIX); harmless where directories cannot be opened
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    # write_atomic names its temporary file with _TMP_PREFIX / _TMP_SUFFIX for this file name
+    return write_atomic(_file(directory), payload, durable=True)
 
 
 def remove_stale_temporaries(directory: str | os.PathLike[str]) -> int:

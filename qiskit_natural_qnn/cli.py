@@ -381,7 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 for a library error (printed as ``error: <message>`` on stderr), 130 when
         interrupted. Usage errors exit through :mod:`argparse` with status 2.
     """
-    args = build_parser().parse_args(argv)
+    return run_handler(build_parser().parse_args(argv))
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand: library errors print ``error: <message>`` and give 2, Ctrl-C gives 130."""
     try:
         return int(args.handler(args))
     except NaturalQNNError as exc:

@@ -175,6 +175,22 @@ def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Map
         header["user"] = user
     payload = _safetensors_save(tensors, metadata=header)
 
+    return write_atomic(path, payload)
+
+
+def write_atomic(path: str | os.PathLike[str], payload: bytes, *, durable: bool = False) -> Path:
+    """Write ``payload`` to ``path`` atomically: a temporary ``.<name>.*.tmp`` file in the same folder,
+    flushed and synced, then renamed over ``path``; on failure the temporary file is removed and any
+    earlier file is left as it was.
+
+    Args:
+        path: the destination (parent folders are created).
+        payload: the bytes.
+        durable: also sync the folder so the rename itself survives a power loss (POSIX).
+
+    Returns:
+        The destination path.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -190,6 +206,17 @@ def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Map
         except FileNotFoundError:
             pass
         raise
+    if durable:
+        try:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+        except OSError:  # pragma: no cover - e.g. Windows
+            return path
+        try:
+            os.fsync(dir_fd)
+        except OSError:  # pragma: no cover
+            pass
+        finally:
+            os.close(dir_fd)
     return path
 
 

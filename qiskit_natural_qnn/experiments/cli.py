@@ -25,7 +25,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigurationError, NaturalQNNError
+from ..exceptions import ConfigurationError
 from ..neurons import STRETCH_KINDS, WEAK_UPDATES
 
 __all__ = ["add_sweep_parser", "run_sweep_command", "parse_values", "main"]
@@ -255,19 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 for a library error (printed as ``error: <message>``), 130 when interrupted.
     """
-    import sys
-
     parser = argparse.ArgumentParser(prog="qnqnn")
     add_sweep_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except NaturalQNNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    from ..cli import run_handler
+
+    return run_handler(parser.parse_args(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigurationError, NaturalQNNError
+from ..exceptions import ConfigurationError
 
 __all__ = [
     "add_borderline_parser",
@@ -322,21 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 for a library error (printed as ``error: <message>``), 130 when interrupted.
     """
-    import sys
-
     parser = argparse.ArgumentParser(prog="qnqnn")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (add_noise_sweep_parser, add_borderline_parser, add_estimate_parser):
         add(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except NaturalQNNError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    from ..cli import run_handler
+
+    return run_handler(parser.parse_args(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover
