@@ -111,7 +111,7 @@ def test_crash_while_waiting_then_resume_fetches_instead_of_resubmitting(tmp_pat
     cloud = FakeCloud(lose_connection_on=2)  # layer 2's job runs, but the client dies waiting for it
     with pytest.raises(
         ExecutionError,
-        match=r"^the sampler job for hidden layer 2 failed \(ConnectionError: "
+        match=r"^the sampler job for hidden layer 2 \(job job-002\) failed \(ConnectionError: "
         r"connection lost while waiting\)",
     ):
         _predict(CloudSampler(cloud), seed=4, record=RunRecord(path, fetch_job=cloud.fetch))
@@ -169,3 +169,70 @@ def test_not_a_record_is_refused(tmp_path):
     bad.write_text(json.dumps({"format": "something else"}))
     with pytest.raises(ConfigurationError, match=r"is not a run record \(expected format 'qiskit-natural-qnn-run'\)"):
         RunRecord(bad)
+
+
+# ------------------------------------------------------------------ transient and permanent failures
+class _Flaky(CloudSampler):
+    """Fails its first ``failures`` submissions with ``error``, then behaves."""
+
+    def __init__(self, cloud: FakeCloud, error: Exception, failures: int, seed: int | None = None) -> None:
+        super().__init__(cloud, seed)
+        self.error, self.failures = error, failures
+
+    def with_seed(self, seed: int) -> _Flaky:
+        twin = _Flaky(self.cloud, self.error, 0, seed)
+        twin.parent = self
+        return twin
+
+    def run(self, pubs, *, shots=None):
+        owner = getattr(self, "parent", self)
+        if owner.failures > 0:
+            owner.failures -= 1
+            raise owner.error
+        return super().run(pubs, shots=shots)
+
+
+class _HTTPError(Exception):
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+
+
+def _quiet_sleeps(monkeypatch) -> list[float]:
+    waits: list[float] = []
+    import qiskit_natural_qnn.execution.jobs as jobs
+
+    monkeypatch.setattr(jobs.time, "sleep", waits.append)
+    return waits
+
+
+@pytest.mark.parametrize("error", [ConnectionError("reset by peer"), TimeoutError("slow"), _HTTPError(503)])
+def test_transient_submission_errors_are_retried_with_backoff(monkeypatch, error):
+    waits = _quiet_sleeps(monkeypatch)
+    flaky = _Flaky(FakeCloud(), error, failures=2)
+    baseline = _predict(CloudSampler(FakeCloud()), seed=5)
+    got = _predict(flaky, seed=5)
+    _same(got, baseline)
+    assert waits == [2.0, 4.0]  # exponential backoff, then success on the third attempt
+
+
+def test_retries_give_up_after_the_policy_and_say_so(monkeypatch):
+    waits = _quiet_sleeps(monkeypatch)
+    flaky = _Flaky(FakeCloud(), ConnectionError("network down"), failures=100)
+    with pytest.raises(ExecutionError, match=r"hidden layer 1 after 4 attempts failed \(ConnectionError: network down\)"):
+        _predict(flaky, seed=5)
+    assert waits == [2.0, 4.0, 8.0]
+
+
+def test_permanent_submission_errors_are_not_retried(monkeypatch):
+    waits = _quiet_sleeps(monkeypatch)
+    flaky = _Flaky(FakeCloud(), _HTTPError(401), failures=1)
+    with pytest.raises(ExecutionError, match=r"the sampler job for hidden layer 1 failed \(_HTTPError: HTTP 401\)"):
+        _predict(flaky, seed=5)
+    assert waits == []
+
+
+def test_a_failed_job_is_reported_with_its_job_id():
+    cloud = FakeCloud(lose_connection_on=1)
+    with pytest.raises(ExecutionError, match=r"hidden layer 1 \(job job-001\) failed \(ConnectionError"):
+        _predict(CloudSampler(cloud), seed=5)

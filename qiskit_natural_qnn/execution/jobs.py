@@ -26,7 +26,8 @@ Example:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,7 +45,16 @@ from .samplers import (
     wrap_failure,
 )
 
-__all__ = ["JobInfo", "Sweep", "decode_register", "run_sweep", "sweep_digest"]
+__all__ = [
+    "JobInfo",
+    "RetryPolicy",
+    "Sweep",
+    "decode_register",
+    "is_transient",
+    "run_sweep",
+    "submit_with_retry",
+    "sweep_digest",
+]
 
 
 class JobInfo(NamedTuple):
@@ -114,6 +124,69 @@ def decode_register(pub_result: Any, name: str, *, n_sets: int, shots: int, widt
     return layer_bits({name: flat}, name).reshape(n_sets, shots, width).astype(np.uint8)
 
 
+class RetryPolicy(NamedTuple):
+    """How submissions are retried when the service fails transiently.
+
+    Attributes:
+        attempts: submissions tried in all (1 = no retry).
+        base_delay_s: the wait before the first retry; it doubles after each failure.
+        max_delay_s: the longest wait between two attempts.
+    """
+
+    attempts: int = 4
+    base_delay_s: float = 2.0
+    max_delay_s: float = 60.0
+
+
+#: Connection-level failures, timeouts and HTTP 408/429/5xx answers are worth retrying; anything
+#: else (a circuit the target rejects, bad credentials, a malformed request) is reported at once.
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures that a later submission may not meet (network, timeouts, HTTP 408/429/5xx).
+
+    Example:
+        >>> is_transient(ConnectionError("reset by peer")), is_transient(ValueError("bad circuit"))
+        (True, False)
+    """
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    for holder in (exc, getattr(exc, "response", None)):
+        status = getattr(holder, "status_code", None)
+        if isinstance(status, int) and status in _TRANSIENT_STATUS:
+            return True
+    return False
+
+
+def submit_with_retry(
+    submit: Callable[[], Any],
+    *,
+    what: str,
+    retry: RetryPolicy = RetryPolicy(),
+    sleep: Callable[[float], None] | None = None,
+) -> Any:
+    """Call ``submit()``; on a transient failure wait and try again with exponential backoff.
+
+    Raises:
+        ExecutionError: a permanent failure at once, or the last transient one after
+            ``retry.attempts`` tries (the message says how many).
+    """
+    delay = retry.base_delay_s
+    for attempt in range(1, max(1, retry.attempts) + 1):
+        try:
+            return submit()
+        except ExecutionError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc) or attempt >= retry.attempts:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise wrap_failure(exc, f"{what}{tries}") from exc
+            (sleep or time.sleep)(min(delay, retry.max_delay_s))
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def run_sweep(
     submitter: JobSubmitter,
     circuit: QuantumCircuit,
@@ -128,6 +201,7 @@ def run_sweep(
     max_sets_per_job: int | None = None,
     record: Any = None,
     prefix: str | None = None,
+    retry: RetryPolicy = RetryPolicy(),
 ) -> Sweep:
     """Run ``circuit`` once per row of ``values`` with ``shots`` shots each, in as few jobs as allowed.
 
@@ -145,12 +219,14 @@ def run_sweep(
         max_sets_per_job: split into jobs of at most this many parameter sets (None: one job).
         record: an optional :class:`~.records.RunRecord` (reuse finished jobs, log submissions).
         prefix: the job keys' prefix (default ``"h{key[0]}"``).
+        retry: how transient submission failures are retried (exponential backoff).
 
     Returns:
         The decoded :class:`Sweep`.
 
     Raises:
-        ExecutionError: a job fails or its result cannot be decoded.
+        ExecutionError: a submission fails permanently (or transiently more than ``retry.attempts``
+            times), a job fails (the message names its job id), or a result cannot be decoded.
     """
     values = np.asarray(values, dtype=np.float64)
     n_sets = values.shape[0]
@@ -169,12 +245,9 @@ def run_sweep(
             pending.append((JobInfo(job_key, reused[0], seed, n, shots, True), part, reused[1], digest))
             continue
         pub = (circuit, {tuple(parameters): chunk}) if len(parameters) else (circuit,)
-        try:
-            job = submitter.submit([pub], shots=shots, seed=seed)
-        except ExecutionError:
-            raise
-        except Exception as exc:
-            raise wrap_failure(exc, what) from exc
+        job = submit_with_retry(
+            lambda pub=pub, seed=seed: submitter.submit([pub], shots=shots, seed=seed), what=what, retry=retry
+        )
         info = JobInfo(job_key, job_id_of(job), seed, n, shots, False)
         if record is not None:
             record.submitted(
@@ -190,7 +263,7 @@ def run_sweep(
             try:
                 result = job.result()
             except Exception as exc:
-                raise wrap_failure(exc, what) from exc
+                raise wrap_failure(exc, f"{what} (job {info.job_id})") from exc
             if record is not None:
                 record.finished(info.key, digest, result)
         try:
