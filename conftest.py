@@ -1,10 +1,15 @@
-"""Test-session settings shared by the unit tests, the doctests and the notebooks' parent process."""
+"""Test-session settings shared by the unit tests, the doctests and the notebook kernels."""
 
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One OpenMP thread for this process and for the notebook kernels nbmake starts (they inherit the
+# environment): on a busy machine, OpenMP threads that wait on each other slowed a 5-second notebook
+# cell past nbmake's 300-second limit.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
