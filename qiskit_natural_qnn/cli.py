@@ -100,14 +100,27 @@ def _angle(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def int_argument(*, minimum: int = 1, auto: bool = False) -> Callable[[str], int | str]:
+    """An argparse ``type`` for integers ``>= minimum`` (and the word ``auto`` when ``auto=True``)."""
+    kinds = {0: "a non-negative integer", 1: "a positive integer"}
+    kind = kinds.get(minimum, f"an integer >= {minimum}")
+    expected = f"{kind} or 'auto'" if auto else kind
+
+    def parse(text: str) -> int | str:
+        if auto and text == "auto":
+            return text
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = int_argument(minimum=1)
 
 
 def _default_device() -> str:

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli import int_argument
 from ..exceptions import ConfigurationError
 
 __all__ = ["add_circuit_parser", "run_circuit_command"]
@@ -34,14 +35,7 @@ _MODES = ("layers", "dynamic", "deferred")
 _FORMATS = ("text", "png", "qasm3")
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_non_negative_int = int_argument(minimum=0)
 
 
 def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:

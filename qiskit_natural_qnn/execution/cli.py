@@ -27,6 +27,7 @@ import argparse
 import json
 from typing import Any
 
+from ..cli import int_argument
 from .auto import MODES
 from .backends import BACKEND_FORMS, make_sampler
 from .ibm import EXECUTION_MODES
@@ -35,16 +36,7 @@ from .predict import evaluate_on_sampler
 __all__ = ["add_backend_arguments", "run_evaluate_on_backend"]
 
 
-def _copies(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
-    return value
+_copies = int_argument(minimum=1, auto=True)
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:

@@ -63,11 +63,9 @@ def _floats(text: str) -> list[float]:
 
 
 def _copies(text: str) -> int | str:
-    if text == "auto":
-        return text
-    from ..cli import _positive_int
+    from ..cli import int_argument
 
-    return _positive_int(text)
+    return int_argument(minimum=1, auto=True)(text)
 
 
 def points_to_json(points: list[Any]) -> list[dict[str, Any]]:
