@@ -43,6 +43,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_save
 
 from .exceptions import ConfigurationError, InputError, ModelFileError
+from .fastpath import check_surrogate
 from .network import NaturalQNN, QuantizationSpec, validate_layer_sizes
 
 __all__ = [
@@ -81,6 +82,7 @@ class ModelMetadata:
         bias: whether every layer has a bias vector.
         library_version: the qiskit-natural-qnn version that wrote the file (informative only).
         user: the user metadata passed to :func:`save_model` (``{}`` when none).
+        surrogate: the training pseudo-gradient (optional key; ``"hardtanh"`` when absent).
     """
 
     format_version: int
@@ -89,6 +91,7 @@ class ModelMetadata:
     bias: bool
     library_version: str
     user: dict[str, Any]
+    surrogate: str = "hardtanh"
 
 
 def _library_version() -> str:
@@ -169,6 +172,7 @@ def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Map
         "layer_sizes": json.dumps(list(model.layer_sizes)),
         "spec": json.dumps(model.spec.to_dict(), allow_nan=False),
         "bias": "true" if model.bias else "false",
+        "surrogate": model.surrogate,
         "library_version": _library_version(),
     }
     if user is not None:
@@ -355,6 +359,12 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
     except ConfigurationError as exc:
         raise ModelFileError(f"{str(path)!r}: layer_sizes and spec disagree: {exc}") from None
 
+    surrogate = meta.get("surrogate", "hardtanh")
+    try:
+        check_surrogate(surrogate, spec.neuron)
+    except ConfigurationError as exc:
+        raise ModelFileError(f"{str(path)!r}: invalid surrogate: {exc}") from None
+
     user: dict[str, Any] = {}
     if "user" in meta:
         user = _json_field(path, meta, "user")
@@ -369,6 +379,7 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
         bias=bias,
         library_version=meta["library_version"],
         user=user,
+        surrogate=surrogate,
     )
 
 
@@ -526,6 +537,7 @@ def load_model(
             g=spec.g,
             weak_update=spec.weak_update,
             bias=meta.bias,
+            surrogate=meta.surrogate,
             seed=0,
             dtype=dtype,
         )

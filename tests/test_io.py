@@ -463,3 +463,25 @@ def test_errors_are_catchable_as_builtin_and_base(tmp_path: Path) -> None:
         load_model(path)
     with pytest.raises(NaturalQNNError):
         load_model(path)
+
+
+def test_surrogate_round_trips_and_defaults_to_hardtanh(tmp_path):
+    net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=1.0, stretch="linear", surrogate="expected", seed=0)
+    path = save_model(net, tmp_path / "m.safetensors")
+    assert read_metadata(path).surrogate == "expected"
+    assert load_model(path).surrogate == "expected"
+    # A file written before the key existed (or by another writer) reads as the paper's estimator.
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = dict(f.metadata())
+    del meta["surrogate"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(path)), str(old), metadata=meta)
+    assert load_model(old).surrogate == "hardtanh"
+    meta["surrogate"] = "magic"
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(path)), str(bad), metadata=meta)
+    with pytest.raises(ModelFileError, match=r"invalid surrogate: .*'magic'"):
+        load_model(bad)
