@@ -78,6 +78,9 @@ CHECKPOINT_FORMAT = "qiskit-natural-qnn-checkpoint"
 #: The checkpoint format version this library writes and the newest it reads.
 CHECKPOINT_VERSION = 1
 
+#: TrainConfig fields added after checkpoint format 1 appeared, with the values older runs had.
+_CONFIG_FIELDS_ADDED: dict[str, Any] = {"train_shots": 1, "average_from": None}
+
 _MAX_HEADER_BYTES = 100_000_000
 _TMP_PREFIX = f".{CHECKPOINT_FILE}."
 _TMP_SUFFIX = ".tmp"
@@ -433,6 +436,9 @@ class TrainingObjects:
         run: the :func:`run_description` a resume must match.
         eval_seed: the seed of the validation shots.
         history: the :class:`~qiskit_natural_qnn.training.History` so far.
+        average: the running average of the weights by parameter name (``TrainConfig.average_from``),
+            or None before the first averaged epoch.
+        n_averaged: how many epochs' weights ``average`` holds.
     """
 
     model: Any
@@ -443,6 +449,8 @@ class TrainingObjects:
     run: dict[str, Any]
     eval_seed: int
     history: Any
+    average: dict[str, torch.Tensor] | None = None
+    n_averaged: int = 0
 
 
 def save_training_checkpoint(directory: str | os.PathLike[str], loop: TrainingObjects, pos: LoopPosition) -> Path:
@@ -459,7 +467,10 @@ def save_training_checkpoint(directory: str | os.PathLike[str], loop: TrainingOb
     if pos.epoch_step:
         assert pos.order is not None and pos.loss_sum is not None and pos.wrong is not None
         tensors.update({"epoch.order": pos.order, "epoch.loss_sum": pos.loss_sum, "epoch.wrong": pos.wrong})
+    if loop.average is not None:
+        tensors.update({f"average.{k}": v for k, v in loop.average.items()})
     state = {
+        "n_averaged": loop.n_averaged,
         "run": loop.run,
         "epochs_done": pos.epochs_done,
         "epoch_step": pos.epoch_step,
@@ -504,6 +515,8 @@ def restore_training_checkpoint(
     saved_run = st.get("run")
     if not isinstance(saved_run, dict):
         raise bad("it has no run description")
+    if isinstance(saved_run.get("config"), dict):  # written before these TrainConfig fields existed
+        saved_run = {**saved_run, "config": {**_CONFIG_FIELDS_ADDED, **saved_run["config"]}}
     diffs = run_differences(saved_run, loop.run)
     if diffs:
         raise ConfigurationError(
@@ -565,8 +578,9 @@ def restore_training_checkpoint(
             raise bad("epoch.loss_sum must be a float scalar")
         if not bool(torch.isfinite(loss_sum)):
             raise bad("epoch.loss_sum holds NaN or infinity")
-        if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= n:
-            raise bad(f"epoch.wrong must be an int64 scalar in [0, {n}]")
+        passes = n * config.train_shots
+        if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= passes:
+            raise bad(f"epoch.wrong must be an int64 scalar in [0, {passes}]")
         pos.order, pos.loss_sum, pos.wrong = order, loss_sum, wrong
     elif stopped and epochs_done == 0:
         raise bad("stopped before the first epoch ended")
@@ -582,6 +596,23 @@ def restore_training_checkpoint(
             for k, v in now.items()
         ):
             raise bad(f"scheduler state must have the entries {sorted(now)} with their types")
+    # the running average of the weights (TrainConfig.average_from)
+    start = config.average_from
+    n_averaged = st.get("n_averaged", 0)
+    expected_n = 0 if start is None else max(0, epochs_done - start + 1)
+    if n_averaged != expected_n:
+        raise bad(f"n_averaged must be {expected_n} after {epochs_done} epoch(s), got {n_averaged!r}")
+    average: dict[str, torch.Tensor] | None = None
+    if expected_n:
+        average = {}
+        for name, current in params.items():
+            t = tensors.pop(f"average.{name}", None)
+            if t is None or t.shape != current.shape or t.dtype != current.dtype:
+                got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+                raise bad(f"average.{name} is {got}, expected {current.dtype} {tuple(current.shape)}")
+            if not bool(torch.isfinite(t).all()):
+                raise bad(f"average.{name} holds NaN or infinity")
+            average[name] = t
     opt_tensors = {k: tensors.pop(k) for k in list(tensors) if k.startswith("optimizer.")}
     if tensors:
         raise bad(f"unexpected tensor(s) {', '.join(sorted(tensors))}")
@@ -597,6 +628,9 @@ def restore_training_checkpoint(
     loop.sampling_gen.set_state(states["rng.sampling"])
     loop.eval_seed = eval_seed
     loop.history.records[:] = records
+    device = next(iter(params.values())).device if params else torch.device("cpu")
+    loop.average = {k: v.to(device) for k, v in average.items()} if average is not None else None
+    loop.n_averaged = expected_n
     return pos
 
 

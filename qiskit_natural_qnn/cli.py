@@ -194,6 +194,9 @@ def _add_train_parser(subparsers: Any) -> None:
     train.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (default 1)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed of the initialisation, shuffling and sampling (default 0)")
+    from .training import add_recipe_options
+
+    add_recipe_options(train)
     data = p.add_argument_group("data and output")
     data.add_argument("--data-dir", default=None,
                       help="folder with the full MNIST IDX files (paper split); default: the embedded subset")
@@ -214,7 +217,7 @@ def _add_train_parser(subparsers: Any) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .data import N_PIXELS
     from .network import NaturalQNN
-    from .training import TrainConfig, fit
+    from .training import TrainConfig, fit, recipe_options
 
     if args.resume and not args.out:
         raise ConfigurationError("--resume continues the run in --out; pass the --out folder of the interrupted run")
@@ -229,6 +232,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         seed=args.seed,
         schedule=None if args.schedule == "none" else args.schedule,
+        **recipe_options(args),
     )
     from .native import native_setup_from_args
 

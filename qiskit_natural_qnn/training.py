@@ -18,11 +18,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from .fastpath import make_generator
 from .inference import Evaluation, check_labels, check_real_dtype, evaluate
 from .network import NaturalQNN
 
-__all__ = ["SCHEDULES", "TrainConfig", "EpochRecord", "History", "fit"]
+__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "add_recipe_options", "fit", "recipe_options"]
 
 #: Learning-rate schedules: None (the paper: constant) or ``"cosine"`` (cosine annealing to 0 over
 #: ``epochs``, stepped once per epoch).
@@ -85,6 +86,14 @@ class TrainConfig:
             stream and seeds the validation shots. None uses fresh entropy for the shuffle and the
             validation shots and leaves the network's sampling stream as it is.
         schedule: None (constant learning rate, the paper) or ``"cosine"``.
+        train_shots: stochastic forward passes per training image and step (``>= 1``); the loss is
+            their mean, so the gradient averages as many independent samples of the network's
+            randomness. 1 is the paper's recipe; ``K`` costs about ``K`` times as much per step.
+        average_from: None (the paper: the final model is the last weights) or an epoch ``E`` in
+            ``[1, epochs]``: stochastic weight averaging (Izmailov et al., 2018) with equal weights.
+            The weights at the end of every epoch from ``E`` on are averaged; validations from epoch
+            ``E`` on evaluate the average, and the trained model ends with it (after the step hooks
+            are applied to it once). The training passes always use the current weights.
 
     Raises:
         ConfigurationError: a value of the wrong type or out of range.
@@ -106,9 +115,17 @@ class TrainConfig:
     shuffle: bool = True
     seed: int | None = None
     schedule: str | None = None
+    train_shots: int = 1
+    average_from: int | None = None
 
     def __post_init__(self) -> None:
-        for name, example in (("epochs", 10), ("batch_size", 64), ("eval_shots", 15), ("eval_every", 1)):
+        for name, example in (
+            ("epochs", 10),
+            ("batch_size", 64),
+            ("eval_shots", 15),
+            ("eval_every", 1),
+            ("train_shots", 1),
+        ):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}; pass e.g. {name}={example}")
@@ -139,6 +156,14 @@ class TrainConfig:
                 f"unknown schedule {self.schedule!r}; expected None (constant learning rate) or one of "
                 f"{', '.join(repr(s) for s in SCHEDULES)}"
             )
+        if self.average_from is not None:
+            if not _is_int(self.average_from) or not 1 <= self.average_from <= self.epochs:
+                raise ConfigurationError(
+                    f"average_from must be None or an epoch in [1, epochs={self.epochs}], got "
+                    f"{self.average_from!r}; pass e.g. average_from={max(1, self.epochs // 2)} to average the "
+                    "weights of the second half of training, or None for the last weights"
+                )
+            object.__setattr__(self, "average_from", int(self.average_from))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
@@ -275,6 +300,65 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tenso
     return x, y, getattr(data, "name", None)
 
 
+def add_recipe_options(parser: Any) -> None:
+    """Add ``--train-shots`` and ``--average-from`` (training options beyond the paper) to a parser or group.
+
+    Example:
+        >>> import argparse
+        >>> p = argparse.ArgumentParser()
+        >>> add_recipe_options(p)
+        >>> args = p.parse_args(["--train-shots", "4", "--average-from", "51"])
+        >>> recipe_options(args)
+        {'train_shots': 4, 'average_from': 51}
+    """
+    parser.add_argument(
+        "--train-shots", type=int, default=1, metavar="K",
+        help="stochastic passes per training image and step, loss averaged (default 1, the paper)",
+    )
+    parser.add_argument(
+        "--average-from", type=int, default=None, metavar="EPOCH",
+        help="average the weights of every epoch from EPOCH on (stochastic weight averaging) and keep "
+        "the average as the model; validations from then on use it (default: off, the paper)",
+    )
+
+
+def recipe_options(args: Any) -> dict[str, Any]:
+    """The :class:`TrainConfig` keyword arguments of the options :func:`add_recipe_options` added."""
+    return {"train_shots": args.train_shots, "average_from": args.average_from}
+
+
+def _update_average(loop: TrainingObjects, model: NaturalQNN) -> None:
+    """Fold the current weights into the equal-weight running average of ``loop``."""
+    with torch.no_grad():
+        if loop.average is None or loop.n_averaged == 0:
+            loop.average = {name: p.detach().clone() for name, p in model.named_parameters()}
+            loop.n_averaged = 1
+            return
+        loop.n_averaged += 1
+        for name, p in model.named_parameters():
+            avg = loop.average[name]
+            avg.add_(p.detach() - avg, alpha=1.0 / loop.n_averaged)
+
+
+@contextlib.contextmanager
+def _weights(model: NaturalQNN, weights: dict[str, torch.Tensor] | None) -> Iterator[None]:
+    """Run the block with ``weights`` (by parameter name) in ``model``, then put its own back."""
+    if weights is None:
+        yield
+        return
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        saved = {name: p.detach().clone() for name, p in params.items()}
+        for name, p in params.items():
+            p.copy_(weights[name])
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(saved[name])
+
+
 def _check_no_nan(nan_z: torch.Tensor, epoch: int) -> None:
     if bool(nan_z):
         raise InputError(
@@ -400,6 +484,7 @@ def fit(
     )
     n = x.shape[0]
     bs = config.batch_size
+    shots = config.train_shots
     n_batches = -(-n // bs)
     loop = TrainingObjects(
         model=model,
@@ -450,6 +535,8 @@ def fit(
             for step in range(first_step, n_batches):
                 idx = order[step * bs : (step + 1) * bs]
                 xb, yb = x[idx], y[idx]
+                if shots > 1:  # K independent passes per image; the mean loss averages their gradients
+                    xb, yb = xb.repeat(shots, 1), yb.repeat(shots)
                 fp = model.forward_pass(xb, validate=False)
                 logits = fp.logits
                 loss = loss_fn(logits, yb)
@@ -486,6 +573,8 @@ def fit(
                 scheduler.step()
             model.check_weights()
             _check_no_nan(nan_z, epoch)
+            if config.average_from is not None and epoch >= config.average_from:
+                _update_average(loop, model)
             mean_loss = float(loss_sum) / n  # the epoch's one synchronisation with the device
             if not math.isfinite(mean_loss):
                 raise InputError(
@@ -495,16 +584,17 @@ def fit(
             ev: Evaluation | None = None
             if val is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
                 model.eval()
-                ev = evaluate(
-                    model,
-                    (val[0], val[1]),
-                    shots=config.eval_shots,
-                    seed=np.random.default_rng([loop.eval_seed, epoch]),
-                )
+                with _weights(model, loop.average):
+                    ev = evaluate(
+                        model,
+                        (val[0], val[1]),
+                        shots=config.eval_shots,
+                        seed=np.random.default_rng([loop.eval_seed, epoch]),
+                    )
             record = EpochRecord(
                 epoch=epoch,
                 loss=mean_loss,
-                train_error=int(wrong) / n,
+                train_error=int(wrong) / (n * shots),
                 val_single_shot_error=ev.single_shot_error if ev is not None else None,
                 val_vote_error=ev.vote_error if ev is not None else None,
                 seconds=time.perf_counter() - start,
@@ -525,6 +615,12 @@ def fit(
     finally:
         bar.close()
         model.train(was_training)
+    if loop.average is not None:  # the trained model is the average of the weights
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(loop.average[name])
+            for hook in step_hooks:
+                hook(model)
     if out is not None:
         from .io import save_model
 

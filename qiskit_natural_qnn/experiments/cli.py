@@ -95,6 +95,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
             "10 epochs and after the last, 15-shot majority vote, the embedded default split."
         ),
     )
+    from ..fastpath import SURROGATES
+    from ..training import add_recipe_options
+
     grid = p.add_argument_group("grid")
     grid.add_argument("--param", choices=_PARAMS, required=True,
                       help="sweep the stretch a, the angle g, or the grid of both (--a-values x --g-values)")
@@ -119,6 +122,10 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     model.add_argument("--batch-size", type=_positive_int, default=64, help="mini-batch size (default 64)")
     model.add_argument("--schedule", choices=["none", "cosine"], default="none",
                        help="learning-rate schedule (default none, the paper; cosine is an option)")
+    model.add_argument("--surrogate", choices=SURROGATES, default="hardtanh",
+                       help="training pseudo-gradient: hardtanh (the paper's STE, default) or expected "
+                       "(derivative of the neuron's expected activation; needs a > 0)")
+    add_recipe_options(model)
     model.add_argument("--shots", type=_positive_int, default=15, help="validation shots for the vote (default 15)")
     model.add_argument("--eval-every", type=_positive_int, default=10,
                        help="validate every this many epochs and after the last (default 10)")
@@ -220,7 +227,7 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run (or, with ``--report``, only report) the sweep described by parsed ``qnqnn sweep`` arguments."""
     from ..cli import _check_device, _default_device, _load_split
-    from ..training import TrainConfig
+    from ..training import TrainConfig, recipe_options
     from .sweep import SweepSettings, grid_points, load_records, run_sweep
 
     out = Path(args.results_dir) if args.results_dir else _default_results_dir(args)
@@ -235,9 +242,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     config = TrainConfig(
         epochs=args.epochs, lr=args.lr, momentum=args.momentum, batch_size=args.batch_size,
         eval_shots=args.shots, eval_every=args.eval_every,
-        schedule=None if args.schedule == "none" else args.schedule,
+        schedule=None if args.schedule == "none" else args.schedule, **recipe_options(args),
     )
-    settings = SweepSettings(hidden=tuple(args.hidden), stretch=args.stretch, weak_update=args.weak_update, config=config)
+    settings = SweepSettings(hidden=tuple(args.hidden), stretch=args.stretch, weak_update=args.weak_update,
+                             config=config, surrogate=args.surrogate)
     device = _check_device(args.device or _default_device())
     split = _load_split(args.data_dir, args.train_size, args.limit)
     print(f"data: {split.source}")

@@ -166,6 +166,9 @@ class SweepSettings:
         stretch: the stretch function (``"tanh"``, the paper's training choice, or ``"hardtanh"``...).
         weak_update: post-measurement rule for ``g < pi/2`` (``"circuit"`` or ``"authors_arcsin"``).
         bias: biases on every layer (off in the paper).
+        surrogate: the training pseudo-gradient: ``"hardtanh"`` (the paper's straight-through
+            estimator) or ``"expected"`` (the derivative of the neuron's expected activation; see
+            :class:`~qiskit_natural_qnn.network.NaturalQNN`).
         config: the training recipe; its ``seed`` is ignored (each point brings its own).
 
     Raises:
@@ -177,6 +180,7 @@ class SweepSettings:
     weak_update: str = "circuit"
     bias: bool = False
     config: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, eval_every=10))
+    surrogate: str = "hardtanh"
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
@@ -199,6 +203,7 @@ class SweepSettings:
             "weak_update": self.weak_update,
             "bias": self.bias,
             "config": self.config.to_dict(),
+            "surrogate": self.surrogate,
         }
 
 
@@ -280,8 +285,17 @@ class PointRecord:
                 f"expected {_FORMAT_VERSION}; upgrade qiskit-natural-qnn"
             )
         names = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in data.items() if k in names}
+        settings = fields.get("settings")
+        if isinstance(settings, dict):  # records written before these settings existed
+            config = settings.get("config")
+            fields["settings"] = {
+                **_SETTINGS_ADDED,
+                **settings,
+                **({"config": {**_CONFIG_ADDED, **config}} if isinstance(config, dict) else {}),
+            }
         try:
-            return cls(**{k: v for k, v in data.items() if k in names})
+            return cls(**fields)
         except TypeError as exc:
             raise InputError(f"malformed sweep point record: {exc}; pass a file written by run_sweep") from None
 
@@ -304,6 +318,12 @@ class PointRecord:
         except json.JSONDecodeError as exc:
             raise InputError(f"{str(path)!r} is not valid JSON ({exc}); delete it and run the sweep again") from None
         return cls.from_dict(data)
+
+
+#: Settings and TrainConfig fields added after record format 1 appeared, with the values older
+#: records were made with (so that old records still match a sweep with the default settings).
+_SETTINGS_ADDED: dict[str, Any] = {"surrogate": "hardtanh"}
+_CONFIG_ADDED: dict[str, Any] = {"train_shots": 1, "average_from": None}
 
 
 def _host() -> dict[str, Any]:
@@ -371,6 +391,7 @@ def run_point(
         weak_update=settings.weak_update,
         bias=settings.bias,
         seed=point.seed,
+        surrogate=settings.surrogate,
     ).to(device)
     config = settings.config.replace(seed=point.seed)
     history = fit(model, data.train, data.validation, config=config, progress=progress, out_dir=model_dir)
@@ -665,14 +686,13 @@ def import_run(
             f"{str(run)!r} was trained on {history.train_data!r}/{history.validation_data!r}, not on "
             f"{data.train.name!r}/{data.validation.name!r}; pass the data it was trained on"
         )
+    model = load_model(run / "model.safetensors", device=device)
+    settings = dataclasses.replace(settings, bias=model.bias, surrogate=model.surrogate)
     path = _points_dir(results_dir) / f"{point.key}.json"
     if path.exists():
         rec = PointRecord.from_json(path)
         _check_compatible(rec, settings, _data_info(data), path)
         return rec
-    model = load_model(run / "model.safetensors", device=device)
-    if model.bias:
-        settings = dataclasses.replace(settings, bias=True)
     if seconds is None:
         seconds = float(sum(r.seconds for r in history.records))
     rec = _record_from(
