@@ -375,3 +375,21 @@ def test_data_dir_runs_the_paper_split(tmp_path, capsys) -> None:
     (rec,) = load_records(tmp_path / "out")
     assert (rec.data["train"], rec.data["n_train"], rec.data["validation"], rec.data["n_validation"]) == (
         "mnist-train", 10, "mnist-validation", 7)
+
+
+def test_grid_report_names_the_best_point_of_each_method(tmp_path, capsys) -> None:
+    """The report of a grid says which (a, g) is best within classical, Method 1, Method 2 and combined."""
+    cases = [(0.0, HALF_PI, 0.08), (0.316, HALF_PI, 0.049), (0.5, HALF_PI, 0.05), (0.0, math.pi / 4, 0.054),
+             (0.316, 3 * math.pi / 8, 0.047), (0.5, math.pi / 4, 0.052)]
+    (tmp_path / "points").mkdir()
+    for a, g, err in cases:
+        for seed, shift in ((0, -0.001), (1, 0.001)):
+            rec = _fake_record(a=a, g=g, seed=seed, val_vote_error=err + shift)
+            rec.to_json(tmp_path / "points" / f"{rec.point.key}.json")
+    assert main(["sweep", "--param", "grid", "--results-dir", str(tmp_path), "--report", "--no-plots"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line == (
+        "best mean validation vote error per method: classical 8.00 ± 0.14 % at a = 0, g = 0.5 pi (2 seeds); "
+        "method 1 4.90 ± 0.14 % at a = 0.316, g = 0.5 pi (2 seeds); method 2 5.40 ± 0.14 % at a = 0, g = 0.25 pi "
+        "(2 seeds); combined 4.70 ± 0.14 % at a = 0.316, g = 0.375 pi (2 seeds)"
+    )

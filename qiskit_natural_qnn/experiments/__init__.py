@@ -19,15 +19,18 @@ from typing import Any
 
 from .gc import CriticalAngle, locate_gc, locate_gc_from_records
 from .sweep import (
+    METHODS,
     METRICS,
     Aggregate,
     PointRecord,
     SweepPoint,
     SweepSettings,
     aggregate,
+    best_by_method,
     grid_points,
     import_run,
     load_records,
+    method_of,
     run_point,
     run_sweep,
 )
@@ -35,6 +38,7 @@ from .sweep import (
 _PLOTS = ("plot_error_vs_a", "plot_error_vs_g", "plot_heatmap", "save_figure")
 
 __all__ = [
+    "METHODS",
     "METRICS",
     "Aggregate",
     "CriticalAngle",
@@ -42,11 +46,13 @@ __all__ = [
     "SweepPoint",
     "SweepSettings",
     "aggregate",
+    "best_by_method",
     "grid_points",
     "import_run",
     "load_records",
     "locate_gc",
     "locate_gc_from_records",
+    "method_of",
     "run_point",
     "run_sweep",
     *_PLOTS,

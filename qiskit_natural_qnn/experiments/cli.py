@@ -195,8 +195,17 @@ def _table(records: list[Any], *, markdown: bool = False) -> str:
 def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
     from .gc import locate_gc_from_records
 
+    from .sweep import best_by_method
+
     print(_table(records, markdown=markdown))
     print("errors: mean ± sample standard deviation over seeds")
+    best = best_by_method(records)
+    if len(best) > 1:
+        print("best mean validation vote error per method: " + "; ".join(
+            f"{method} {100 * p.mean:.2f} ± {100 * p.std:.2f} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
+            f"({p.n} seed{'s' if p.n > 1 else ''})"
+            for method, p in best.items()
+        ))
     gc = None
     if param == "g" and len({r.g for r in records}) >= 3:
         gc = locate_gc_from_records(records)

@@ -58,6 +58,9 @@ __all__ = [
     "load_records",
     "aggregate",
     "import_run",
+    "METHODS",
+    "method_of",
+    "best_by_method",
 ]
 
 #: ``format`` field of a point record file.
@@ -628,6 +631,54 @@ def aggregate(records: Iterable[PointRecord], metric: str = "val_vote_error") ->
             )
         )
     return out
+
+
+#: The families of points :func:`best_by_method` compares.
+METHODS: tuple[str, ...] = ("classical", "method 1", "method 2", "combined")
+
+
+def method_of(a: float, g: float) -> str:
+    """Which of :data:`METHODS` a point ``(a, g)`` belongs to.
+
+    ``classical``: ``a = 0`` and ``g = pi/2``; ``method 1``: ``a > 0``, ``g = pi/2``; ``method 2``:
+    ``a = 0``, ``g < pi/2``; ``combined``: ``a > 0`` and ``g < pi/2`` (PAPER.md section 3).
+
+    Example:
+        >>> [method_of(0, math.pi / 2), method_of(0.3, math.pi / 2), method_of(0, 0.8), method_of(0.3, 0.8)]
+        ['classical', 'method 1', 'method 2', 'combined']
+    """
+    projective = math.isclose(g, _HALF_PI, rel_tol=0, abs_tol=1e-9)
+    if a == 0:
+        return "classical" if projective else "method 2"
+    return "method 1" if projective else "combined"
+
+
+def best_by_method(records: Iterable[PointRecord], metric: str = "val_vote_error") -> dict[str, Aggregate]:
+    """The point with the lowest mean ``metric`` over seeds within each method present in ``records``.
+
+    Ties keep the point that :func:`aggregate` lists first. Only points with the largest number of
+    seeds of their method compete, so that a single lucky seed cannot beat a three-seed mean.
+
+    Returns:
+        ``{method: Aggregate}`` in the order of :data:`METHODS`, for the methods that occur.
+
+    Example:
+        >>> from qiskit_natural_qnn.experiments.sweep import _fake_record
+        >>> recs = [_fake_record(a=a, g=g, seed=s, val_vote_error=e) for a, g, s, e in [
+        ...     (0.3, math.pi / 2, 0, 0.05), (0.3, math.pi / 2, 1, 0.05), (0.3, 1.2, 0, 0.04), (0.3, 1.2, 1, 0.06),
+        ...     (0.5, 1.2, 0, 0.03)]]
+        >>> {m: (p.a, round(p.mean, 3), p.seeds) for m, p in best_by_method(recs).items()}
+        {'method 1': (0.3, 0.05, (0, 1)), 'combined': (0.3, 0.05, (0, 1))}
+    """
+    groups: dict[str, list[Aggregate]] = {}
+    for p in aggregate(records, metric):
+        groups.setdefault(method_of(p.a, p.g), []).append(p)
+    best = {}
+    for method in METHODS:
+        if method in groups:
+            most = max(p.n for p in groups[method])
+            best[method] = min((p for p in groups[method] if p.n == most), key=lambda p: p.mean)
+    return best
 
 
 def import_run(
