@@ -393,7 +393,8 @@ def fit(
     when only ``out_dir`` is given), the run writes ``checkpoint.safetensors`` there atomically at the
     end of every epoch and, with ``checkpoint_every=N``, after every ``N``-th optimizer step (counted
     over the whole run). It holds the weights, the optimizer and scheduler states, the shuffle and
-    sampling generators' states, the epoch's permutation and running sums, the history and a
+    sampling generators' states, the epoch's permutation and running sums, the running weight average
+    (``config.average_from``), the history and a
     description of the run (see :mod:`qiskit_natural_qnn.checkpoint`). Calling ``fit`` again with the
     same arguments and ``resume=True`` (on a network of the same shape, e.g. freshly constructed)
     continues from it and ends with bit-for-bit the weights and history (apart from ``seconds``) of an
