@@ -28,7 +28,7 @@ from typing import Any
 from ..exceptions import ConfigurationError
 from ..neurons import STRETCH_KINDS, WEAK_UPDATES
 
-__all__ = ["add_sweep_parser", "run_sweep_command", "parse_values", "main"]
+__all__ = ["add_sweep_parser", "main", "parse_values", "report_text", "run_sweep_command"]
 
 _PARAMS = ("a", "g", "grid")
 
@@ -192,16 +192,22 @@ def _table(records: list[Any], *, markdown: bool = False) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
 
 
-def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
-    from .gc import locate_gc_from_records
+def report_text(records: list[Any], param: str, *, markdown: bool = False) -> tuple[str, Any]:
+    """What ``qnqnn sweep --report`` prints for ``records``, and the located critical angle.
 
+    The text is the table of means over seeds, a line on the errors, the best point of each method
+    (when more than one method is present) and, for a ``g`` sweep over 3 or more angles, ``g_c``.
+
+    Returns:
+        ``(text, gc)``: ``gc`` is the :class:`~qiskit_natural_qnn.experiments.CriticalAngle`, or None.
+    """
+    from .gc import locate_gc_from_records
     from .sweep import best_by_method
 
-    print(_table(records, markdown=markdown))
-    print("errors: mean ± sample standard deviation over seeds")
+    lines = [_table(records, markdown=markdown), "errors: mean ± sample standard deviation over seeds"]
     best = best_by_method(records)
     if len(best) > 1:
-        print("best mean validation vote error per method: " + "; ".join(
+        lines.append("best mean validation vote error per method: " + "; ".join(
             f"{method} {100 * p.mean:.2f} ± {100 * p.std:.2f} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
             f"({p.n} seed{'s' if p.n > 1 else ''})"
             for method, p in best.items()
@@ -209,7 +215,14 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
     gc = None
     if param == "g" and len({r.g for r in records}) >= 3:
         gc = locate_gc_from_records(records)
-        print(f"critical angle: {gc} (steepest rise of the mean validation vote error as g decreases)")
+        lines.append(f"critical angle: {gc} (steepest rise of the mean validation vote error as g decreases)")
+    return "\n".join(lines), gc
+
+
+def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
+    text, gc = report_text(records, param, markdown=markdown)
+    print(text)
+    if gc is not None:
         (out / "gc.json").write_text(json.dumps({
             "g_c": gc.g_c, "uncertainty": gc.uncertainty, "resolution": gc.resolution,
             "bootstrap_std": gc.bootstrap_std, "interval": list(gc.interval), "slope": gc.slope,
