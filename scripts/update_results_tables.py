@@ -24,7 +24,7 @@ from pathlib import Path
 from qiskit_natural_qnn.experiments import load_records
 from qiskit_natural_qnn.experiments.cli import report_text
 
-BLOCK = re.compile(r"(<!-- report (\S+) (a|g|grid) -->\n)(.*?)(<!-- /report -->)", re.S)
+BLOCK = re.compile(r"(<!-- report (\S+) (a|g|grid) -->\n)(.*?)(<!-- /report -->)", re.DOTALL)
 
 
 def report(results_dir: str, param: str) -> str:
