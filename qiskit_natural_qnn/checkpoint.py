@@ -78,9 +78,6 @@ CHECKPOINT_FORMAT = "qiskit-natural-qnn-checkpoint"
 #: The checkpoint format version this library writes and the newest it reads.
 CHECKPOINT_VERSION = 1
 
-#: TrainConfig fields added after checkpoint format 1 appeared, with the values older runs had.
-_CONFIG_FIELDS_ADDED: dict[str, Any] = {"train_shots": 1, "average_from": None}
-
 _MAX_HEADER_BYTES = 100_000_000
 _TMP_PREFIX = f".{CHECKPOINT_FILE}."
 _TMP_SUFFIX = ".tmp"
@@ -515,8 +512,10 @@ def restore_training_checkpoint(
     saved_run = st.get("run")
     if not isinstance(saved_run, dict):
         raise bad("it has no run description")
-    if isinstance(saved_run.get("config"), dict):  # written before these TrainConfig fields existed
-        saved_run = {**saved_run, "config": {**_CONFIG_FIELDS_ADDED, **saved_run["config"]}}
+    if isinstance(saved_run.get("config"), dict):  # perhaps written before some TrainConfig fields existed
+        from .training import complete_config_dict  # here: training imports this module
+
+        saved_run = {**saved_run, "config": complete_config_dict(saved_run["config"])}
     diffs = run_differences(saved_run, loop.run)
     if diffs:
         raise ConfigurationError(

@@ -174,6 +174,22 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+#: TrainConfig fields added after the first history, checkpoint and sweep-record files were written;
+#: a file without them was made with their defaults (the paper's recipe).
+_FIELDS_ADDED_LATER: tuple[str, ...] = ("train_shots", "average_from")
+
+
+def complete_config_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a :meth:`TrainConfig.to_dict` dict with the fields older files lack set to their defaults.
+
+    Example:
+        >>> complete_config_dict({"epochs": 3})["train_shots"], complete_config_dict({"epochs": 3})["epochs"]
+        (1, 3)
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in _FIELDS_ADDED_LATER}
+    return {**defaults, **data}
+
+
 @dataclass(frozen=True)
 class EpochRecord:
     """What happened in one epoch.

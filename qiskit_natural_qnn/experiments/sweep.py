@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConfigurationError, InputError
-from ..training import History, TrainConfig
+from ..training import History, TrainConfig, complete_config_dict
 
 __all__ = [
     "RECORD_FORMAT",
@@ -290,12 +290,12 @@ class PointRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
         settings = fields.get("settings")
-        if isinstance(settings, dict):  # records written before these settings existed
+        if isinstance(settings, dict):  # records written before some settings existed
             config = settings.get("config")
             fields["settings"] = {
                 **_SETTINGS_ADDED,
                 **settings,
-                **({"config": {**_CONFIG_ADDED, **config}} if isinstance(config, dict) else {}),
+                **({"config": complete_config_dict(config)} if isinstance(config, dict) else {}),
             }
         try:
             return cls(**fields)
@@ -323,10 +323,9 @@ class PointRecord:
         return cls.from_dict(data)
 
 
-#: Settings and TrainConfig fields added after record format 1 appeared, with the values older
-#: records were made with (so that old records still match a sweep with the default settings).
+#: Settings added after record format 1 appeared, with the values older records were made with (so
+#: that old records still match a sweep with the default settings).
 _SETTINGS_ADDED: dict[str, Any] = {"surrogate": "hardtanh"}
-_CONFIG_ADDED: dict[str, Any] = {"train_shots": 1, "average_from": None}
 
 
 def _host() -> dict[str, Any]:
