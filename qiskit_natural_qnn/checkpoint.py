@@ -543,15 +543,21 @@ def restore_training_checkpoint(
 
     # model parameters
     params = loop.model.state_dict()
-    new_params: dict[str, torch.Tensor] = {}
-    for name, current in params.items():
-        t = tensors.pop(f"model.{name}", None)
-        if t is None or t.shape != current.shape or t.dtype != current.dtype:
-            got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
-            raise bad(f"parameter {name} is {got}, expected {current.dtype} {tuple(current.shape)}")
-        if not bool(torch.isfinite(t).all()):
-            raise bad(f"parameter {name} holds NaN or infinity")
-        new_params[name] = t
+
+    def take_like_params(prefix: str, label: str) -> dict[str, torch.Tensor]:
+        """Pop ``prefix + name`` for every parameter, checked for shape, dtype and finiteness."""
+        taken = {}
+        for name, current in params.items():
+            t = tensors.pop(f"{prefix}{name}", None)
+            if t is None or t.shape != current.shape or t.dtype != current.dtype:
+                got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+                raise bad(f"{label}{name} is {got}, expected {current.dtype} {tuple(current.shape)}")
+            if not bool(torch.isfinite(t).all()):
+                raise bad(f"{label}{name} holds NaN or infinity")
+            taken[name] = t
+        return taken
+
+    new_params = take_like_params("model.", "parameter ")
     # generators
     states: dict[str, torch.Tensor] = {}
     for key, gen in (("rng.shuffle", loop.shuffle_gen), ("rng.sampling", loop.sampling_gen)):
@@ -601,17 +607,7 @@ def restore_training_checkpoint(
     expected_n = 0 if start is None else max(0, epochs_done - start + 1)
     if n_averaged != expected_n:
         raise bad(f"n_averaged must be {expected_n} after {epochs_done} epoch(s), got {n_averaged!r}")
-    average: dict[str, torch.Tensor] | None = None
-    if expected_n:
-        average = {}
-        for name, current in params.items():
-            t = tensors.pop(f"average.{name}", None)
-            if t is None or t.shape != current.shape or t.dtype != current.dtype:
-                got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
-                raise bad(f"average.{name} is {got}, expected {current.dtype} {tuple(current.shape)}")
-            if not bool(torch.isfinite(t).all()):
-                raise bad(f"average.{name} holds NaN or infinity")
-            average[name] = t
+    average = take_like_params("average.", "average.") if expected_n else None
     opt_tensors = {k: tensors.pop(k) for k in list(tensors) if k.startswith("optimizer.")}
     if tensors:
         raise bad(f"unexpected tensor(s) {', '.join(sorted(tensors))}")
