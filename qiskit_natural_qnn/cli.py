@@ -183,12 +183,6 @@ def _add_train_parser(subparsers: Any) -> None:
     add_native_arguments(p.add_argument_group("hardware-native training (one exact dynamic circuit at any width)"))
     train = p.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    train.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
-    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    train.add_argument("--batch-size", type=int, default=64, help="mini-batch size (default 64)")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
-    train.add_argument("--schedule", choices=["none", "cosine"], default="none",
-                       help="learning-rate schedule (default none, as in the paper)")
     train.add_argument("--shots", type=int, default=15,
                        help="validation shots per image for the majority vote (default 15)")
     train.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (default 1)")
@@ -224,14 +218,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     device = _check_device(args.device or _default_device())
     config = TrainConfig(
         epochs=args.epochs,
-        lr=args.lr,
-        momentum=args.momentum,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
         eval_shots=args.shots,
         eval_every=args.eval_every,
         seed=args.seed,
-        schedule=None if args.schedule == "none" else args.schedule,
         **recipe_options(args),
     )
     from .native import native_setup_from_args

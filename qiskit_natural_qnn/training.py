@@ -317,16 +317,30 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tenso
 
 
 def add_recipe_options(parser: Any) -> None:
-    """Add ``--train-shots`` and ``--average-from`` (training options beyond the paper) to a parser or group.
+    """Add the training-recipe options shared by ``qnqnn train`` and ``qnqnn sweep`` to a parser or group.
+
+    ``--lr``, ``--momentum``, ``--batch-size``, ``--weight-decay`` and ``--schedule`` default to the
+    paper's recipe; ``--train-shots`` and ``--average-from`` are options beyond it (off by default).
+    :func:`recipe_options` turns the parsed values into :class:`TrainConfig` keyword arguments, which
+    validates them.
 
     Example:
         >>> import argparse
         >>> p = argparse.ArgumentParser()
         >>> add_recipe_options(p)
-        >>> args = p.parse_args(["--train-shots", "4", "--average-from", "51"])
-        >>> recipe_options(args)
-        {'train_shots': 4, 'average_from': 51}
+        >>> recipe_options(p.parse_args(["--train-shots", "4", "--average-from", "51"]))
+        {'lr': 0.01, 'momentum': 0.9, 'batch_size': 64, 'weight_decay': 0.0, 'schedule': None, 'train_shots': 4, 'average_from': 51}
     """
+    defaults = TrainConfig()
+    parser.add_argument("--lr", type=float, default=defaults.lr, help=f"SGD learning rate (default {defaults.lr})")
+    parser.add_argument("--momentum", type=float, default=defaults.momentum,
+                        help=f"SGD momentum (default {defaults.momentum})")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help=f"mini-batch size (default {defaults.batch_size})")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                        help="L2 weight decay (default 0, the paper)")
+    parser.add_argument("--schedule", choices=["none", *SCHEDULES], default="none",
+                        help="learning-rate schedule (default none, the paper; cosine is an option)")
     parser.add_argument(
         "--train-shots", type=int, default=1, metavar="K",
         help="stochastic passes per training image and step, loss averaged (default 1, the paper)",
@@ -340,7 +354,15 @@ def add_recipe_options(parser: Any) -> None:
 
 def recipe_options(args: Any) -> dict[str, Any]:
     """The :class:`TrainConfig` keyword arguments of the options :func:`add_recipe_options` added."""
-    return {"train_shots": args.train_shots, "average_from": args.average_from}
+    return {
+        "lr": args.lr,
+        "momentum": args.momentum,
+        "batch_size": args.batch_size,
+        "weight_decay": args.weight_decay,
+        "schedule": None if args.schedule == "none" else args.schedule,
+        "train_shots": args.train_shots,
+        "average_from": args.average_from,
+    }
 
 
 def _update_average(loop: TrainingObjects, model: NaturalQNN) -> None:

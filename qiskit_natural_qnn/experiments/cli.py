@@ -117,11 +117,6 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     model.add_argument("--weak-update", choices=WEAK_UPDATES, default="circuit",
                        help="post-measurement rule for g < pi/2 (default circuit)")
     model.add_argument("--epochs", type=_positive_int, default=100, help="epochs (default 100)")
-    model.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
-    model.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    model.add_argument("--batch-size", type=_positive_int, default=64, help="mini-batch size (default 64)")
-    model.add_argument("--schedule", choices=["none", "cosine"], default="none",
-                       help="learning-rate schedule (default none, the paper; cosine is an option)")
     model.add_argument("--surrogate", choices=SURROGATES, default="hardtanh",
                        help="training pseudo-gradient: hardtanh (the paper's STE, default) or expected "
                        "(derivative of the neuron's expected activation; needs a > 0)")
@@ -262,9 +257,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--first-seed must be >= 0, got {args.first_seed}")
     points = grid_points(a=a_values, g=g_values, seeds=range(args.first_seed, args.first_seed + args.seeds))
     config = TrainConfig(
-        epochs=args.epochs, lr=args.lr, momentum=args.momentum, batch_size=args.batch_size,
+        epochs=args.epochs,
         eval_shots=args.shots, eval_every=args.eval_every,
-        schedule=None if args.schedule == "none" else args.schedule, **recipe_options(args),
+        **recipe_options(args),
     )
     settings = SweepSettings(hidden=tuple(args.hidden), stretch=args.stretch, weak_update=args.weak_update,
                              config=config, surrogate=args.surrogate)
