@@ -23,3 +23,35 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+#: The numerics-sensitive test modules: their assertions depend on floating-point kernels (matrix
+#: products, sin/sigmoid/atan2, the sampling comparisons, training and resume). `.ci/run` runs them
+#: again under other kernel choices of the same machine (``-m numerics`` with ``ATEN_CPU_CAPABILITY``
+#: and ``MKL_ENABLE_INSTRUCTIONS`` set), so a kernel-dependent assertion fails there first.
+NUMERICS_MODULES = frozenset(
+    {
+        "test_neurons.py",
+        "test_fastpath.py",
+        "test_randomness.py",
+        "test_reliability_randomness.py",
+        "test_reliability_resume.py",
+        "test_training.py",
+        "test_training_options.py",
+        "test_inference.py",
+        "test_fuzz_inputs.py",
+        "test_circuits_distribution.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in NUMERICS_MODULES:
+            item.add_marker(pytest.mark.numerics)
+
+
+def pytest_report_header(config):
+    """Name the CPU kernels in use, so a failure report says which ones it ran on."""
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "(MKL's choice)")
+    return f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, MKL instructions {mkl}"

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, InputError
 from .neurons import Measurement, Neuron, Stretch
 
 __all__ = [
@@ -71,6 +71,32 @@ class ForwardPass(NamedTuple):
     logits: torch.Tensor
     preactivations: list[torch.Tensor]
     activations: list[torch.Tensor]
+
+    def check_finite(self) -> None:
+        """Refuse pre-activations that are not finite: ``W x`` overflowed the network's dtype.
+
+        Finite inputs and weights can still overflow: a single huge product gives ``inf``, and a sum
+        of overflowing terms gives ``inf - inf``, which is NaN on one CPU kernel and ``inf`` on another
+        (a fused multiply-add keeps the first infinity). A NaN would be sampled as ``-1`` every time and
+        an infinity is an overflow too, so both are refused: the same input is accepted or refused on
+        every CPU.
+
+        Raises:
+            InputError: some pre-activation is ``inf``, ``-inf`` or NaN.
+        """
+        for k, z in enumerate(self.preactivations, start=1):
+            if not bool(torch.isfinite(z).all()):
+                raise InputError(nonfinite_preactivation_message(k, z.dtype))
+
+
+def nonfinite_preactivation_message(layer: int | None, dtype: torch.dtype) -> str:
+    """The one explanation of an overflowing ``W x`` (hidden layer ``layer``, or any layer if None)."""
+    where = f"hidden layer {layer}" if layer is not None else "a hidden layer"
+    return (
+        f"the pre-activations of {where} are not finite: W x overflowed {dtype} (to inf or NaN, "
+        "depending on the CPU's kernels); scale the inputs (e.g. pixels to [0, 1]), lower the learning "
+        "rate if this happened in training, or use a float64 network"
+    )
 
 
 class StraightThrough(torch.autograd.Function):

@@ -274,7 +274,7 @@ def predict(
             fp = model.sample(batch, shots=shots, seed=gen)
         else:
             fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], int(shot_offset))
-        _check_preactivations(fp)
+        fp.check_finite()
         classes.append(fp.logits.argmax(dim=-1).T.cpu())  # (b, S); argmax ties -> first index
         if return_hidden:
             for k, d in enumerate(fp.activations):
@@ -283,19 +283,6 @@ def predict(
     majority, counts = majority_vote(shot_classes, model.n_outputs)
     hidden_arrays = [torch.cat(parts).numpy() for parts in hidden] if return_hidden else None
     return Prediction(shot_classes=shot_classes, vote_counts=counts, majority=majority, hidden=hidden_arrays)
-
-
-def _check_preactivations(fp: ForwardPass) -> None:
-    """Refuse NaN pre-activations: finite inputs or weights so large that ``W x`` overflows (``inf - inf``).
-
-    An infinite ``z`` is fine (``f_a(+-inf) = +-1``), but a NaN one would be sampled as ``-1`` every time.
-    """
-    for k, z in enumerate(fp.preactivations, start=1):
-        if bool(torch.isnan(z).any()):
-            raise InputError(
-                f"the pre-activations of hidden layer {k} are NaN: W x overflowed {z.dtype} (inf - inf); scale "
-                "the inputs (e.g. pixels to [0, 1]) or use a float64 network"
-            )
 
 
 @torch.no_grad()

@@ -269,6 +269,18 @@ class Measurement:
         """:math:`\\sin g`, the measurement strength."""
         return 1.0 if self.is_projective else math.sin(self.g)
 
+    def _ratios(self) -> tuple[float, float]:
+        r""":math:`r_{+1} = \sqrt{(1 - \sin g)/(1 + \sin g)}` and :math:`r_{-1} = 1/r_{+1}`, each rounded once.
+
+        Selecting between the two (rather than forming :math:`m k_a + k_b` from their half sum and
+        half difference) keeps the post-measurement angle accurate to a few ulp near ``g = pi/2``,
+        where :math:`r_{+1} \to 0`: the combination lost :math:`\epsilon / r_{+1}^2` and was off by
+        3e-3 at ``g = pi/2 - 1e-7``.
+        """
+        s = self.sin_g
+        r = math.sqrt((1.0 - s) / (1.0 + s))
+        return r, math.sqrt((1.0 + s) / (1.0 - s))
+
     def prob_plus(self, phi: Any) -> Any:
         r"""Exact :math:`P(m=+1 \mid \phi) = (1 + \sin g \cos\phi)/2`."""
         if isinstance(phi, torch.Tensor):
@@ -290,11 +302,11 @@ class Measurement:
         half = phi * 0.5
         sh, ch = torch.sin(half), torch.cos(half)
         p_plus = sh.square().mul_(-s).add_(0.5 + 0.5 * s)
-        r = math.sqrt((1.0 - s) / (1.0 + s))
-        k_a, k_b = (r - 1.0 / r) / 2, (r + 1.0 / r) / 2
+        r_plus, r_minus = self._ratios()
 
         def update(m: torch.Tensor) -> torch.Tensor:
-            return torch.atan2(sh * m.mul(k_a).add_(k_b), ch).mul_(2.0)
+            factor = torch.where(m > 0, sh.new_tensor(r_plus), sh.new_tensor(r_minus))
+            return torch.atan2(sh * factor, ch).mul_(2.0)
 
         return p_plus, update
 
@@ -319,20 +331,27 @@ class Measurement:
 
         if self.update == "circuit":
             if s < 1.0:
-                r = math.sqrt((1.0 - s) / (1.0 + s))
-                k_a, k_b = (r - 1.0 / r) / 2, (r + 1.0 / r) / 2  # m * k_a + k_b = r_m for m = +1, -1
+                r_plus, r_minus = self._ratios()
                 if xp is torch:
-                    factor = m * k_a + k_b if not isinstance(m, torch.Tensor) else m.mul(k_a).add_(k_b)
+                    if isinstance(m, torch.Tensor):
+                        factor = torch.where(m > 0, phi.new_tensor(r_plus), phi.new_tensor(r_minus))
+                    else:
+                        factor = r_plus if m > 0 else r_minus
                     return torch.atan2(torch.sin(phi * 0.5).mul_(factor), torch.cos(phi * 0.5)).mul_(2.0)
-                return 2.0 * np.arctan2((m * k_a + k_b) * np.sin(phi / 2), np.cos(phi / 2))
+                factor = np.where(np.asarray(m) > 0, r_plus, r_minus)
+                return 2.0 * np.arctan2(factor * np.sin(phi / 2), np.cos(phi / 2))
             c = xp.sqrt(nonneg(1.0 + m * s)) * xp.cos(phi / 2)
             sn = xp.sqrt(nonneg(1.0 - m * s)) * xp.sin(phi / 2)
             return 2.0 * (np.arctan2(sn, c) if xp is np else torch.atan2(sn, c))
-        # Outcomes of probability zero are never sampled; guard the division anyway.
-        denom = nonneg(1.0 + m * s * xp.cos(phi))
-        denom = denom + (denom == 0)
-        ratio = xp.sqrt(nonneg((1.0 - m * s) / denom))
-        return 2.0 * xp.arcsin(xp.clip(xp.sin(phi / 2) * ratio, -1.0, 1.0))
+        # The authors' form 2 arcsin(sin(phi/2) sqrt((1 - m s) / (1 + m s cos phi))), evaluated stably.
+        # With x = sqrt(1 - m s) sin(phi/2) and y = sqrt(1 + m s) cos(phi/2), 1 + m s cos phi = x^2 + y^2,
+        # so the arcsin argument is x / hypot(x, y) and the angle is 2 atan2(x, |y|): the same number
+        # without arcsin's infinite slope at +-1, where one rounding of the argument (2**-53) moved the
+        # angle by sqrt(2 * 2**-53) ~ 1.5e-8 and made the result depend on the CPU's kernels. An outcome of
+        # probability zero (x = y = 0) is never sampled; atan2(+-0, +0) = +-0 gives it a defined state.
+        x = xp.sqrt(nonneg(1.0 - m * s)) * xp.sin(phi / 2)
+        y = xp.abs(xp.sqrt(nonneg(1.0 + m * s)) * xp.cos(phi / 2))
+        return 2.0 * (np.arctan2(x, y) if xp is np else torch.atan2(x, y))
 
 
 @dataclass(frozen=True)

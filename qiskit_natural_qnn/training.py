@@ -41,7 +41,7 @@ from .checkpoint import (
     save_training_checkpoint,
 )
 from .exceptions import ConfigurationError, InputError
-from .fastpath import make_generator
+from .fastpath import make_generator, nonfinite_preactivation_message
 from .inference import Evaluation, check_labels, check_real_dtype, evaluate
 from .network import NaturalQNN
 
@@ -397,13 +397,9 @@ def _weights(model: NaturalQNN, weights: dict[str, torch.Tensor] | None) -> Iter
                 p.copy_(saved[name])
 
 
-def _check_no_nan(nan_z: torch.Tensor, epoch: int) -> None:
-    if bool(nan_z):
-        raise InputError(
-            f"training diverged: in epoch {epoch} a hidden layer's pre-activations W x overflowed to NaN "
-            "(inf - inf), which would be sampled as -1 every time; scale the inputs (e.g. pixels to [0, 1]), "
-            "lower the learning rate, or use a float64 network"
-        )
+def _check_finite(nonfinite: torch.Tensor, epoch: int, dtype: torch.dtype) -> None:
+    if bool(nonfinite):
+        raise InputError(f"training diverged in epoch {epoch}: {nonfinite_preactivation_message(None, dtype)}")
 
 
 def fit(
@@ -470,7 +466,7 @@ def fit(
         ModelFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
             newer version of the library.
         InputError: bad data (shape, dtype, empty, non-finite, labels out of range), weights that are
-            or become NaN or infinite, pre-activations that overflow to NaN, or a mean epoch loss that
+            or become NaN or infinite, pre-activations that overflow to inf or NaN, or a mean epoch loss that
             is not finite (training diverged).
     """
     if not isinstance(config, TrainConfig):
@@ -570,7 +566,7 @@ def fit(
                 order, first_step = order.to(x.device), 0
                 loss_sum = torch.zeros((), device=x.device)
                 wrong = torch.zeros((), dtype=torch.int64, device=x.device)
-            nan_z = torch.zeros((), dtype=torch.bool, device=x.device)  # W x overflowed (inf - inf)
+            nonfinite = torch.zeros((), dtype=torch.bool, device=x.device)  # W x overflowed (inf or NaN)
             for step in range(first_step, n_batches):
                 idx = order[step * bs : (step + 1) * bs]
                 xb, yb = x[idx], y[idx]
@@ -588,14 +584,14 @@ def fit(
                     loss_sum += loss.detach() * idx.shape[0]
                     wrong += (logits.argmax(dim=-1) != yb).sum()
                     for z in fp.preactivations:
-                        nan_z |= torch.isnan(z).any()
+                        nonfinite |= ~torch.isfinite(z).all()
                 if (
                     ckpt_dir is not None
                     and checkpoint_every is not None
                     and step + 1 < n_batches
                     and ((epoch - 1) * n_batches + step + 1) % checkpoint_every == 0
                 ):
-                    _check_no_nan(nan_z, epoch)
+                    _check_finite(nonfinite, epoch, x.dtype)
                     save_training_checkpoint(
                         ckpt_dir,
                         loop,
@@ -611,7 +607,7 @@ def fit(
             if scheduler is not None:
                 scheduler.step()
             model.check_weights()
-            _check_no_nan(nan_z, epoch)
+            _check_finite(nonfinite, epoch, x.dtype)
             if config.average_from is not None and epoch >= config.average_from:
                 _update_average(loop, model)
             mean_loss = float(loss_sum) / n  # the epoch's one synchronisation with the device

@@ -240,18 +240,27 @@ def test_evaluate_stochastic_vote_beats_single_shot_on_a_learnable_task() -> Non
     assert ev.vote_error < ev.single_shot_error / 3
 
 
-def test_predict_refuses_preactivations_that_overflow_to_nan() -> None:
-    """Finite inputs whose W x is inf - inf: a NaN z would be sampled as -1 every time, so refuse it."""
+def test_predict_refuses_preactivations_that_overflow_to_nan_or_inf() -> None:
+    """Finite inputs whose W x overflows: ``inf - inf`` (NaN, or ``inf`` under a fused multiply-add) and a
+    single huge product (``inf``) are both refused, so the answer does not depend on the CPU's kernel."""
     net = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0)
     with torch.no_grad():
         net.layers[0].weight.copy_(torch.tensor([[3.0, 3.0, -3.0, -3.0]] * 6))
-    images = np.full((2, 4), 3e38, dtype=np.float32)
-    for seed in (0, None):
-        with pytest.raises(InputError, match=r"pre-activations of hidden layer 1 are NaN: W x overflowed "
-                                             r"torch\.float32 \(inf - inf\); scale the inputs"):
-            predict(net, images, shots=2, seed=seed)
-    # an infinite z is a well-defined limit (f_a(+-inf) = +-1), not an error
-    pred = predict(net, np.array([[3e38, 0.0, 0.0, 0.0]], dtype=np.float32), shots=5, seed=0, return_hidden=True)
+    inf_minus_inf = np.full((2, 4), 3e38, dtype=np.float32)
+    one_inf = np.array([[3e38, 0.0, 0.0, 0.0]], dtype=np.float32)
+    for images in (inf_minus_inf, one_inf):
+        for seed in (0, None):
+            with pytest.raises(InputError, match=r"pre-activations of hidden layer 1 are not finite: W x overflowed "
+                                                 r"torch\.float32 \(to inf or NaN, depending on the CPU's kernels\); "
+                                                 r"scale the inputs"):
+                predict(net, images, shots=2, seed=seed)
+        with pytest.raises(InputError, match=r"are not finite"):
+            net.sample(torch.as_tensor(images), shots=2, seed=0)
+    # the same magnitude in a float64 network is finite and accepted
+    net64 = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        net64.layers[0].weight.copy_(torch.tensor([[3.0, 3.0, -3.0, -3.0]] * 6, dtype=torch.float64))
+    pred = predict(net64, one_inf.astype(np.float64), shots=5, seed=0, return_hidden=True)
     assert (pred.hidden[0] == 1).all()
 
 

@@ -190,3 +190,50 @@ def test_readout_equals_prob_plus_and_post_angle(g, update):
         got = float(update_fn(m)[i])
         assert np.cos(got / 2) == pytest.approx(np.cos(expected / 2), abs=1e-9)
         assert np.sin(got / 2) == pytest.approx(np.sin(expected / 2), abs=1e-9)
+
+
+_EDGE_PHIS = np.concatenate([
+    np.linspace(-2 * np.pi, 2 * np.pi, 101),
+    [np.pi, -np.pi, np.nextafter(np.pi, 0.0), np.nextafter(np.pi, 4.0), 2 * np.pi, 1e-8, np.pi - 1e-6, 3 * np.pi],
+])
+
+
+@pytest.mark.parametrize("g", [0.0, 0.3, np.pi / 4, 1.5, np.pi / 2 - 1e-4, np.pi / 2 - 1e-7, np.pi / 2])
+@pytest.mark.parametrize("update", ["circuit", "authors_arcsin"])
+def test_post_measurement_state_is_accurate_to_a_few_ulp_at_the_edges(g, update):
+    """The state after outcome ``m`` against a 50-digit reference, on NumPy and on torch.
+
+    Reference, for the float ``phi`` and the float ``s = sin g`` the library uses: with
+    ``x = sqrt(1 - m s) sin(phi/2)`` and ``y = sqrt(1 + m s) cos(phi/2)`` the state is ``(y, x) / |(y, x)|``
+    (circuit), or ``(|y|, x) / |(y, x)|`` (the authors' update, which drops the sign of ``cos(phi/2)``).
+    Tolerance, from the math: every float step (``sin``, ``cos``, ``sqrt``, one product, ``atan2``,
+    ``cos``/``sin`` of the half angle) has relative error ``<= eps`` and ``atan2`` maps relative errors
+    of its arguments to an absolute angle error of at most their sum, so a component is off by at most
+    about ``8 eps`` whatever ``phi``, ``g`` or the outcome's probability; ``32 eps`` leaves room for libm.
+    The old forms fail it: ``arcsin`` near 1 (``sqrt(eps)`` ~ 1.5e-8 at ``g = pi/2``) and
+    ``m k_a + k_b`` near ``g = pi/2`` (3e-3 at ``g = pi/2 - 1e-7``).
+    """
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    meas = Measurement(g=g, update=update)
+    s = mpmath.mpf(meas.sin_g)
+    tol = 32 * np.finfo(np.float64).eps
+    for m in (1.0, -1.0):
+        t = torch.tensor(_EDGE_PHIS, dtype=torch.float64)
+        via_readout = meas.readout(t)[1](torch.full_like(t, m)).numpy()
+        via_torch = meas.post_angle(t, m).numpy()
+        via_numpy = meas.post_angle(_EDGE_PHIS, m)
+        for i, phi in enumerate(_EDGE_PHIS):
+            half = mpmath.mpf(float(phi)) / 2
+            x = mpmath.sqrt(1 - m * s) * mpmath.sin(half)
+            y = mpmath.sqrt(1 + m * s) * mpmath.cos(half)
+            if update != "circuit":
+                y = abs(y)
+            norm = mpmath.sqrt(x * x + y * y)
+            if norm == 0:
+                continue  # an outcome of probability zero is never sampled
+            want = (float(y / norm), float(x / norm))
+            for got in (via_readout[i], via_torch[i], via_numpy[i]):
+                assert abs(math.cos(got / 2) - want[0]) <= tol and abs(math.sin(got / 2) - want[1]) <= tol, (
+                    f"phi={phi!r} m={m} got angle {got!r}, want state {want}"
+                )

@@ -259,13 +259,22 @@ def test_step_hooks_run_before_training_and_after_every_step():
 
 
 def test_fit_refuses_preactivations_that_overflow_to_nan_and_non_real_data() -> None:
+    """Every non-finite pre-activation stops training, whichever way the CPU's kernel rounds it.
+
+    ``3e38 * 3 * 2 - 3e38 * 3 * 2`` is ``inf - inf``: NaN with separate multiply and add, but ``inf``
+    with a fused multiply-add kernel. A single huge product is ``inf`` on every kernel. Both are refused.
+    """
     net = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0)
     with torch.no_grad():
         net.layers[0].weight.copy_(torch.tensor([[3.0, 3.0, -3.0, -3.0]] * 6))
-    data = Dataset(np.full((8, 4), 3e38, dtype=np.float32), np.zeros(8, dtype=np.int64), "huge")
-    with pytest.raises(InputError, match=r"training diverged: in epoch 1 a hidden layer's pre-activations W x "
-                                         r"overflowed to NaN \(inf - inf\)"):
-        fit(net, data, config=TrainConfig(epochs=1, lr=1e-30), progress=False)
+    inf_minus_inf = np.full((8, 4), 3e38, dtype=np.float32)
+    one_inf = np.zeros((8, 4), dtype=np.float32)
+    one_inf[:, 0] = 3e38
+    for images in (inf_minus_inf, one_inf):
+        data = Dataset(images, np.zeros(8, dtype=np.int64), "huge")
+        with pytest.raises(InputError, match=r"training diverged in epoch 1: the pre-activations of a hidden layer "
+                                             r"are not finite: W x overflowed torch\.float32 \(to inf or NaN"):
+            fit(net, data, config=TrainConfig(epochs=1, lr=1e-30), progress=False)
     bad = Dataset(np.ones((8, 4), dtype=np.complex64), np.zeros(8, dtype=np.int64), "complex")
     with pytest.raises(InputError, match=r"train images must be real numbers, got dtype complex64"):
         fit(net, bad, config=TrainConfig(epochs=1), progress=False)
