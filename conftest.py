@@ -54,4 +54,6 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_header(config):
     """Name the CPU kernels in use, so a failure report says which ones it ran on."""
     mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "(MKL's choice)")
-    return f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, MKL instructions {mkl}"
+    return (
+        f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, MKL instructions {mkl}"
+    )

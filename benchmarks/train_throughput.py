@@ -88,8 +88,14 @@ class BinarizedMLP(nn.Module):
         return self.layers[-1](x)
 
 
-def baseline_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                   batch_size: int, gen: torch.Generator) -> float:
+def baseline_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    gen: torch.Generator,
+) -> float:
     """One shuffled epoch of the plain binarized MLP; returns its wall time in seconds."""
     start = time.perf_counter()
     loss_fn = nn.CrossEntropyLoss()

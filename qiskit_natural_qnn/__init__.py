@@ -5,9 +5,8 @@ The public API is re-exported here, flat.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
-from .exceptions import (
+from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
+from qiskit_natural_qnn.exceptions import (
     CircuitNotExactError,
     ConfigurationError,
     DataError,
@@ -18,8 +17,7 @@ from .exceptions import (
     NaturalQNNError,
     TargetCapabilityError,
 )
-from .exact import exact_class_distribution, exact_distribution
-from .fastpath import (
+from qiskit_natural_qnn.fastpath import (
     SURROGATES,
     ForwardPass,
     StraightThrough,
@@ -28,12 +26,13 @@ from .fastpath import (
     sample_network,
     straight_through,
 )
-from .inference import Evaluation, Prediction, evaluate, majority_vote, predict
-from .io import ModelMetadata, load_model, read_metadata, save_model
-from .native import NATIVE_KINDS, L1RowConstraint, native_config, project_rows_l1_
-from .network import NaturalQNN, QuantizationSpec
-from .neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
-from .training import EpochRecord, History, TrainConfig, fit
+from qiskit_natural_qnn.inference import Evaluation, Prediction, evaluate, majority_vote, predict
+from qiskit_natural_qnn.io import ModelMetadata, load_model, read_metadata, save_model
+from qiskit_natural_qnn.native import NATIVE_KINDS, L1RowConstraint, native_config, project_rows_l1_
+from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec
+from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
+from qiskit_natural_qnn.training import EpochRecord, History, TrainConfig, fit
+from qiskit_natural_qnn.version import __version__
 
 __all__ = [
     "CircuitNotExactError",
@@ -80,8 +79,3 @@ __all__ = [
     "save_model",
     "straight_through",
 ]
-
-try:
-    __version__ = _version("qiskit-natural-qnn")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError, InputError
-from .neurons import Measurement
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.neurons import Measurement
 
 __all__ = ["MAX_EXACT_BRANCHES", "exact_distribution", "exact_class_distribution", "Outcome"]
 

@@ -32,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError, InputError
-from .neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 
 __all__ = [
     "SURROGATES",
@@ -306,8 +306,10 @@ def sample_network(
                     p = _STRONG.prob_plus(phi)
             else:
                 p = stretch.prob_plus(zd)
-            u = uniform(k, zd.shape, zd) if uniform is not None else torch.rand(
-                zd.shape, generator=generator, device=zd.device, dtype=zd.dtype
+            u = (
+                uniform(k, zd.shape, zd)
+                if uniform is not None
+                else torch.rand(zd.shape, generator=generator, device=zd.device, dtype=zd.dtype)
             )
             d = _sample_sign(p, u)
             if update is not None:

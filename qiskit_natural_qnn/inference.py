@@ -25,10 +25,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError, InputError
-from .fastpath import ForwardPass, sample_network
-from .network import NaturalQNN
-from .randomness import counter_uniform, seed_words
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.randomness import counter_uniform, seed_words
 
 __all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "evaluate"]
 
@@ -303,9 +303,7 @@ def _split_data(data: Any) -> tuple[Any, Any]:
     try:
         images, labels = data
     except (TypeError, ValueError):
-        raise InputError(
-            f"data must be a Dataset or an (images, labels) pair, got {type(data).__name__}"
-        ) from None
+        raise InputError(f"data must be a Dataset or an (images, labels) pair, got {type(data).__name__}") from None
     return images, labels
 
 
@@ -319,9 +317,7 @@ def check_labels(labels: Any, n_images: int, n_classes: int) -> np.ndarray:
         labels = labels.detach().cpu().numpy()
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.shape[0] != n_images:
-        raise InputError(
-            f"labels must have shape ({n_images},) to match the images, got {labels.shape}"
-        )
+        raise InputError(f"labels must have shape ({n_images},) to match the images, got {labels.shape}")
     if labels.size and not np.issubdtype(labels.dtype, np.integer):
         raise InputError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):

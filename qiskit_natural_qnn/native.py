@@ -45,9 +45,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError
-from .fastpath import SURROGATES
-from .network import NaturalQNN
+from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.fastpath import SURROGATES
+from qiskit_natural_qnn.network import NaturalQNN
 
 __all__ = [
     "NATIVE_KINDS",
@@ -378,7 +378,9 @@ def native_setup_from_args(args: argparse.Namespace, *, layer_sizes: Sequence[in
     margin = float(getattr(args, "l1_margin", 0.0) or 0.0)
     if kind is None:
         if margin != 0.0:
-            raise ConfigurationError(f"--l1-margin applies to --native hardtanh-l1, got --l1-margin {margin} without --native")
+            raise ConfigurationError(
+                f"--l1-margin applies to --native hardtanh-l1, got --l1-margin {margin} without --native"
+            )
         return None
     stretch = getattr(args, "stretch", None)
     if stretch not in (None, "tanh", _STRETCH_OF.get(kind)):

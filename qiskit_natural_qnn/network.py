@@ -26,15 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .exceptions import ConfigurationError, InputError
-from .fastpath import (
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import (
     ForwardPass,
     UniformSource,
     check_surrogate,
     make_generator,
     sample_network,
 )
-from .neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 
 __all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
 
@@ -93,8 +93,7 @@ def validate_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
         sizes = tuple(layer_sizes)
     except TypeError:
         raise ConfigurationError(
-            f"layer_sizes must be a sequence of positive ints, got {layer_sizes!r}; "
-            "pass e.g. [784, 512, 512, 10]"
+            f"layer_sizes must be a sequence of positive ints, got {layer_sizes!r}; pass e.g. [784, 512, 512, 10]"
         ) from None
     if len(sizes) < 3:
         raise ConfigurationError(

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = [
     "STRETCH_KINDS",
@@ -139,9 +139,7 @@ class Stretch:
                 f"unknown stretch function {self.kind!r}; expected one of {', '.join(STRETCH_KINDS)}"
             )
         if self.kind == "linear" and a == 0:
-            raise ConfigurationError(
-                "the linear stretch z/a needs a > 0, got a = 0.0; pass a > 0 or use kind='sgn'"
-            )
+            raise ConfigurationError("the linear stretch z/a needs a > 0, got a = 0.0; pass a > 0 or use kind='sgn'")
 
     @property
     def is_deterministic(self) -> bool:

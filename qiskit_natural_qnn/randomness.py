@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .exceptions import ConfigurationError, InputError
-from .fastpath import UniformSource
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import UniformSource
 
 __all__ = ["counter_uniform", "hash_words", "seed_words"]
 
@@ -69,9 +69,7 @@ def seed_words(seed: int | np.random.Generator | None) -> tuple[int, int]:
     elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         value = int(seed)
     else:
-        raise ConfigurationError(
-            f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}"
-        )
+        raise ConfigurationError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
     value &= (1 << 64) - 1
     return value & _MASK32, (value >> 32) & _MASK32
 

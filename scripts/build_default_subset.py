@@ -56,8 +56,7 @@ def build_arrays(source: Path) -> dict[str, np.ndarray]:
         md5 = _digest(path, "md5") if path.is_file() else None
         if md5 is not None and md5 != PUBLISHED_MD5[name]:
             raise SystemExit(
-                f"{path}: md5 {md5} differs from the published {PUBLISHED_MD5[name]}; "
-                "use the original MNIST file"
+                f"{path}: md5 {md5} differs from the published {PUBLISHED_MD5[name]}; use the original MNIST file"
             )
     images = read_idx(paths[IMAGES_FILE], ndim=3)
     labels = read_idx(paths[LABELS_FILE], ndim=1)

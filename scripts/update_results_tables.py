@@ -21,8 +21,8 @@ import re
 import sys
 from pathlib import Path
 
+from qiskit_natural_qnn.cli.experiments import report_text
 from qiskit_natural_qnn.experiments import load_records
-from qiskit_natural_qnn.experiments.cli import report_text
 
 BLOCK = re.compile(r"(<!-- report (\S+) (a|g|grid) -->\n)(.*?)(<!-- /report -->)", re.DOTALL)
 

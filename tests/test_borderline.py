@@ -49,7 +49,9 @@ def test_intervals_match_scipy(k, n):
 
 
 def test_interval_errors():
-    with pytest.raises(ConfigurationError, match=r"unknown interval method 'agresti'; expected one of wilson, clopper-pearson"):
+    with pytest.raises(
+        ConfigurationError, match=r"unknown interval method 'agresti'; expected one of wilson, clopper-pearson"
+    ):
         binomial_interval(1, 2, method="agresti")
     with pytest.raises(ConfigurationError, match=r"confidence must lie in \(0, 1\), got 1\.5"):
         binomial_interval(1, 2, confidence=1.5)
@@ -109,7 +111,7 @@ def test_plots():
 
 
 def test_borderline_cli(tmp_path, capsys):
-    from qiskit_natural_qnn.experiments.hardware_cli import main
+    from qiskit_natural_qnn.cli.hardware import main
     from qiskit_natural_qnn.io import save_model
 
     path = save_model(NaturalQNN(layer_sizes=[784, 4, 4, 10], a=0.5, seed=0), tmp_path / "m.safetensors")

@@ -32,17 +32,13 @@ from qiskit_natural_qnn.circuits import (
     bind_layer,
     deferred_circuit,
     dynamic_circuit,
-    get_backend,
     input_angles,
     input_parameter_values,
-    ionq_native_target,
     layer_angles,
     layer_circuits,
     layer_measurement,
     outcome_counts,
     post_angles,
-    transpile_for_target,
-    validate_for_target,
 )
 from qiskit_natural_qnn.circuits.angles import (
     carries_state,
@@ -51,6 +47,7 @@ from qiskit_natural_qnn.circuits.angles import (
 )
 from qiskit_natural_qnn.exact import exact_distribution
 from qiskit_natural_qnn.neurons import outcome_to_activation
+from qiskit_natural_qnn.transpile import get_backend, ionq_native_target, transpile_for_target, validate_for_target
 
 from .stats import binomial_tolerance, chi2_pvalue, total_variation
 
@@ -178,8 +175,15 @@ def test_layer_circuits_chained_on_host_are_exact(spec) -> None:
 
 def test_layer_circuits_exact_for_authors_arcsin() -> None:
     """Layer circuits re-prepare the host's angle, so they follow the model's weak_update rule too."""
-    net = NaturalQNN(layer_sizes=[4, 2, 2, 2, 2], a=0.4, stretch="tanh", g=0.5, weak_update="authors_arcsin",
-                     seed=3, dtype=torch.float64)
+    net = NaturalQNN(
+        layer_sizes=[4, 2, 2, 2, 2],
+        a=0.4,
+        stretch="tanh",
+        g=0.5,
+        weak_update="authors_arcsin",
+        seed=3,
+        dtype=torch.float64,
+    )
     x = _x(net)
     exact = exact_distribution(net, x)
     chained = _chained_layer_distribution(net, x)
@@ -367,7 +371,10 @@ def test_aer_primitive_bound_controlled_parameters_are_guarded() -> None:
     qc.x(0)
     qc.cry(t, 0, 1)
     qc.measure([0, 1], [0, 1])
-    with pytest.raises(TargetCapabilityError, match=r"cry has unbound parameters \['t'\]; aer ignores parameters of controlled gates bound through a primitive \(Qiskit Aer issue 2323\)"):
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"cry has unbound parameters \['t'\]; aer ignores parameters of controlled gates bound through a primitive \(Qiskit Aer issue 2323\)",
+    ):
         validate_for_target(qc, "aer")
     bound = qc.assign_parameters({t: math.pi})
     validate_for_target(bound, "aer")
@@ -391,7 +398,9 @@ def test_width16_linear_on_mps_matches_fast_path() -> None:
     nc = dynamic_circuit(net, construction="linear")
     assert nc.circuit.num_qubits == 48
     shots, mc = 20_000, 200_000
-    counts = _run(bind_inputs(nc, model=net, x=x)[0], nc.layer_registers, shots=shots, seed=5, method="matrix_product_state")
+    counts = _run(
+        bind_inputs(nc, model=net, x=x)[0], nc.layer_registers, shots=shots, seed=5, method="matrix_product_state"
+    )
     last = np.array([[1 - 2 * b for b in outcome[-1]] for outcome, c in counts.items() for _ in range(c)], dtype=float)
     fast = net.sample(torch.tensor(x[None, :]), shots=mc, seed=6).activations[-1][:, 0, :].numpy()
     p_circ, p_fast = (last == 1).mean(0), (fast == 1).mean(0)
@@ -410,7 +419,9 @@ def test_width16_method2_on_mps_matches_fast_path() -> None:
     nc = dynamic_circuit(net, construction="linear", reuse_qubits=True, reset_method="conditional_x")
     assert nc.circuit.num_qubits == 32
     shots, mc = 4000, 200_000
-    counts = _run(bind_inputs(nc, model=net, x=x)[0], nc.layer_registers, shots=shots, seed=6, method="matrix_product_state")
+    counts = _run(
+        bind_inputs(nc, model=net, x=x)[0], nc.layer_registers, shots=shots, seed=6, method="matrix_product_state"
+    )
     for layer in (1, 2):  # the middle (weak) layer and the last (strong) layer
         bits = np.array([outcome[layer] for outcome, c in counts.items() for _ in range(c)], dtype=float)
         fast = net.sample(torch.tensor(x[None, :]), shots=mc, seed=7).activations[layer][:, 0, :].numpy()

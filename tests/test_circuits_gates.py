@@ -49,7 +49,9 @@ def test_inverse(theta: float) -> None:
 def test_qubit_order_matches_qiskit_rzx() -> None:
     # Qiskit's RZX(theta) on (q0, q1) has Z on q0 and X on q1; RZY follows the same convention.
     theta = 0.7
-    np.testing.assert_allclose(Operator(RZXGate(theta)).data, scipy.linalg.expm(-1j * theta / 2 * np.kron(X, Z)), atol=1e-12)
+    np.testing.assert_allclose(
+        Operator(RZXGate(theta)).data, scipy.linalg.expm(-1j * theta / 2 * np.kron(X, Z)), atol=1e-12
+    )
     sdg_then_rzx = QuantumCircuit(2)
     sdg_then_rzx.sdg(1)
     sdg_then_rzx.append(RZXGate(theta), [0, 1])

@@ -28,9 +28,9 @@ from qiskit_natural_qnn.circuits import (
     layer_circuits,
     outcome_counts,
     to_qasm3,
-    transpile_for_target,
 )
 from qiskit_natural_qnn.exact import exact_distribution
+from qiskit_natural_qnn.transpile import transpile_for_target
 
 from .stats import chi2_pvalue
 

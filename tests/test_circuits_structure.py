@@ -93,7 +93,9 @@ def test_bind_layer() -> None:
     bound = bind_layer(lc, np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]))
     assert len(bound) == 3 and all(c.num_parameters == 0 for c in bound)
     assert [float(i.operation.params[0]) for i in _ops(bound[2], "ry")] == [0.5, 0.6]
-    with pytest.raises(InputError, match=r"angles of hidden layer 1 must have shape \(2,\) or \(batch, 2\), got \(3,\)"):
+    with pytest.raises(
+        InputError, match=r"angles of hidden layer 1 must have shape \(2,\) or \(batch, 2\), got \(3,\)"
+    ):
         bind_layer(lc, [0.1, 0.2, 0.3])
     with pytest.raises(InputError, match="NaN or infinity"):
         bind_layer(lc, [0.1, float("nan")])
@@ -246,7 +248,9 @@ def test_bind_inputs_and_parameter_values() -> None:
     with pytest.raises(InputError, match=r"inputs must have shape \(batch, 4\), got \(3,\)"):
         bind_inputs(nc, model=net, x=np.zeros(3))
     other = _net([4, 3, 2, 2], stretch="linear", a=2.0)
-    with pytest.raises(InputError, match=r"the circuit was built for layer sizes \[4, 3, 3, 2\], got a model with \[4, 3, 2, 2\]"):
+    with pytest.raises(
+        InputError, match=r"the circuit was built for layer sizes \[4, 3, 3, 2\], got a model with \[4, 3, 2, 2\]"
+    ):
         bind_inputs(nc, model=other, x=np.zeros(4))
 
 
@@ -275,7 +279,10 @@ def test_exactness_hardtanh_boundary() -> None:
         net.layers[1].bias[1] = 0.11
     report = check_exact(net, "linear")
     assert not report.exact
-    assert "hidden layer 2: 1 neuron(s) can saturate (neuron 1 has sum_j |W_ij| + |b_i| = 1.01 > a = 1)" in report.reasons[0]
+    assert (
+        "hidden layer 2: 1 neuron(s) can saturate (neuron 1 has sum_j |W_ij| + |b_i| = 1.01 > a = 1)"
+        in report.reasons[0]
+    )
     assert check_exact(net, "deferred").exact is False
     assert check_exact(net, "auto").construction == "lookup"
 
@@ -285,7 +292,10 @@ def test_exactness_lookup_width_limit() -> None:
     net = _net([4, 9, 2, 2], stretch="tanh", a=0.5)
     report = check_exact(net, "lookup")
     assert not report.exact
-    assert "hidden layer 1 has 9 neurons: a lookup over its register needs 2**9 = 512 conditional blocks" in report.reasons[0]
+    assert (
+        "hidden layer 1 has 9 neurons: a lookup over its register needs 2**9 = 512 conditional blocks"
+        in report.reasons[0]
+    )
     assert check_exact(net, "lookup", lookup_width_limit=9).exact
     # the last layer's width does not matter (nothing reads its register)
     assert check_exact(_net([4, 2, 12], stretch="tanh"), "lookup").exact
@@ -310,15 +320,23 @@ def test_explain_reads_well() -> None:
 # ----------------------------------------------------------------------------- errors
 def test_tanh_with_linear_raises() -> None:
     net = _net([4, 3, 3, 2], stretch="tanh", a=0.5)
-    with pytest.raises(CircuitNotExactError, match=r"the 'linear' single circuit cannot express this network exactly: stretch 'tanh' is not affine in z.*layer_circuits"):
+    with pytest.raises(
+        CircuitNotExactError,
+        match=r"the 'linear' single circuit cannot express this network exactly: stretch 'tanh' is not affine in z.*layer_circuits",
+    ):
         dynamic_circuit(net, construction="linear")
-    with pytest.raises(CircuitNotExactError, match=r"the 'deferred' single circuit cannot express.*stretch 'tanh' is not affine"):
+    with pytest.raises(
+        CircuitNotExactError, match=r"the 'deferred' single circuit cannot express.*stretch 'tanh' is not affine"
+    ):
         deferred_circuit(net)
 
 
 def test_lookup_above_width_limit_raises() -> None:
     net = _net([4, 9, 2, 2], stretch="sgn", a=0.0)
-    with pytest.raises(CircuitNotExactError, match=r"hidden layer 1 has 9 neurons: a lookup over its register needs 2\*\*9 = 512 conditional blocks, above the limit of 8 bits \(256 blocks\)"):
+    with pytest.raises(
+        CircuitNotExactError,
+        match=r"hidden layer 1 has 9 neurons: a lookup over its register needs 2\*\*9 = 512 conditional blocks, above the limit of 8 bits \(256 blocks\)",
+    ):
         dynamic_circuit(net, construction="lookup")
     with pytest.raises(CircuitNotExactError, match=r"the 'auto' single circuit cannot express this network exactly"):
         dynamic_circuit(net)
@@ -326,7 +344,9 @@ def test_lookup_above_width_limit_raises() -> None:
 
 def test_bad_construction_names() -> None:
     net = _net([4, 2, 2, 2])
-    with pytest.raises(ConfigurationError, match=r"dynamic_circuit takes construction 'linear', 'lookup' or 'auto', got 'deferred'"):
+    with pytest.raises(
+        ConfigurationError, match=r"dynamic_circuit takes construction 'linear', 'lookup' or 'auto', got 'deferred'"
+    ):
         dynamic_circuit(net, construction="deferred")
     with pytest.raises(ConfigurationError, match=r"unknown construction 'fancy'"):
         check_exact(net, "fancy")

@@ -20,20 +20,18 @@ from qiskit_natural_qnn import (
     NaturalQNN,
     TargetCapabilityError,
 )
-from qiskit_natural_qnn.circuits import (
+from qiskit_natural_qnn.circuits import deferred_circuit, dynamic_circuit, layer_circuits
+from qiskit_natural_qnn.transpile import (
     PROFILES,
-    deferred_circuit,
-    dynamic_circuit,
     find_violations,
     get_backend,
     ionq_native_target,
-    layer_circuits,
     resource_report,
     target_profile,
     transpile_for_target,
     validate_for_target,
 )
-from qiskit_natural_qnn.circuits.resources import LayerResources, circuit_resources
+from qiskit_natural_qnn.transpile.resources import LayerResources, circuit_resources
 
 
 def _net(sizes, *, a=1.0, stretch="linear", g=math.pi / 2, seed=0) -> NaturalQNN:
@@ -126,7 +124,10 @@ def test_ibm_accepts_if_else_on_bits_registers_and_logic() -> None:
         (_switch, r"switch_case is not supported by ibm \(it allows if_else\); use only if_else"),
         (_for_loop, r"for_loop is not supported by ibm \(it allows if_else\)"),
         (_while_loop, r"while_loop is not supported by ibm"),
-        (_arithmetic, r"the condition of if_else uses classical arithmetic \(add\), which ibm does not evaluate at run time"),
+        (
+            _arithmetic,
+            r"the condition of if_else uses classical arithmetic \(add\), which ibm does not evaluate at run time",
+        ),
     ],
     ids=["nested-if", "measure-in-if", "reset-in-if", "switch", "for", "while", "arithmetic"],
 )
@@ -151,7 +152,10 @@ def test_classical_variables_are_rejected_everywhere() -> None:
     with qc.if_test(flag):
         qc.x(1)
     for target in ("ibm", "aer"):
-        with pytest.raises(TargetCapabilityError, match=r"declares 1 classical variable\(s\) \(add_var/add_input\).*Aer aborts the whole process"):
+        with pytest.raises(
+            TargetCapabilityError,
+            match=r"declares 1 classical variable\(s\) \(add_var/add_input\).*Aer aborts the whole process",
+        ):
             validate_for_target(qc, target)
     uint = _base()
     uint.add_input("n", types.Uint(8))
@@ -169,16 +173,25 @@ def test_aer_runs_more_control_flow_but_no_arithmetic() -> None:
 
 def test_aer_needs_transpiled_custom_gates() -> None:
     nc = dynamic_circuit(_net([3, 2, 2, 2], g=0.5))
-    with pytest.raises(TargetCapabilityError, match=r"gate 'rzy' is not a native gate of aer and its primitives do not transpile; transpile first: transpile_for_target\(circuit, 'aer'\)"):
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"gate 'rzy' is not a native gate of aer and its primitives do not transpile; transpile first: transpile_for_target\(circuit, 'aer'\)",
+    ):
         validate_for_target(nc.circuit, "aer")
     validate_for_target(transpile_for_target(nc.circuit, "aer"), "aer")
 
 
 def test_ionq_and_static_reject_control_flow() -> None:
     nc = dynamic_circuit(_net([3, 2, 2, 2]))
-    with pytest.raises(TargetCapabilityError, match=r"if_else is not supported by ionq \(it allows no control flow\); use deferred_circuit\(model\) \(no control flow\) or run the network layer by layer"):
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"if_else is not supported by ionq \(it allows no control flow\); use deferred_circuit\(model\) \(no control flow\) or run the network layer by layer",
+    ):
         validate_for_target(nc.circuit, "ionq")
-    with pytest.raises(TargetCapabilityError, match=r"mid-circuit measurement\(s\).*not supported by static; use deferred_circuit\(model\)"):
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"mid-circuit measurement\(s\).*not supported by static; use deferred_circuit\(model\)",
+    ):
         validate_for_target(nc.circuit, "static")
 
 
@@ -200,7 +213,11 @@ def test_static_rules_on_measurement_and_reset() -> None:
 
 def test_builders_satisfy_their_targets() -> None:
     weak = _net([3, 2, 2, 2], g=0.5)
-    for nc in (dynamic_circuit(weak), dynamic_circuit(weak, reuse_qubits=True), dynamic_circuit(_net([3, 2, 2, 2], stretch="tanh", a=0.5))):
+    for nc in (
+        dynamic_circuit(weak),
+        dynamic_circuit(weak, reuse_qubits=True),
+        dynamic_circuit(_net([3, 2, 2, 2], stretch="tanh", a=0.5)),
+    ):
         assert nc.circuit.num_vars == 0
         validate_for_target(nc.circuit, "ibm")
         assert find_violations(nc.circuit, "aer", check_gates=False) == []
@@ -218,7 +235,10 @@ def test_backend_without_control_flow_is_detected_from_its_target() -> None:
     profile = target_profile(backend)
     assert profile.control_flow == frozenset() and profile.num_qubits == 5
     nc = dynamic_circuit(_net([3, 2, 2, 2]))
-    with pytest.raises(TargetCapabilityError, match=r"cannot run on target 'generic_backend_5q': if_else is not supported by generic_backend_5q \(it allows no control flow\)"):
+    with pytest.raises(
+        TargetCapabilityError,
+        match=r"cannot run on target 'generic_backend_5q': if_else is not supported by generic_backend_5q \(it allows no control flow\)",
+    ):
         validate_for_target(nc.circuit, backend)
     with pytest.raises(TargetCapabilityError, match=r"if_else is not supported"):
         transpile_for_target(nc.circuit, backend)
@@ -231,7 +251,9 @@ def test_backend_without_control_flow_is_detected_from_its_target() -> None:
 def test_backend_too_small() -> None:
     backend = GenericBackendV2(num_qubits=3, control_flow=True, seed=1)
     nc = dynamic_circuit(_net([3, 2, 2, 2]))
-    with pytest.raises(TargetCapabilityError, match=r"the circuit needs 4 qubits, generic_backend_3q has 3; use reuse_qubits=True"):
+    with pytest.raises(
+        TargetCapabilityError, match=r"the circuit needs 4 qubits, generic_backend_3q has 3; use reuse_qubits=True"
+    ):
         validate_for_target(nc.circuit, backend)
     validate_for_target(dynamic_circuit(_net([3, 2, 2, 2]), reuse_qubits=True).circuit, backend)
 
@@ -244,7 +266,10 @@ def test_target_names_and_errors() -> None:
     assert target_profile(ionq_native_target(num_qubits=4)).num_qubits == 4
     with pytest.raises(ConfigurationError, match=r"unknown backend 'nonesuch'; expected 'aer', 'ionq'"):
         target_profile("nonesuch")
-    with pytest.raises(ConfigurationError, match=r"target must be a profile name \(ibm, aer, ionq, static\), a backend name, a BackendV2 or a Target, got int"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"target must be a profile name \(ibm, aer, ionq, static\), a backend name, a BackendV2 or a Target, got int",
+    ):
         target_profile(3)
     qc = dynamic_circuit(_net([3, 2, 2, 2])).circuit
     with pytest.raises(ConfigurationError, match=r"'ibm' names rules, not a device: pass a backend"):

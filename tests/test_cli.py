@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from qiskit_natural_qnn.cli import build_parser, main, parse_angle
+from qiskit_natural_qnn.cli.app import build_parser, main, parse_angle
 from qiskit_natural_qnn.training import History
 
 REPO = Path(__file__).resolve().parents[1]
-
 
 
 # ------------------------------------------------------------------------------------- parse_angle
@@ -84,10 +83,26 @@ def test_train_defaults_are_the_papers_first_network() -> None:
 # ------------------------------------------------------------------------------------ train/evaluate
 def test_train_then_evaluate(tmp_path, capsys) -> None:
     out = tmp_path / "run"
-    rc = main([
-        "train", "--hidden", "16", "--a", "0.5", "--epochs", "2", "--limit", "300", "--shots", "5",
-        "--out", str(out), "--no-progress", "--device", "cpu",
-    ])
+    rc = main(
+        [
+            "train",
+            "--hidden",
+            "16",
+            "--a",
+            "0.5",
+            "--epochs",
+            "2",
+            "--limit",
+            "300",
+            "--shots",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "data: embedded MNIST subset" in text and "limited to the first 300 images" in text
@@ -104,21 +119,65 @@ def test_train_then_evaluate(tmp_path, capsys) -> None:
     assert "data: default-validation[:200], 200 images" in text
     assert "single-shot error: " in text and "majority-vote error (3 shots): " in text
 
-    rc = main(["evaluate", str(out / "model.safetensors"), "--shots", "3", "--limit", "200", "--json",
-               "--split", "train", "--device", "cpu"])
+    rc = main(
+        [
+            "evaluate",
+            str(out / "model.safetensors"),
+            "--shots",
+            "3",
+            "--limit",
+            "200",
+            "--json",
+            "--split",
+            "train",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n_images"] == 200 and result["shots"] == 3 and result["data"] == "default-train[:200]"
     assert 0 <= result["single_shot_error"] <= 1 and 0 <= result["vote_error"] <= 1
     # the same seed gives the same numbers
-    main(["evaluate", str(out / "model.safetensors"), "--shots", "3", "--limit", "200", "--json",
-          "--split", "train", "--device", "cpu"])
+    main(
+        [
+            "evaluate",
+            str(out / "model.safetensors"),
+            "--shots",
+            "3",
+            "--limit",
+            "200",
+            "--json",
+            "--split",
+            "train",
+            "--device",
+            "cpu",
+        ]
+    )
     assert json.loads(capsys.readouterr().out) == result
 
 
 def test_train_size_cuts_the_training_set(tmp_path, capsys) -> None:
-    rc = main(["train", "--hidden", "8", "--epochs", "1", "--train-size", "100", "--out", str(tmp_path),
-               "--no-progress", "--device", "cpu", "--shots", "1", "--limit", "1000"])
+    rc = main(
+        [
+            "train",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--train-size",
+            "100",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--device",
+            "cpu",
+            "--shots",
+            "1",
+            "--limit",
+            "1000",
+        ]
+    )
     assert rc == 0
     assert "train 100 images, validation 1000 images" in capsys.readouterr().out
 
@@ -134,8 +193,9 @@ def test_library_errors_print_one_line_and_exit_2(tmp_path, capsys) -> None:
     rc = main(["train", "--epochs", "0", "--hidden", "4", "--out", str(tmp_path), "--device", "cpu"])
     assert rc == 2
     assert "error: epochs must be an int >= 1, got 0" in capsys.readouterr().err
-    rc = main(["train", "--data-dir", str(tmp_path / "nowhere"), "--hidden", "4", "--device", "cpu",
-               "--out", str(tmp_path)])
+    rc = main(
+        ["train", "--data-dir", str(tmp_path / "nowhere"), "--hidden", "4", "--device", "cpu", "--out", str(tmp_path)]
+    )
     assert rc == 2
     assert "error: MNIST directory" in capsys.readouterr().err
 
@@ -151,13 +211,21 @@ def test_python_dash_m_help() -> None:
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "qiskit_natural_qnn", "--help"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage: qnqnn" in proc.stdout
     assert all(name in proc.stdout for name in ("train", "evaluate", "circuit"))
     proc = subprocess.run(
         [sys.executable, "-m", "qiskit_natural_qnn", "train", "--help"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
     )
     assert proc.returncode == 0 and "--weak-update" in proc.stdout and "--limit" in proc.stdout

@@ -9,7 +9,6 @@ import pytest
 from qiskit import QuantumCircuit
 
 from qiskit_natural_qnn import NaturalQNN
-from qiskit_natural_qnn.circuits import get_backend
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution import LayerwiseExecutor
 from qiskit_natural_qnn.experiments.cost import (
@@ -18,6 +17,7 @@ from qiskit_natural_qnn.experiments.cost import (
     estimate_cost,
 )
 from qiskit_natural_qnn.experiments.noise import IdentityPairTranspiler, noisy_sampler
+from qiskit_natural_qnn.transpile import get_backend
 
 
 def _two_qubit(qc: QuantumCircuit) -> int:
@@ -30,11 +30,13 @@ def test_estimate_equals_the_run(copies, pairs, gate):
     backend = get_backend("fake_perth")
     net = NaturalQNN(layer_sizes=[4, 2, 2, 2], a=0.5, seed=0)
     n_images, shots = 3, 5
-    est = estimate_cost(net, backend=backend, n_images=n_images, shots=shots, copies=copies, pairs=pairs, gate=gate,
-                        max_sets_per_job=4)
+    est = estimate_cost(
+        net, backend=backend, n_images=n_images, shots=shots, copies=copies, pairs=pairs, gate=gate, max_sets_per_job=4
+    )
     pm = IdentityPairTranspiler(backend, pairs=pairs, gate=gate)
-    executor = LayerwiseExecutor(net, noisy_sampler(backend, noise=False), pass_manager=pm, copies=copies,
-                                 max_sets_per_job=4, target=backend)
+    executor = LayerwiseExecutor(
+        net, noisy_sampler(backend, noise=False), pass_manager=pm, copies=copies, max_sets_per_job=4, target=backend
+    )
     run = executor.run(np.random.default_rng(0).random((n_images, 4)), shots=shots, seed=0)
     assert est.jobs == len(run.jobs)
     for row in est.layers:
@@ -89,12 +91,28 @@ def test_auto_copies_fit_the_device_with_coupled_neighbours():
 
 
 def test_estimate_cli(tmp_path, capsys):
-    from qiskit_natural_qnn.experiments.hardware_cli import main
+    from qiskit_natural_qnn.cli.hardware import main
     from qiskit_natural_qnn.io import save_model
 
     path = save_model(NaturalQNN(layer_sizes=[784, 4, 4, 10], a=0.5, seed=0), tmp_path / "m.safetensors")
-    assert main(["estimate", str(path), "--backend", "fake_perth", "--images", "2", "--shots", "3", "--copies", "1",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "estimate",
+                str(path),
+                "--backend",
+                "fake_perth",
+                "--images",
+                "2",
+                "--shots",
+                "3",
+                "--copies",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["jobs"] == 2 and out["circuits"] == 2 + 6 and out["total_shots"] == 6 + 6 and out["device_time_s"] > 0
     assert main(["estimate", str(path), "--backend", "fake_nowhere"]) == 2

@@ -89,9 +89,7 @@ def test_read_idx_bad_magic(tmp_path):
     path.write_bytes(b"\x12\x34\x56\x78" + bytes(8))
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: bad magic number 0x12345678, expected 0x00000803 (IDX images)"
-        ),
+        match=re.escape(f"{path}: bad magic number 0x12345678, expected 0x00000803 (IDX images)"),
     ):
         read_idx(path, ndim=3)
 
@@ -100,9 +98,7 @@ def test_read_idx_labels_where_images_expected(tmp_path):
     path = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.array([1, 2, 3]))
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: bad magic number 0x00000801 (IDX labels), expected 0x00000803 (IDX images)"
-        ),
+        match=re.escape(f"{path}: bad magic number 0x00000801 (IDX labels), expected 0x00000803 (IDX images)"),
     ):
         read_idx(path, ndim=3)
 
@@ -112,8 +108,7 @@ def test_parse_idx_unsupported_dtype():
     with pytest.raises(
         DataError,
         match=re.escape(
-            "x: unsupported IDX dtype code 0x0D (magic 0x00000D01); "
-            "only 0x08 (unsigned byte) is read, as in MNIST"
+            "x: unsupported IDX dtype code 0x0D (magic 0x00000D01); only 0x08 (unsigned byte) is read, as in MNIST"
         ),
     ):
         parse_idx(data, name="x")
@@ -126,9 +121,7 @@ def test_read_idx_truncated_payload(tmp_path, suffix):
     path.write_bytes(gzip.compress(data, mtime=0) if suffix else data)
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: truncated IDX payload: dims (10, 28, 28) need 7840 bytes, found 7000"
-        ),
+        match=re.escape(f"{path}: truncated IDX payload: dims (10, 28, 28) need 7840 bytes, found 7000"),
     ):
         read_idx(path, ndim=3)
 
@@ -136,9 +129,7 @@ def test_read_idx_truncated_payload(tmp_path, suffix):
 def test_parse_idx_trailing_bytes_and_truncated_header():
     with pytest.raises(
         DataError,
-        match=re.escape(
-            "x: IDX payload longer than its dims: dims (2,) need 2 bytes, found 3"
-        ),
+        match=re.escape("x: IDX payload longer than its dims: dims (2,) need 2 bytes, found 3"),
     ):
         parse_idx(encode_idx(np.array([1, 2])) + b"\x00", name="x")
     with pytest.raises(
@@ -229,13 +220,9 @@ def test_load_mnist_paper_split(tmp_path, suffix, dot):
     split = load_mnist(populate(tmp_path / "mnist", suffix, dot=dot), train_size=5)
     assert split.train.name == "mnist-train"
     assert split.validation.name == "mnist-validation"
-    np.testing.assert_array_equal(
-        split.train.images, TRAIN[0][:5].reshape(5, 784).astype(np.float32) / 255
-    )
+    np.testing.assert_array_equal(split.train.images, TRAIN[0][:5].reshape(5, 784).astype(np.float32) / 255)
     np.testing.assert_array_equal(split.train.labels, TRAIN[1][:5])
-    np.testing.assert_array_equal(
-        split.validation.images, TEST[0].reshape(N_TEST, 784).astype(np.float32) / 255
-    )
+    np.testing.assert_array_equal(split.validation.images, TEST[0].reshape(N_TEST, 784).astype(np.float32) / 255)
     np.testing.assert_array_equal(split.validation.labels, TEST[1])
     assert split.train.images.dtype == np.float32
     assert split.train.labels.dtype == np.int64
@@ -312,8 +299,7 @@ def test_load_mnist_image_label_count_mismatch(tmp_path):
     with pytest.raises(
         DataError,
         match=re.escape(
-            f"{directory}: 12 images but 11 labels; "
-            "the image and label files must come from the same MNIST set"
+            f"{directory}: 12 images but 11 labels; the image and label files must come from the same MNIST set"
         ),
     ):
         load_mnist(directory, train_size=3)

@@ -14,20 +14,15 @@ from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer.primitives import SamplerV2 as AerSampler
 
 from qiskit_natural_qnn import ConfigurationError, NaturalQNN
-from qiskit_natural_qnn.data import Dataset
-from qiskit_natural_qnn.execution import (
-    JobSubmitter,
-    derive_seed,
-    local_backend,
-    predict_on_sampler,
-    resolve_run_seed,
-)
-from qiskit_natural_qnn.execution.cli import (
+from qiskit_natural_qnn.cli.execution import (
     add_backend_arguments,
     run_evaluate_on_backend,
 )
+from qiskit_natural_qnn.data import Dataset
+from qiskit_natural_qnn.execution import JobSubmitter, derive_seed, predict_on_sampler, resolve_run_seed
 from qiskit_natural_qnn.inference import predict
 from qiskit_natural_qnn.ml import NaturalQNNNetwork
+from qiskit_natural_qnn.providers import local_backend
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -32,8 +32,9 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 
 from qiskit_natural_qnn import NaturalQNN
 from qiskit_natural_qnn.exact import exact_distribution
-from qiskit_natural_qnn.execution import local_backend, run_layerwise, run_single
-from qiskit_natural_qnn.execution.ibm import runtime_sampler
+from qiskit_natural_qnn.execution import run_layerwise, run_single
+from qiskit_natural_qnn.providers import local_backend
+from qiskit_natural_qnn.providers.ibm import runtime_sampler
 
 from .stats import chi2_pvalue, total_variation
 

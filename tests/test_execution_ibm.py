@@ -17,20 +17,17 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_natural_qnn import NaturalQNN, TargetCapabilityError
 from qiskit_natural_qnn.circuits import dynamic_circuit
-from qiskit_natural_qnn.execution import (
-    JobSubmitter,
+from qiskit_natural_qnn.execution import JobSubmitter, predict_on_sampler, run_single, sampler_kind
+from qiskit_natural_qnn.inference import predict
+from qiskit_natural_qnn.providers import (
     conditional_cost,
     local_backend,
     make_sampler,
     max_sets_per_job,
-    predict_on_sampler,
     prepare_ibm_sampler,
-    run_single,
-    sampler_kind,
 )
-from qiskit_natural_qnn.execution import ibm as ibm_module
-from qiskit_natural_qnn.execution.ibm import has_ibm_credentials, runtime_sampler
-from qiskit_natural_qnn.inference import predict
+from qiskit_natural_qnn.providers import ibm as ibm_module
+from qiskit_natural_qnn.providers.ibm import has_ibm_credentials, runtime_sampler
 
 
 def _net(sizes, **kw) -> NaturalQNN:
@@ -164,7 +161,7 @@ def test_make_sampler_for_fake_backends_and_noise(manila):
 def test_ibm_cloud_layerwise_run():  # pragma: no cover - needs the network, credentials and device time
     import os
 
-    from qiskit_natural_qnn.execution.ibm import ibm_service
+    from qiskit_natural_qnn.providers.ibm import ibm_service
 
     name = os.environ.get("QNQNN_IBM_BACKEND") or ibm_service().least_busy(operational=True, simulator=False).name
     setup = make_sampler(f"ibm:{name}", shots=10)

@@ -30,22 +30,14 @@ from qiskit.quantum_info import Statevector
 from qiskit_natural_qnn import ConfigurationError, NaturalQNN, TargetCapabilityError
 from qiskit_natural_qnn.circuits import bind_layer, layer_circuit
 from qiskit_natural_qnn.exact import exact_distribution
-from qiskit_natural_qnn.execution import (
-    check_ionq_job,
-    choose_mode,
-    ionq_capabilities,
-    ionq_payload,
-    ionq_sampler,
-    packed_layer_circuit,
-    predict_on_sampler,
-    sampler_profile,
-)
-from qiskit_natural_qnn.execution.ionq import (
+from qiskit_natural_qnn.execution import choose_mode, packed_layer_circuit, predict_on_sampler, sampler_profile
+from qiskit_natural_qnn.inference import predict
+from qiskit_natural_qnn.providers import check_ionq_job, ionq_capabilities, ionq_payload, ionq_sampler
+from qiskit_natural_qnn.providers.ionq import (
     IONQ_KEY_ENV,
     has_ionq_key,
     ionq_pass_manager,
 )
-from qiskit_natural_qnn.inference import predict
 
 from .stats import chi2_pvalue
 
@@ -260,7 +252,7 @@ def test_plain_backend_sampler_misreads_ionq_results_and_the_adapter_does_not(io
     reason=f"{IONQ_KEY_ENV} is not set: the real IonQ submission test needs an IonQ API key in the environment",
 )
 def test_real_ionq_simulator_submission():  # pragma: no cover - needs the network and a key
-    from qiskit_natural_qnn.execution import make_sampler
+    from qiskit_natural_qnn.providers import make_sampler
 
     net = _net([3, 2, 2, 2], a=0.5)
     pred = predict_on_sampler(

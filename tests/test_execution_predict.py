@@ -25,14 +25,9 @@ from qiskit_natural_qnn import (
     TargetCapabilityError,
 )
 from qiskit_natural_qnn.exact import exact_class_distribution
-from qiskit_natural_qnn.execution import (
-    SamplerPrediction,
-    choose_mode,
-    evaluate_on_sampler,
-    make_sampler,
-    predict_on_sampler,
-)
+from qiskit_natural_qnn.execution import SamplerPrediction, choose_mode, evaluate_on_sampler, predict_on_sampler
 from qiskit_natural_qnn.inference import Evaluation, Prediction, majority_vote, predict
+from qiskit_natural_qnn.providers import make_sampler
 
 from .stats import chi2_pvalue
 

@@ -219,7 +219,9 @@ def test_transient_submission_errors_are_retried_with_backoff(monkeypatch, error
 def test_retries_give_up_after_the_policy_and_say_so(monkeypatch):
     waits = _quiet_sleeps(monkeypatch)
     flaky = _Flaky(FakeCloud(), ConnectionError("network down"), failures=100)
-    with pytest.raises(ExecutionError, match=r"hidden layer 1 after 4 attempts failed \(ConnectionError: network down\)"):
+    with pytest.raises(
+        ExecutionError, match=r"hidden layer 1 after 4 attempts failed \(ConnectionError: network down\)"
+    ):
         _predict(flaky, seed=5)
     assert waits == [2.0, 4.0, 8.0]
 

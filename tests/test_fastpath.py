@@ -97,7 +97,7 @@ def test_single_neuron_frequencies_match_closed_form(kind):
     a, n = 0.7, 50_000
     z = torch.linspace(-1.5, 1.5, 41, dtype=torch.float64)
     w = [torch.diag(z), torch.ones(1, 41, dtype=torch.float64)]
-    from qiskit_natural_qnn.neurons import Neuron, Stretch, Measurement
+    from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 
     neuron = Neuron(stretch=Stretch(a=a, kind=kind), measurement=Measurement())
     x = torch.ones(n, 41, dtype=torch.float64)
@@ -128,7 +128,9 @@ def test_classical_limit_is_exactly_the_sign_network(kind):
     assert probs.max() == 1.0
 
 
-@pytest.mark.parametrize("kw", [dict(a=0.5), dict(a=0.0, g=math.pi / 4), dict(a=0.3, stretch="hardtanh", g=1.0, bias=True)])
+@pytest.mark.parametrize(
+    "kw", [dict(a=0.5), dict(a=0.0, g=math.pi / 4), dict(a=0.3, stretch="hardtanh", g=1.0, bias=True)]
+)
 def test_ste_gradient_equals_numpy_reference(kw):
     net = NaturalQNN(layer_sizes=[6, 5, 5, 5, 3], seed=2, dtype=torch.float64, **kw)
     with torch.no_grad():
@@ -188,11 +190,16 @@ def test_forward_preserves_leading_batch_dimensions():
 
 # --------------------------------------------------------------------------- bad input
 def test_bad_network_configurations():
-    with pytest.raises(ConfigurationError, match=r"layer_sizes needs an input size, at least one hidden width and an output size, got \[784, 10\]"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"layer_sizes needs an input size, at least one hidden width and an output size, got \[784, 10\]",
+    ):
         NaturalQNN(layer_sizes=[784, 10])
     with pytest.raises(ConfigurationError, match=r"layer_sizes must hold positive ints, got \[784, 0, 10\]"):
         NaturalQNN(layer_sizes=[784, 0, 10])
-    with pytest.raises(ConfigurationError, match=r"all hidden widths must be equal, got \[16, 8\]; use equal widths or g=math.pi/2"):
+    with pytest.raises(
+        ConfigurationError, match=r"all hidden widths must be equal, got \[16, 8\]; use equal widths or g=math.pi/2"
+    ):
         NaturalQNN(layer_sizes=[784, 16, 8, 10], g=0.5)
     with pytest.raises(ConfigurationError, match=r"g must lie in \[0, pi/2\], got 2\.0"):
         NaturalQNN(layer_sizes=[4, 3, 2], g=2.0)
@@ -204,7 +211,9 @@ def test_bad_network_configurations():
 
 def test_bad_inputs_raise_input_error():
     net = NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, seed=0)
-    with pytest.raises(InputError, match=r"inputs must have shape \(batch, 4\), got \(2, 5\); flatten each image to 4 values"):
+    with pytest.raises(
+        InputError, match=r"inputs must have shape \(batch, 4\), got \(2, 5\); flatten each image to 4 values"
+    ):
         net(torch.rand(2, 5))
     with pytest.raises(InputError, match=r"inputs contain NaN or infinity"):
         net(torch.tensor([[0.0, float("nan"), 0.0, 0.0]]))

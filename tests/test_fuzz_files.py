@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
 from qiskit_natural_qnn import ModelFileError, NaturalQNN, TrainConfig, fit
-from qiskit_natural_qnn.checkpoint import CHECKPOINT_FILE, read_checkpoint
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.io import load_model, read_metadata, save_model
+from qiskit_natural_qnn.training.checkpoint import CHECKPOINT_FILE, read_checkpoint
 
 CASES: Counter = Counter()
 
@@ -59,8 +59,9 @@ def model_files(tmp_path_factory) -> list[bytes]:
         NaturalQNN(layer_sizes=[4, 3, 3, 2], a=0.5, seed=1),
         NaturalQNN(layer_sizes=[3, 2, 2, 2], a=0.2, g=0.7, bias=True, seed=2, dtype=torch.float64),
     ]
-    return [save_model(net, folder / f"{i}.safetensors", metadata={"epochs": 3}).read_bytes()
-            for i, net in enumerate(nets)]
+    return [
+        save_model(net, folder / f"{i}.safetensors", metadata={"epochs": 3}).read_bytes() for i, net in enumerate(nets)
+    ]
 
 
 def test_every_single_byte_mutation_of_a_model_file(tmp_path, model_files) -> None:
@@ -119,8 +120,14 @@ _JSONISH = st.recursive(
 @given(
     sizes=st.one_of(st.lists(st.integers(-1, 5), max_size=5), _JSONISH),
     spec=st.one_of(
-        st.fixed_dictionaries({"a": st.floats(-1, 2), "stretch": st.sampled_from(["tanh", "sgn", "x"]),
-                               "g": st.floats(-1, 2), "weak_update": st.sampled_from(["circuit", "y"])}),
+        st.fixed_dictionaries(
+            {
+                "a": st.floats(-1, 2),
+                "stretch": st.sampled_from(["tanh", "sgn", "x"]),
+                "g": st.floats(-1, 2),
+                "weak_update": st.sampled_from(["circuit", "y"]),
+            }
+        ),
         _JSONISH,
     ),
     bias=st.sampled_from(["true", "false", "True", "1", ""]),
@@ -131,8 +138,15 @@ def test_mismatched_model_metadata(tmp_path, sizes, spec, bias, version, user) -
     """Metadata that may disagree with the tensors (2-3-2 weights): refused, or exactly as described."""
     CASES["model metadata mismatches"] += 1
     tensors = {"layers.0.weight": torch.ones(3, 2), "layers.1.weight": torch.ones(2, 3)}
-    meta = {"format": "qiskit-natural-qnn", "format_version": version, "layer_sizes": json.dumps(sizes),
-            "spec": json.dumps(spec), "bias": bias, "library_version": "x", "user": json.dumps(user)}
+    meta = {
+        "format": "qiskit-natural-qnn",
+        "format_version": version,
+        "layer_sizes": json.dumps(sizes),
+        "spec": json.dumps(spec),
+        "bias": bias,
+        "library_version": "x",
+        "user": json.dumps(user),
+    }
     path = tmp_path / "m.safetensors"
     path.write_bytes(st_save(tensors, metadata=meta))
     model = _load_or_refuse(path)
@@ -173,8 +187,14 @@ def checkpoint_file(tmp_path_factory) -> bytes:
     rng = np.random.default_rng(0)
     data = Dataset(rng.random((12, 3), dtype=np.float32), rng.integers(0, 2, 12), "toy")
     net = NaturalQNN(layer_sizes=[3, 2, 2], a=0.5, seed=0)
-    fit(net, data, config=TrainConfig(epochs=2, batch_size=4, seed=0), progress=False, checkpoint_dir=folder,
-        checkpoint_every=4)  # the last checkpoint is at the end of epoch 2
+    fit(
+        net,
+        data,
+        config=TrainConfig(epochs=2, batch_size=4, seed=0),
+        progress=False,
+        checkpoint_dir=folder,
+        checkpoint_every=4,
+    )  # the last checkpoint is at the end of epoch 2
     return (folder / CHECKPOINT_FILE).read_bytes()
 
 
@@ -209,4 +229,3 @@ def test_truncations_of_a_checkpoint_are_refused(tmp_path, checkpoint_file) -> N
 def read_checkpoint_bytes(folder: Path, data: bytes):
     (folder / CHECKPOINT_FILE).write_bytes(data)
     return read_checkpoint(folder)
-

@@ -156,8 +156,13 @@ def test_predict_settings(shots, batch_size, seed, shot_offset, use_ids) -> None
     if use_ids:
         kwargs["image_ids"] = np.arange(4)
     valid = (
-        is_int(shots) and shots >= 1 and is_int(batch_size) and batch_size >= 1
-        and (counter_seed or seed is None) and is_int(shot_offset) and shot_offset >= 0
+        is_int(shots)
+        and shots >= 1
+        and is_int(batch_size)
+        and batch_size >= 1
+        and (counter_seed or seed is None)
+        and is_int(shot_offset)
+        and shot_offset >= 0
         and (counter_seed or (shot_offset == 0 and not use_ids))
     )
     if valid:
@@ -254,12 +259,17 @@ def test_train_config(fields) -> None:
     f = {**TrainConfig().to_dict(), **fields}
     valid = (
         all(pos_int(f[k]) for k in ("epochs", "batch_size", "eval_shots", "eval_every"))
-        and real(f["lr"]) and f["lr"] > 0
-        and real(f["momentum"]) and 0 <= f["momentum"] < 1
-        and real(f["weight_decay"]) and f["weight_decay"] >= 0
+        and real(f["lr"])
+        and f["lr"] > 0
+        and real(f["momentum"])
+        and 0 <= f["momentum"] < 1
+        and real(f["weight_decay"])
+        and f["weight_decay"] >= 0
         and isinstance(f["shuffle"], (bool, np.bool_))
-        and (f["seed"] is None or (isinstance(f["seed"], (int, np.integer)) and not isinstance(f["seed"], bool)
-                                   and f["seed"] >= 0))
+        and (
+            f["seed"] is None
+            or (isinstance(f["seed"], (int, np.integer)) and not isinstance(f["seed"], bool) and f["seed"] >= 0)
+        )
         and f["schedule"] in (None, "cosine")
     )
     if valid:
@@ -304,8 +314,25 @@ def _databin():
 
 
 _NAMES = st.one_of(
-    st.sampled_from(["h1", "h2", "h3", "h0", "H1", "h1 ", "", "keys", "items", "__class__", "__dict__", "shape",
-                     "_FIELDS", "values", "get"]),
+    st.sampled_from(
+        [
+            "h1",
+            "h2",
+            "h3",
+            "h0",
+            "H1",
+            "h1 ",
+            "",
+            "keys",
+            "items",
+            "__class__",
+            "__dict__",
+            "shape",
+            "_FIELDS",
+            "values",
+            "get",
+        ]
+    ),
     st.text(max_size=6),
     st.integers(-2, 3),
 )

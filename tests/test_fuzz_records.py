@@ -68,8 +68,12 @@ def _resume(path: Path) -> None:
         record.reuse("h1/0", "d")
 
 
-@settings(max_examples=150, deadline=None, phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(doc=_DOCS)
 def test_any_json_document_as_a_run_record(tmp_path, doc) -> None:
     CASES["run record documents"] += 1
@@ -88,10 +92,16 @@ def test_any_json_document_as_a_run_record(tmp_path, doc) -> None:
 def test_damaged_results_file_means_running_the_job_again(tmp_path, content) -> None:
     CASES["damaged results files"] += 1
     path = tmp_path / "run.json"
-    path.write_text(json.dumps({
-        "format": records.RECORD_FORMAT, "version": records.RECORD_VERSION, "header": {"seed": 1},
-        "jobs": {"h1/0": {"digest": "d", "status": "done", "job_id": "j", "results_file": "x.npz"}},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "format": records.RECORD_FORMAT,
+                "version": records.RECORD_VERSION,
+                "header": {"seed": 1},
+                "jobs": {"h1/0": {"digest": "d", "status": "done", "job_id": "j", "results_file": "x.npz"}},
+            }
+        )
+    )
     results = tmp_path / "run.json.results"
     results.mkdir()
     if content is None:  # a valid .npz with the right digest but arrays of another layout

@@ -14,7 +14,6 @@ from qiskit_natural_qnn.inference import Evaluation, Prediction, evaluate, major
 from qiskit_natural_qnn.network import NaturalQNN
 
 
-
 def _toy_data(n: int = 60, n_inputs: int = 12, n_classes: int = 4, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     images = rng.random((n, n_inputs), dtype=np.float32)
@@ -250,9 +249,12 @@ def test_predict_refuses_preactivations_that_overflow_to_nan_or_inf() -> None:
     one_inf = np.array([[3e38, 0.0, 0.0, 0.0]], dtype=np.float32)
     for images in (inf_minus_inf, one_inf):
         for seed in (0, None):
-            with pytest.raises(InputError, match=r"pre-activations of hidden layer 1 are not finite: W x overflowed "
-                                                 r"torch\.float32 \(to inf or NaN, depending on the CPU's kernels\); "
-                                                 r"scale the inputs"):
+            with pytest.raises(
+                InputError,
+                match=r"pre-activations of hidden layer 1 are not finite: W x overflowed "
+                r"torch\.float32 \(to inf or NaN, depending on the CPU's kernels\); "
+                r"scale the inputs",
+            ):
                 predict(net, images, shots=2, seed=seed)
         with pytest.raises(InputError, match=r"are not finite"):
             net.sample(torch.as_tensor(images), shots=2, seed=0)
@@ -266,7 +268,11 @@ def test_predict_refuses_preactivations_that_overflow_to_nan_or_inf() -> None:
 
 def test_predict_refuses_bool_complex_and_string_images() -> None:
     net = NaturalQNN(layer_sizes=[3, 4, 2], seed=0)
-    for images in (np.ones((2, 3), dtype=bool), np.ones((2, 3), dtype=np.complex64), np.array([["1", "2", "3"]]),
-                   torch.ones(2, 3, dtype=torch.bool)):
+    for images in (
+        np.ones((2, 3), dtype=bool),
+        np.ones((2, 3), dtype=np.complex64),
+        np.array([["1", "2", "3"]]),
+        torch.ones(2, 3, dtype=torch.bool),
+    ):
         with pytest.raises(InputError, match=r"images must be real numbers, got dtype .*; pass a float array"):
             predict(net, images, shots=1, seed=0)

@@ -471,8 +471,8 @@ def test_surrogate_round_trips_and_defaults_to_hardtanh(tmp_path):
     assert read_metadata(path).surrogate == "expected"
     assert load_model(path).surrogate == "expected"
     # A file written before the key existed (or by another writer) reads as the paper's estimator.
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with safe_open(str(path), "pt") as f:
         meta = dict(f.metadata())

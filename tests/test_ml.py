@@ -334,9 +334,18 @@ def test_module_keeps_leading_batch_dimensions():
 
 def test_module_is_a_plain_torch_module():
     model = NaturalQNNModule(layer_sizes=[6, 5, 5, 3], a=0.5, bias=True, seed=0)
-    assert [name for name, _ in model.named_parameters()] == [name for name, _ in weight_layout(model)] == [
-        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.2.weight", "layers.2.bias",
-    ]
+    assert (
+        [name for name, _ in model.named_parameters()]
+        == [name for name, _ in weight_layout(model)]
+        == [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.1.weight",
+            "layers.1.bias",
+            "layers.2.weight",
+            "layers.2.bias",
+        ]
+    )
     clone = NaturalQNNModule(layer_sizes=[6, 5, 5, 3], a=0.5, bias=True, seed=1)
     clone.load_state_dict(model.state_dict())
     np.testing.assert_array_equal(flatten_weights(clone), flatten_weights(model))

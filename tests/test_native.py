@@ -27,15 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qiskit_natural_qnn import ConfigurationError, NaturalQNN
-from qiskit_natural_qnn.circuits import (
-    bind_inputs,
-    check_exact,
-    dynamic_circuit,
-    outcome_counts,
-    resource_report,
-    transpile_for_target,
-    validate_for_target,
-)
+from qiskit_natural_qnn.circuits import bind_inputs, check_exact, dynamic_circuit, outcome_counts
 from qiskit_natural_qnn.data import Dataset, load_default, take
 from qiskit_natural_qnn.exact import exact_distribution
 from qiskit_natural_qnn.fastpath import expected_slope, sample_network
@@ -50,6 +42,7 @@ from qiskit_natural_qnn.native import (
 )
 from qiskit_natural_qnn.neurons import Stretch
 from qiskit_natural_qnn.training import TrainConfig, fit
+from qiskit_natural_qnn.transpile import resource_report, transpile_for_target, validate_for_target
 
 from .stats import chi2_pvalue, total_variation
 
@@ -123,7 +116,10 @@ def test_projection_example_and_errors() -> None:
     w = torch.tensor([[3.0, -1.0, 0.5], [0.1, 0.2, -0.3]])
     project_rows_l1_(w, radius=1.0)
     assert w.tolist()[0] == [1.0, 0.0, 0.0] and torch.allclose(w[1], torch.tensor([0.1, 0.2, -0.3]))
-    with pytest.raises(ConfigurationError, match=r"^radius must be finite and > 0, got 0\.0; pass the stretch a \(e\.g\. radius=0\.5\)$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^radius must be finite and > 0, got 0\.0; pass the stretch a \(e\.g\. radius=0\.5\)$",
+    ):
         project_rows_l1_(w, radius=0.0)
     with pytest.raises(ConfigurationError, match=r"^radius must be a real number > 0, got 'a'"):
         project_rows_l1_(w, radius="a")
@@ -168,8 +164,13 @@ def test_constraint_holds_after_every_optimizer_step(seed, init_scale, lr, a, ma
         calls.append(1)
 
     data = _toy(seed=seed % 7)
-    fit(model, data, config=TrainConfig(epochs=2, batch_size=8, lr=lr, seed=0), progress=False,
-        step_hooks=[constraint, check])
+    fit(
+        model,
+        data,
+        config=TrainConfig(epochs=2, batch_size=8, lr=lr, seed=0),
+        progress=False,
+        step_hooks=[constraint, check],
+    )
     assert len(calls) == 1 + 2 * math.ceil(48 / 8)  # once before training, then after every step
     assert check_exact(model, "linear").exact
 
@@ -185,7 +186,9 @@ def test_violating_network_is_reported_not_exact() -> None:
         net.layers[2].weight[1].mul_(3.0)  # one row of hidden layer 3 leaves the ball
     report = check_exact(net, "linear")
     assert not report.exact
-    assert report.reasons[1].startswith("hidden layer 3: 1 neuron(s) can saturate (neuron 1 has sum_j |W_ij| + |b_i| = ")
+    assert report.reasons[1].startswith(
+        "hidden layer 3: 1 neuron(s) can saturate (neuron 1 has sum_j |W_ij| + |b_i| = "
+    )
     assert not setup.step_hooks[0].holds(net)
     setup.step_hooks[0](net)
     assert check_exact(net, "linear").exact and setup.step_hooks[0].holds(net)
@@ -195,7 +198,9 @@ def test_l1_constraint_radius_and_errors() -> None:
     net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=0.8, stretch="hardtanh", seed=0)
     assert L1RowConstraint().radius(net) == 0.8
     assert L1RowConstraint(a=2.0, margin=0.25).radius(net) == 1.5
-    with pytest.raises(ConfigurationError, match=r"^margin must be a number in \[0, 1\), got 1\.0; pass e\.g\. margin=0\.0$"):
+    with pytest.raises(
+        ConfigurationError, match=r"^margin must be a number in \[0, 1\), got 1\.0; pass e\.g\. margin=0\.0$"
+    ):
         L1RowConstraint(margin=1.0)
     with pytest.raises(ConfigurationError, match=r"^radius must be finite and > 0, got -1\.0"):
         L1RowConstraint(a=-1.0)
@@ -210,7 +215,12 @@ def test_l1_constraint_radius_and_errors() -> None:
 # ------------------------------------------------------------------------------------ native_config
 def test_native_config_kinds() -> None:
     lin = native_config(kind="linear", layer_sizes=[6, 16, 16, 3], a=1.0, surrogate="expected", seed=0)
-    assert (lin.model.spec.stretch, lin.model.surrogate, lin.step_hooks, lin.kind) == ("linear", "expected", [], "linear")
+    assert (lin.model.spec.stretch, lin.model.surrogate, lin.step_hooks, lin.kind) == (
+        "linear",
+        "expected",
+        [],
+        "linear",
+    )
     assert check_exact(lin.model, "linear").exact
     l1 = native_config(kind="hardtanh-l1", layer_sizes=[6, 16, 16, 3], a=0.3, bias=True, seed=0)
     assert l1.model.spec.stretch == "hardtanh" and isinstance(l1.step_hooks[0], L1RowConstraint)
@@ -234,7 +244,10 @@ def test_native_config_kinds() -> None:
             {"kind": "linear", "a": 1.0, "margin": 0.1},
             r"^margin applies to kind 'hardtanh-l1' \(the L1 radius a \(1 - margin\)\), got margin=0\.1 with kind 'linear'; drop it$",
         ),
-        ({"kind": "linear", "a": 1.0, "surrogate": "sigmoid"}, r"^unknown surrogate 'sigmoid'; expected one of hardtanh, expected$"),
+        (
+            {"kind": "linear", "a": 1.0, "surrogate": "sigmoid"},
+            r"^unknown surrogate 'sigmoid'; expected one of hardtanh, expected$",
+        ),
     ],
 )
 def test_native_config_errors(kwargs, match) -> None:
@@ -251,9 +264,17 @@ def test_cli_arguments_build_the_setup() -> None:
     setup = native_setup_from_args(args, layer_sizes=[784, 16, 16, 10])
     assert setup.kind == "hardtanh-l1" and setup.step_hooks[0].radius(setup.model) == pytest.approx(0.45)
     assert native_setup_from_args(parser.parse_args([]), layer_sizes=[784, 16, 16, 10]) is None
-    with pytest.raises(ConfigurationError, match=r"^--native linear sets the stretch to 'linear', got --stretch hardtanh; drop --stretch$"):
-        native_setup_from_args(parser.parse_args(["--native", "linear", "--a", "1", "--stretch", "hardtanh"]), layer_sizes=[4, 3, 3, 2])
-    with pytest.raises(ConfigurationError, match=r"^--l1-margin applies to --native hardtanh-l1, got --l1-margin 0\.1 without --native$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^--native linear sets the stretch to 'linear', got --stretch hardtanh; drop --stretch$",
+    ):
+        native_setup_from_args(
+            parser.parse_args(["--native", "linear", "--a", "1", "--stretch", "hardtanh"]), layer_sizes=[4, 3, 3, 2]
+        )
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^--l1-margin applies to --native hardtanh-l1, got --l1-margin 0\.1 without --native$",
+    ):
         native_setup_from_args(parser.parse_args(["--l1-margin", "0.1"]), layer_sizes=[4, 3, 3, 2])
 
 
@@ -288,7 +309,9 @@ def test_backward_matches_numpy_reference(stretch, surrogate, reference) -> None
     w1 = (torch.randn(6, 5, generator=gen, dtype=torch.float64) * 1.5).requires_grad_()
     w2 = torch.randn(3, 6, generator=gen, dtype=torch.float64).requires_grad_()
     net = NaturalQNN(layer_sizes=[5, 6, 3], a=a, stretch=stretch, surrogate=surrogate, seed=0)
-    fp = sample_network(x, [w1, w2], [None, None], net.neuron, generator=torch.Generator().manual_seed(1), surrogate=surrogate)
+    fp = sample_network(
+        x, [w1, w2], [None, None], net.neuron, generator=torch.Generator().manual_seed(1), surrogate=surrogate
+    )
     fp.logits.sum().backward()
     z = (x @ w1.detach().T).numpy()
     upstream = w2.detach().numpy().sum(axis=0)  # dL/dd, one value per hidden neuron
@@ -344,8 +367,9 @@ def mnist_small():
 
 
 def _train_native(kind: str, width: int, data, *, a: float, surrogate: str) -> NaturalQNN:
-    setup = native_config(kind=kind, layer_sizes=[784, width, width, width, 10], a=a, surrogate=surrogate, seed=0,
-                          dtype=torch.float64)
+    setup = native_config(
+        kind=kind, layer_sizes=[784, width, width, width, 10], a=a, surrogate=surrogate, seed=0, dtype=torch.float64
+    )
     fit(setup.model, data, config=TrainConfig(epochs=2, seed=0), progress=False, step_hooks=setup.step_hooks)
     return setup.model
 
@@ -373,9 +397,11 @@ def test_width16_trained_native_circuit_matches_fast_path_on_mps(trained16, mnis
     assert nc.circuit.num_qubits == 48 and nc.construction == "linear"
     circuit = transpile_for_target(bind_inputs(nc, model=net, x=x)[0], "aer", optimization_level=0)
     validate_for_target(circuit, "aer")
-    result = SamplerV2(seed=5, options={"backend_options": {"method": "matrix_product_state"}}).run(
-        [circuit], shots=SHOTS_MPS
-    ).result()[0]
+    result = (
+        SamplerV2(seed=5, options={"backend_options": {"method": "matrix_product_state"}})
+        .run([circuit], shots=SHOTS_MPS)
+        .result()[0]
+    )
     counts = outcome_counts(result.data, nc.layer_registers)
     fast = net.sample(torch.tensor(x[None, :]), shots=FAST, seed=6).activations
     for layer in (1, 2):  # hidden layers 2 and 3: fed forward inside the circuit
@@ -408,7 +434,7 @@ def test_narrow_trained_native_circuit_matches_exact_distribution(mnist_small, k
 
 def test_saved_native_model_gives_an_exact_dynamic_circuit(trained16, tmp_path, capsys) -> None:
     """``qnqnn circuit --mode dynamic`` on a natively trained, saved network: exact by construction."""
-    from qiskit_natural_qnn.circuits.cli import add_circuit_parser, run_circuit_command
+    from qiskit_natural_qnn.cli.circuits import add_circuit_parser, run_circuit_command
 
     net = copy.deepcopy(trained16["hardtanh-l1"]).float()
     # Rows sit on the L1 sphere; rounding to float32 can push some just outside: project again.

@@ -157,7 +157,9 @@ def test_bad_stretch_inputs():
         Stretch(a=math.inf)
     with pytest.raises(ValueError, match=r"a must be a real number, got 'big' of type str"):
         Stretch(a="big")
-    with pytest.raises(ConfigurationError, match=r"unknown stretch function 'relu'; expected one of sgn, tanh, hardtanh, linear"):
+    with pytest.raises(
+        ConfigurationError, match=r"unknown stretch function 'relu'; expected one of sgn, tanh, hardtanh, linear"
+    ):
         Stretch(a=1.0, kind="relu")
     with pytest.raises(ConfigurationError, match=r"the linear stretch z/a needs a > 0, got a = 0\.0"):
         Stretch(a=0.0, kind="linear")
@@ -192,10 +194,12 @@ def test_readout_equals_prob_plus_and_post_angle(g, update):
         assert np.sin(got / 2) == pytest.approx(np.sin(expected / 2), abs=1e-9)
 
 
-_EDGE_PHIS = np.concatenate([
-    np.linspace(-2 * np.pi, 2 * np.pi, 101),
-    [np.pi, -np.pi, np.nextafter(np.pi, 0.0), np.nextafter(np.pi, 4.0), 2 * np.pi, 1e-8, np.pi - 1e-6, 3 * np.pi],
-])
+_EDGE_PHIS = np.concatenate(
+    [
+        np.linspace(-2 * np.pi, 2 * np.pi, 101),
+        [np.pi, -np.pi, np.nextafter(np.pi, 0.0), np.nextafter(np.pi, 4.0), 2 * np.pi, 1e-8, np.pi - 1e-6, 3 * np.pi],
+    ]
+)
 
 
 @pytest.mark.parametrize("g", [0.0, 0.3, np.pi / 4, 1.5, np.pi / 2 - 1e-4, np.pi / 2 - 1e-7, np.pi / 2])

@@ -12,7 +12,7 @@ from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_natural_qnn import NaturalQNN
-from qiskit_natural_qnn.circuits import bind_layer, get_backend, layer_circuit
+from qiskit_natural_qnn.circuits import bind_layer, layer_circuit
 from qiskit_natural_qnn.exact import exact_distribution
 from qiskit_natural_qnn.exceptions import (
     ConfigurationError,
@@ -30,6 +30,7 @@ from qiskit_natural_qnn.experiments.noise import (
     noise_sweep,
     noisy_sampler,
 )
+from qiskit_natural_qnn.transpile import get_backend
 from tests.stats import chi2_pvalue
 
 COPIES, WIDTH, PAIRS = 3, 4, 3
@@ -68,7 +69,9 @@ def test_pairs_survive_transpilation_on_every_copy(backends, backend_name, level
 
 
 def test_weak_layers_get_pairs_between_rotation_and_readout(backends):
-    isa = IdentityPairTranspiler(backends["fake_torino"], pairs=2, gate="sx", optimization_level=3).run(_packed(weak=True))
+    isa = IdentityPairTranspiler(backends["fake_torino"], pairs=2, gate="sx", optimization_level=3).run(
+        _packed(weak=True)
+    )
     found = find_identity_pairs(isa)
     assert len(found) == COPIES * WIDTH and all(f.pairs == 2 and f.valid for f in found)
 
@@ -121,8 +124,16 @@ def test_ideal_pipeline_with_pairs_equals_exact_distribution():
     net = NaturalQNN(layer_sizes=[3, 2, 2, 2], a=0.8, stretch="hardtanh", seed=3)
     x = np.array([0.2, 0.9, 0.4])
     backend = get_backend("fake_perth")
-    run = run_layerwise(net, x[None], sampler=noisy_sampler(backend, noise=False), shots=3000, seed=11, copies=1,
-                        pass_manager=IdentityPairTranspiler(backend, pairs=5, gate="cz"), target=backend)
+    run = run_layerwise(
+        net,
+        x[None],
+        sampler=noisy_sampler(backend, noise=False),
+        shots=3000,
+        seed=11,
+        copies=1,
+        pass_manager=IdentityPairTranspiler(backend, pairs=5, gate="cz"),
+        target=backend,
+    )
     bits = np.concatenate([run.bits[0][0], run.bits[1][0]], axis=1)
     counts: dict = {}
     for row in bits:
@@ -156,8 +167,15 @@ def test_noisy_sampler_forms():
 
 def test_runtime_local_mode_runs_the_noise_sweep():
     net = NaturalQNN(layer_sizes=[3, 2, 2], a=0.5, seed=0)
-    pts = noise_sweep(net, np.full(3, 0.5), 0, backend="fake_perth", pairs=[2], shots=20,
-                      sampler=noisy_sampler("fake_perth", via="runtime"))
+    pts = noise_sweep(
+        net,
+        np.full(3, 0.5),
+        0,
+        backend="fake_perth",
+        pairs=[2],
+        shots=20,
+        sampler=noisy_sampler("fake_perth", via="runtime"),
+    )
     assert pts[0].rate.trials == 20 and pts[0].pairs == 2
 
 
@@ -179,12 +197,29 @@ def test_ionq_noise_payload_offline():
 
 
 def test_noise_sweep_cli(tmp_path, capsys):
-    from qiskit_natural_qnn.experiments.hardware_cli import main
+    from qiskit_natural_qnn.cli.hardware import main
     from qiskit_natural_qnn.io import save_model
 
     path = save_model(NaturalQNN(layer_sizes=[784, 4, 4, 10], a=0.5, seed=0), tmp_path / "m.safetensors")
-    code = main(["noise-sweep", str(path), "--backend", "fake_perth", "--images", "0,3", "--pairs", "0,2", "--shots", "10",
-                 "--a-values", "0.5,1", "--no-noise", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "noise-sweep",
+            str(path),
+            "--backend",
+            "fake_perth",
+            "--images",
+            "0,3",
+            "--pairs",
+            "0,2",
+            "--shots",
+            "10",
+            "--a-values",
+            "0.5,1",
+            "--no-noise",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     points = json.loads((tmp_path / "out" / "points.json").read_text())
     assert len(points) == 2 * 2 * 2 and {p["image"] for p in points} == {0, 3}

@@ -56,12 +56,19 @@ def test_outcomes_do_not_depend_on_batch_layout(n_images, shots, perm_seed, spli
     net = NaturalQNN(layer_sizes=[6, 5, 5, 5, 3], a=0.7, g=1.0, seed=0, dtype=dtype)
     x = torch.rand(n_images, 6, generator=torch.Generator().manual_seed(5), dtype=dtype)
     ids = torch.arange(100, 100 + n_images)
-    full = sample_network(x, net.weights(), net.biases(), net.neuron, shots=shots,
-                          uniform=counter_uniform(seed=9, image_ids=ids))
+    full = sample_network(
+        x, net.weights(), net.biases(), net.neuron, shots=shots, uniform=counter_uniform(seed=9, image_ids=ids)
+    )
     perm = torch.from_numpy(np.random.default_rng(perm_seed).permutation(n_images))
     for chunk in torch.split(perm, split):
-        part = sample_network(x[chunk], net.weights(), net.biases(), net.neuron, shots=shots,
-                              uniform=counter_uniform(seed=9, image_ids=ids[chunk]))
+        part = sample_network(
+            x[chunk],
+            net.weights(),
+            net.biases(),
+            net.neuron,
+            shots=shots,
+            uniform=counter_uniform(seed=9, image_ids=ids[chunk]),
+        )
         for k in range(3):
             assert torch.equal(part.activations[k], full.activations[k][:, chunk])
 
@@ -70,8 +77,9 @@ def test_counter_sampling_has_the_exact_distribution():
     """40,000 shots of one input through counter-based numbers: chi-square p > 1e-4."""
     net = NaturalQNN(layer_sizes=[3, 3, 3, 2], a=0.4, g=0.6, seed=4, dtype=torch.float64)
     x = torch.tensor([0.3, 0.8, 0.1], dtype=torch.float64)
-    fp = sample_network(x[None], net.weights(), net.biases(), net.neuron, shots=40_000,
-                        uniform=counter_uniform(seed=3, image_ids=[0]))
+    fp = sample_network(
+        x[None], net.weights(), net.biases(), net.neuron, shots=40_000, uniform=counter_uniform(seed=3, image_ids=[0])
+    )
     bits = [((1 - d[:, 0]) / 2).long().numpy() for d in fp.activations]
     outcomes = [tuple(tuple(int(b) for b in layer[s]) for layer in bits) for s in range(40_000)]
     assert chi2_pvalue(counts_of(outcomes), exact_distribution(net, x)) > 1e-4

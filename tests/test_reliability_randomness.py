@@ -46,8 +46,7 @@ def test_predict_is_invariant_to_batch_size_order_and_company(method, dtype, n, 
     whole = predict(net, _IMAGES, shots=shots, seed=seed, batch_size=40, return_hidden=True)
     rng = np.random.default_rng(perm_seed)
     ids = rng.permutation(40)[:n]  # a random subset, in a random order
-    part = predict(net, _IMAGES[ids], shots=shots, seed=seed, batch_size=batch_size, image_ids=ids,
-                   return_hidden=True)
+    part = predict(net, _IMAGES[ids], shots=shots, seed=seed, batch_size=batch_size, image_ids=ids, return_hidden=True)
     np.testing.assert_array_equal(part.shot_classes, whole.shot_classes[ids])
     np.testing.assert_array_equal(part.vote_counts, whole.vote_counts[ids])
     np.testing.assert_array_equal(part.majority, whole.majority[ids])

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from qiskit_natural_qnn import ConfigurationError, ModelFileError, NaturalQNN, TrainConfig, fit
-from qiskit_natural_qnn.checkpoint import CHECKPOINT_FILE, read_checkpoint, write_checkpoint
 from qiskit_natural_qnn.data import Dataset
+from qiskit_natural_qnn.training.checkpoint import CHECKPOINT_FILE, read_checkpoint, write_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,8 +79,16 @@ def test_crash_at_every_step_then_resume_is_exact(tmp_path, reference, every, mo
     for crash in range(1, n_steps + 1):
         folder = tmp_path / f"{every}-{crash}"
         with pytest.raises(_Crash):
-            fit(_net(), _data(), _data(seed=1), config=_CONFIG, progress=False,
-                checkpoint_dir=folder, checkpoint_every=every, step_hooks=[_crash_after(crash)])
+            fit(
+                _net(),
+                _data(),
+                _data(seed=1),
+                config=_CONFIG,
+                progress=False,
+                checkpoint_dir=folder,
+                checkpoint_every=every,
+                step_hooks=[_crash_after(crash)],
+            )
         resumed = _net(dtype=torch.float32)
         with torch.no_grad():  # the resumed network's own weights do not matter
             for p in resumed.parameters():
@@ -90,11 +98,18 @@ def test_crash_at_every_step_then_resume_is_exact(tmp_path, reference, every, mo
         assert has_checkpoint == (crash > 7 or any(s % (every or n_steps + 1) == 0 for s in range(1, crash)))
         if not has_checkpoint:
             with pytest.raises(ModelFileError, match=r"no checkpoint at .*start a new run without resume"):
-                fit(resumed, _data(), _data(seed=1), config=_CONFIG, progress=False, checkpoint_dir=folder,
-                    resume=True)
+                fit(resumed, _data(), _data(seed=1), config=_CONFIG, progress=False, checkpoint_dir=folder, resume=True)
             continue
-        history = fit(resumed, _data(), _data(seed=1), config=_CONFIG, progress=False,
-                      checkpoint_dir=folder, checkpoint_every=every, resume=True)
+        history = fit(
+            resumed,
+            _data(),
+            _data(seed=1),
+            config=_CONFIG,
+            progress=False,
+            checkpoint_dir=folder,
+            checkpoint_every=every,
+            resume=True,
+        )
         assert all(torch.equal(p, q) for p, q in zip(weights, resumed.parameters())), crash
         assert _records(history) == records, crash
 
@@ -207,8 +222,12 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path) ->
     """Kill a training process (SIGKILL) after epoch 1, just after a mid-epoch checkpoint; resume; compare."""
     killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    victim = subprocess.Popen([sys.executable, "-c", _SCRIPT, str(killed_dir), "fresh", "0.05"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    victim = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, str(killed_dir), "fresh", "0.05"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     _run_here(clean_dir, resume=False)  # the uninterrupted run, meanwhile
     deadline = time.monotonic() + 150
     state = None

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main, parse_values
 from qiskit_natural_qnn.data import MNISTSplit, load_default, take
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.experiments import (
@@ -29,7 +30,6 @@ from qiskit_natural_qnn.experiments import (
     run_sweep,
     save_figure,
 )
-from qiskit_natural_qnn.experiments.cli import add_sweep_parser, main, parse_values
 from qiskit_natural_qnn.experiments.sweep import _fake_record
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training import TrainConfig, fit
@@ -114,14 +114,26 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
     assert files == ["a0.5_g1.5708_s0.json", "a0_g1.5708_s0.json"]
     raw = json.loads((tmp_path / "points" / "a0_g1.5708_s0.json").read_text())
     assert raw["format"] == "qnqnn-sweep-point" and raw["format_version"] == 1
-    for key in ("settings", "seed", "version", "history", "val_vote_error", "val_single_shot_error", "train_error",
-                "train_vote_error", "seconds", "device", "host"):
+    for key in (
+        "settings",
+        "seed",
+        "version",
+        "history",
+        "val_vote_error",
+        "val_single_shot_error",
+        "train_error",
+        "train_vote_error",
+        "seconds",
+        "device",
+        "host",
+    ):
         assert key in raw
     assert PointRecord.from_json(tmp_path / "points" / "a0_g1.5708_s0.json") == recs[0]
     mtime = os.path.getmtime(tmp_path / "points" / "a0_g1.5708_s0.json")
     # resume: one new point; the finished ones are read back, not retrained
-    more = run_sweep(grid_points(a=[0.0, 0.5, 1.0], seeds=[0]), settings=TINY, results_dir=tmp_path,
-                     data=tiny_split, progress=False)
+    more = run_sweep(
+        grid_points(a=[0.0, 0.5, 1.0], seeds=[0]), settings=TINY, results_dir=tmp_path, data=tiny_split, progress=False
+    )
     assert [r.a for r in more] == [0.0, 0.5, 1.0]
     assert more[:2] == recs
     assert os.path.getmtime(tmp_path / "points" / "a0_g1.5708_s0.json") == mtime
@@ -131,10 +143,16 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
 def test_run_sweep_refuses_records_of_other_settings_or_data(tiny_split, tmp_path) -> None:
     run_sweep([SweepPoint(a=0.0)], settings=TINY, results_dir=tmp_path, data=tiny_split, progress=False)
     other = SweepSettings(hidden=(16,), config=TrainConfig(epochs=3, eval_shots=3, eval_every=1))
-    with pytest.raises(ConfigurationError, match=r"was recorded with config=.*'epochs': 2.*but this sweep has config=.*'epochs': 3.*use another results directory"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"was recorded with config=.*'epochs': 2.*but this sweep has config=.*'epochs': 3.*use another results directory",
+    ):
         run_sweep([SweepPoint(a=0.0)], settings=other, results_dir=tmp_path, data=tiny_split, progress=False)
     smaller = MNISTSplit(take(tiny_split.train, 100), tiny_split.validation, "smaller")
-    with pytest.raises(ConfigurationError, match=r"was recorded on train='default-train\[:200\]', but this sweep uses train='default-train\[:200\]\[:100\]'"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"was recorded on train='default-train\[:200\]', but this sweep uses train='default-train\[:200\]\[:100\]'",
+    ):
         run_sweep([SweepPoint(a=0.0)], settings=TINY, results_dir=tmp_path, data=smaller, progress=False)
 
 
@@ -155,18 +173,31 @@ def test_import_run_matches_a_sweep_point(tiny_split, tmp_path) -> None:
     """A seeded ``qnqnn train``-style run imported as a record equals the sweep's own run of that point."""
     seed = 2
     model = NaturalQNN(layer_sizes=[784, 16, 10], a=0.5, seed=seed)
-    fit(model, tiny_split.train, tiny_split.validation, config=TINY.config.replace(seed=seed), progress=False,
-        out_dir=tmp_path / "run")
+    fit(
+        model,
+        tiny_split.train,
+        tiny_split.validation,
+        config=TINY.config.replace(seed=seed),
+        progress=False,
+        out_dir=tmp_path / "run",
+    )
     imported = import_run(tmp_path / "run", results_dir=tmp_path / "sweep", data=tiny_split)
     assert imported.imported_from == str(tmp_path / "run")
     assert (tmp_path / "sweep" / "points" / "a0.5_g1.5708_s2.json").is_file()
     native = run_point(SweepPoint(a=0.5, seed=seed), settings=TINY, data=tiny_split)
-    for name in ("val_vote_error", "val_single_shot_error", "train_error", "train_vote_error", "train_single_shot_error"):
+    for name in (
+        "val_vote_error",
+        "val_single_shot_error",
+        "train_error",
+        "train_vote_error",
+        "train_single_shot_error",
+    ):
         assert imported.metric(name) == native.metric(name)
     assert imported.settings == native.settings
     # the imported record now resumes a sweep of those settings without retraining
-    again = run_sweep([SweepPoint(a=0.5, seed=seed)], settings=TINY, results_dir=tmp_path / "sweep",
-                      data=tiny_split, progress=False)
+    again = run_sweep(
+        [SweepPoint(a=0.5, seed=seed)], settings=TINY, results_dir=tmp_path / "sweep", data=tiny_split, progress=False
+    )
     assert again[0].imported_from == str(tmp_path / "run")
     with pytest.raises(InputError, match=r"lacks history\.json or model\.safetensors"):
         import_run(tmp_path / "nothing", results_dir=tmp_path / "sweep")
@@ -186,8 +217,10 @@ def test_load_records_errors(tmp_path) -> None:
 
 # ---------------------------------------------------------------------------------------- aggregate
 def test_aggregate_mean_std_sem_per_point() -> None:
-    recs = [_fake_record(a=a, seed=s, val_vote_error=e) for a, s, e in
-            [(0.0, 0, 0.08), (0.0, 1, 0.10), (0.0, 2, 0.09), (0.5, 1, 0.05), (0.5, 0, 0.07)]]
+    recs = [
+        _fake_record(a=a, seed=s, val_vote_error=e)
+        for a, s, e in [(0.0, 0, 0.08), (0.0, 1, 0.10), (0.0, 2, 0.09), (0.5, 1, 0.05), (0.5, 0, 0.07)]
+    ]
     agg = aggregate(recs)
     assert [(p.a, p.seeds) for p in agg] == [(0.0, (0, 1, 2)), (0.5, (0, 1))]
     assert agg[0].mean == pytest.approx(0.09) and agg[0].std == pytest.approx(0.01)
@@ -238,9 +271,21 @@ def test_locate_gc_bootstrap_reflects_seed_scatter() -> None:
     [
         ([0.1, 0.2], [0.9, 0.1], {}, InputError, r"locate_gc needs at least 3 distinct angles, got 2"),
         ([0.1, 0.1, 0.2], [0.9, 0.9, 0.1], {}, InputError, r"the angles must be distinct"),
-        ([0.1, 0.2, 0.3], [[0.9], [0.1]], {}, InputError, r"errors must have shape \(len\(g\), n_seeds\) = \(3, n_seeds\), got \(2, 1\)"),
+        (
+            [0.1, 0.2, 0.3],
+            [[0.9], [0.1]],
+            {},
+            InputError,
+            r"errors must have shape \(len\(g\), n_seeds\) = \(3, n_seeds\), got \(2, 1\)",
+        ),
         ([0.1, 0.2, 0.3], [0.9, np.nan, 0.1], {}, InputError, r"no finite error at g = 0\.2"),
-        ([0.1, 0.2, 0.3], [0.9, 0.5, 0.1], {"n_bootstrap": 0}, ConfigurationError, r"n_bootstrap must be an int >= 1, got 0"),
+        (
+            [0.1, 0.2, 0.3],
+            [0.9, 0.5, 0.1],
+            {"n_bootstrap": 0},
+            ConfigurationError,
+            r"n_bootstrap must be an int >= 1, got 0",
+        ),
     ],
 )
 def test_locate_gc_errors(g, errors, kwargs, exc, match) -> None:
@@ -261,14 +306,20 @@ def test_locate_gc_from_records_tabulates_seeds() -> None:
 
 # ------------------------------------------------------------------------------------------- figures
 def test_figures_are_written(tmp_path) -> None:
-    a_recs = [_fake_record(a=a, seed=s, val_vote_error=0.08 - 0.2 * a + 0.3 * a * a + 0.002 * s)
-              for a in (0.0, 0.1, 0.316, 1.0) for s in (0, 1, 2)]
+    a_recs = [
+        _fake_record(a=a, seed=s, val_vote_error=0.08 - 0.2 * a + 0.3 * a * a + 0.002 * s)
+        for a in (0.0, 0.1, 0.316, 1.0)
+        for s in (0, 1, 2)
+    ]
     fig = plot_error_vs_a(a_recs, paper=(0.316, 0.0472))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any(l.startswith("best: ") for l in labels) and any(l.startswith("paper: 4.72%") for l in labels)
     assert save_figure(fig, tmp_path / "a.png").stat().st_size > 5000
-    g_recs = [_fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.4 else 0.06)
-              for gv in np.linspace(0.1, HALF_PI, 8) for s in (0, 1)]
+    g_recs = [
+        _fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.4 else 0.06)
+        for gv in np.linspace(0.1, HALF_PI, 8)
+        for s in (0, 1)
+    ]
     fig = plot_error_vs_g(g_recs)
     assert any(l.get_text().startswith("g_c = (") for l in fig.axes[0].get_legend().get_texts())
     assert save_figure(fig, tmp_path / "g.png").is_file()
@@ -295,7 +346,14 @@ def test_sweep_parser_defaults_are_the_paper_recipe() -> None:
     add_sweep_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sweep", "--param", "g", "--values", "pi/8,pi/2"])
     assert (args.hidden, args.epochs, args.seeds, args.shots, args.eval_every, args.lr, args.batch_size) == (
-        [512, 512, 512], 100, 3, 15, 10, 0.01, 64)
+        [512, 512, 512],
+        100,
+        3,
+        15,
+        10,
+        0.01,
+        64,
+    )
     assert args.a == 0.0 and args.g == HALF_PI and args.schedule == "none"
 
 
@@ -321,8 +379,29 @@ def test_sweep_command_usage_errors(extra, match, capsys, tmp_path) -> None:
 
 def test_miniature_sweep_end_to_end(tmp_path, capsys) -> None:
     """What CI runs instead of a real sweep: 2 points, 1 epoch, a tiny network, 100 images."""
-    argv = ["sweep", "--param", "a", "--values", "0,0.5", "--seeds", "1", "--epochs", "1", "--hidden", "16", "16",
-            "--limit", "100", "--shots", "3", "--results-dir", str(tmp_path), "--no-progress", "--device", "cpu"]
+    argv = [
+        "sweep",
+        "--param",
+        "a",
+        "--values",
+        "0,0.5",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "16",
+        "--limit",
+        "100",
+        "--shots",
+        "3",
+        "--results-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "sweep: 2 points (2 a x 1 g x 1 seeds), 784-16-16-10, 1 epochs" in out
@@ -342,8 +421,29 @@ def test_miniature_sweep_end_to_end(tmp_path, capsys) -> None:
 
 
 def test_miniature_g_sweep_writes_gc(tmp_path, capsys) -> None:
-    argv = ["sweep", "--param", "g", "--values", "0.05,pi/4,pi/2", "--seeds", "1", "--epochs", "1", "--hidden", "8", "8",
-            "--limit", "100", "--shots", "3", "--results-dir", str(tmp_path), "--no-progress", "--device", "cpu"]
+    argv = [
+        "sweep",
+        "--param",
+        "g",
+        "--values",
+        "0.05,pi/4,pi/2",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "8",
+        "--limit",
+        "100",
+        "--shots",
+        "3",
+        "--results-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     gc = json.loads((tmp_path / "gc.json").read_text())
     assert set(gc) >= {"g_c", "uncertainty", "resolution", "bootstrap_std", "interval"}
@@ -352,13 +452,32 @@ def test_miniature_g_sweep_writes_gc(tmp_path, capsys) -> None:
 
 
 def test_qnqnn_sweep_is_wired_into_the_main_cli(tmp_path) -> None:
-    from qiskit_natural_qnn import cli
+    from qiskit_natural_qnn.cli import app as cli
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert "sweep" in sub.choices
-    argv = ["sweep", "--param", "a", "--values", "0.5", "--seeds", "1", "--epochs", "1", "--hidden", "8",
-            "--limit", "50", "--shots", "1", "--results-dir", str(tmp_path), "--no-progress", "--no-plots"]
+    argv = [
+        "sweep",
+        "--param",
+        "a",
+        "--values",
+        "0.5",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--limit",
+        "50",
+        "--shots",
+        "1",
+        "--results-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--no-plots",
+    ]
     assert cli.main(argv) == 0
     assert [r.a for r in load_records(tmp_path)] == [0.5]
 
@@ -368,19 +487,49 @@ def test_data_dir_runs_the_paper_split(tmp_path, capsys) -> None:
     from tests.test_data import populate
 
     populate(tmp_path / "mnist", ".gz")
-    argv = ["sweep", "--param", "a", "--values", "0.3", "--seeds", "1", "--epochs", "1", "--hidden", "8",
-            "--shots", "3", "--train-size", "10", "--data-dir", str(tmp_path / "mnist"),
-            "--results-dir", str(tmp_path / "out"), "--no-progress", "--no-plots"]
+    argv = [
+        "sweep",
+        "--param",
+        "a",
+        "--values",
+        "0.3",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--shots",
+        "3",
+        "--train-size",
+        "10",
+        "--data-dir",
+        str(tmp_path / "mnist"),
+        "--results-dir",
+        str(tmp_path / "out"),
+        "--no-progress",
+        "--no-plots",
+    ]
     assert main(argv) == 0
     (rec,) = load_records(tmp_path / "out")
     assert (rec.data["train"], rec.data["n_train"], rec.data["validation"], rec.data["n_validation"]) == (
-        "mnist-train", 10, "mnist-validation", 7)
+        "mnist-train",
+        10,
+        "mnist-validation",
+        7,
+    )
 
 
 def test_grid_report_names_the_best_point_of_each_method(tmp_path, capsys) -> None:
     """The report of a grid says which (a, g) is best within classical, Method 1, Method 2 and combined."""
-    cases = [(0.0, HALF_PI, 0.08), (0.316, HALF_PI, 0.049), (0.5, HALF_PI, 0.05), (0.0, math.pi / 4, 0.054),
-             (0.316, 3 * math.pi / 8, 0.047), (0.5, math.pi / 4, 0.052)]
+    cases = [
+        (0.0, HALF_PI, 0.08),
+        (0.316, HALF_PI, 0.049),
+        (0.5, HALF_PI, 0.05),
+        (0.0, math.pi / 4, 0.054),
+        (0.316, 3 * math.pi / 8, 0.047),
+        (0.5, math.pi / 4, 0.052),
+    ]
     (tmp_path / "points").mkdir()
     for a, g, err in cases:
         for seed, shift in ((0, -0.001), (1, 0.001)):

@@ -16,7 +16,6 @@ from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training import EpochRecord, History, TrainConfig, fit
 
 
-
 def _toy(n: int = 96, n_inputs: int = 10, seed: int = 0) -> Dataset:
     """A linearly separable 2-class problem: label = [sum of the first half > sum of the second]."""
     rng = np.random.default_rng(seed)
@@ -49,7 +48,10 @@ def test_train_config_defaults_are_the_paper_recipe() -> None:
         ({"shuffle": "yes"}, r"^shuffle must be True or False, got 'yes'$"),
         ({"seed": -1}, r"^seed must be None or an int >= 0, got -1; pass e\.g\. seed=0$"),
         ({"seed": 1.5}, r"^seed must be None or an int >= 0, got 1\.5"),
-        ({"schedule": "step"}, r"^unknown schedule 'step'; expected None \(constant learning rate\) or one of 'cosine'$"),
+        (
+            {"schedule": "step"},
+            r"^unknown schedule 'step'; expected None \(constant learning rate\) or one of 'cosine'$",
+        ),
     ],
 )
 def test_train_config_rejects_bad_values(kwargs, match) -> None:
@@ -236,7 +238,9 @@ def test_fit_refuses_non_finite_weights() -> None:
 def test_fit_stops_when_training_diverges() -> None:
     data = _toy(n=16)
     net = NaturalQNN(layer_sizes=[10, 8, 2], a=0.5, seed=0)
-    with pytest.raises(InputError, match=r"training diverged: the mean loss of epoch 2 is inf; lower the learning rate \(lr=1e\+38\)"):
+    with pytest.raises(
+        InputError, match=r"training diverged: the mean loss of epoch 2 is inf; lower the learning rate \(lr=1e\+38\)"
+    ):
         fit(net, data, config=TrainConfig(epochs=3, lr=1e38, seed=0), progress=False)
 
 
@@ -272,8 +276,11 @@ def test_fit_refuses_preactivations_that_overflow_to_nan_and_non_real_data() -> 
     one_inf[:, 0] = 3e38
     for images in (inf_minus_inf, one_inf):
         data = Dataset(images, np.zeros(8, dtype=np.int64), "huge")
-        with pytest.raises(InputError, match=r"training diverged in epoch 1: the pre-activations of a hidden layer "
-                                             r"are not finite: W x overflowed torch\.float32 \(to inf or NaN"):
+        with pytest.raises(
+            InputError,
+            match=r"training diverged in epoch 1: the pre-activations of a hidden layer "
+            r"are not finite: W x overflowed torch\.float32 \(to inf or NaN",
+        ):
             fit(net, data, config=TrainConfig(epochs=1, lr=1e-30), progress=False)
     bad = Dataset(np.ones((8, 4), dtype=np.complex64), np.zeros(8, dtype=np.int64), "complex")
     with pytest.raises(InputError, match=r"train images must be real numbers, got dtype complex64"):

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from qiskit_natural_qnn import ConfigurationError, NaturalQNN, TrainConfig, fit
-from qiskit_natural_qnn.checkpoint import read_checkpoint, write_checkpoint
+from qiskit_natural_qnn.cli.experiments import add_sweep_parser
+from qiskit_natural_qnn.cli.experiments import main as sweep_main
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.experiments import PointRecord, SweepSettings, load_records
-from qiskit_natural_qnn.experiments.cli import add_sweep_parser
-from qiskit_natural_qnn.experiments.cli import main as sweep_main
 from qiskit_natural_qnn.experiments.sweep import _fake_record
 from qiskit_natural_qnn.inference import evaluate
+from qiskit_natural_qnn.training.checkpoint import read_checkpoint, write_checkpoint
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -44,8 +44,10 @@ def _net(**kw) -> NaturalQNN:
     [
         ({"train_shots": 0}, r"train_shots must be an int >= 1, got 0; pass e\.g\. train_shots=1"),
         ({"train_shots": 2.0}, r"train_shots must be an int >= 1, got 2\.0"),
-        ({"epochs": 10, "average_from": 0},
-         r"average_from must be None or an epoch in \[1, epochs=10\], got 0; pass e\.g\. average_from=5"),
+        (
+            {"epochs": 10, "average_from": 0},
+            r"average_from must be None or an epoch in \[1, epochs=10\], got 0; pass e\.g\. average_from=5",
+        ),
         ({"epochs": 10, "average_from": 11}, r"average_from must be None or an epoch in \[1, epochs=10\], got 11"),
         ({"epochs": 10, "average_from": True}, r"average_from must be None or an epoch"),
     ],
@@ -65,8 +67,9 @@ def _one_step_gradient(seed: int, shots: int, data: Dataset) -> np.ndarray:
     """Minus the weight change of one full-batch plain-SGD step with lr = 1: the step's gradient."""
     net = _net(a=0.5)
     before = [p.detach().clone() for p in net.parameters()]
-    config = TrainConfig(epochs=1, batch_size=len(data.labels), lr=1.0, momentum=0.0, shuffle=False,
-                         seed=seed, train_shots=shots)
+    config = TrainConfig(
+        epochs=1, batch_size=len(data.labels), lr=1.0, momentum=0.0, shuffle=False, seed=seed, train_shots=shots
+    )
     fit(net, data, config=config, progress=False)
     return np.concatenate([(b - p.detach()).numpy().ravel() for b, p in zip(before, net.parameters())])
 
@@ -96,8 +99,7 @@ def test_train_shots_average_the_gradient_over_independent_passes() -> None:
 
 def test_train_shots_count_every_pass_in_the_training_error() -> None:
     data = _data()
-    history = fit(_net(a=2.0), data, config=TrainConfig(epochs=2, batch_size=16, seed=0, train_shots=3),
-                  progress=False)
+    history = fit(_net(a=2.0), data, config=TrainConfig(epochs=2, batch_size=16, seed=0, train_shots=3), progress=False)
     for record in history.records:
         wrong = record.train_error * 48 * 3
         assert abs(wrong - round(wrong)) < 1e-9 and 0 <= record.train_error <= 1
@@ -110,7 +112,8 @@ def test_one_train_shot_is_the_default_path_bit_for_bit() -> None:
     h0 = fit(nets[0], data, val, config=TrainConfig(epochs=2, batch_size=8, seed=3), progress=False)
     h1 = fit(nets[1], data, val, config=TrainConfig(epochs=2, batch_size=8, seed=3, train_shots=1), progress=False)
     assert [(r.loss, r.train_error, r.val_vote_error) for r in h0.records] == [
-        (r.loss, r.train_error, r.val_vote_error) for r in h1.records]
+        (r.loss, r.train_error, r.val_vote_error) for r in h1.records
+    ]
     assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters()))
 
 
@@ -127,8 +130,13 @@ def _epoch_weights():
 def test_the_trained_model_is_the_mean_of_the_epoch_end_weights_from_average_from_on() -> None:
     seen, callback = _epoch_weights()
     net = _net()
-    fit(net, _data(), config=TrainConfig(epochs=6, batch_size=8, seed=0, average_from=3), callbacks=[callback],
-        progress=False)
+    fit(
+        net,
+        _data(),
+        config=TrainConfig(epochs=6, batch_size=8, seed=0, average_from=3),
+        callbacks=[callback],
+        progress=False,
+    )
     assert len(seen) == 6
     for i, p in enumerate(net.parameters()):
         expected = torch.stack([w[i] for w in seen[2:]]).double().mean(0)
@@ -142,8 +150,14 @@ def test_validations_from_average_from_on_evaluate_the_average() -> None:
     train, val = _data(n=96), _data(n=64, seed=1)
     seen, callback = _epoch_weights()
     net = _net(a=0.0)
-    history = fit(net, train, val, config=TrainConfig(epochs=5, batch_size=8, seed=0, average_from=3),
-                  callbacks=[callback], progress=False)
+    history = fit(
+        net,
+        train,
+        val,
+        config=TrainConfig(epochs=5, batch_size=8, seed=0, average_from=3),
+        callbacks=[callback],
+        progress=False,
+    )
 
     def error_of(weights) -> float:
         probe = _net(a=0.0)
@@ -176,8 +190,13 @@ def test_step_hooks_apply_to_the_average() -> None:
     def hook(model):
         calls.append(float(model.layers[0].weight.detach().abs().sum()))
 
-    fit(_net(), _data(), config=TrainConfig(epochs=2, batch_size=48, seed=0, average_from=1), step_hooks=[hook],
-        progress=False)
+    fit(
+        _net(),
+        _data(),
+        config=TrainConfig(epochs=2, batch_size=48, seed=0, average_from=1),
+        step_hooks=[hook],
+        progress=False,
+    )
     assert len(calls) == 1 + 2 + 1  # before training, after each of 2 steps, once on the average
 
 
@@ -199,11 +218,27 @@ def test_resume_with_averaging_and_train_shots_is_exact(tmp_path, crash) -> None
             raise _Crash
 
     with pytest.raises(_Crash):
-        fit(_net(g=1.0), _data(), _data(seed=1), config=config, progress=False, checkpoint_dir=tmp_path,
-            checkpoint_every=2, step_hooks=[crash_hook])
+        fit(
+            _net(g=1.0),
+            _data(),
+            _data(seed=1),
+            config=config,
+            progress=False,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=2,
+            step_hooks=[crash_hook],
+        )
     resumed = _net(g=1.0, seed=5)
-    history = fit(resumed, _data(), _data(seed=1), config=config, progress=False, checkpoint_dir=tmp_path,
-                  checkpoint_every=2, resume=True)
+    history = fit(
+        resumed,
+        _data(),
+        _data(seed=1),
+        config=config,
+        progress=False,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=2,
+        resume=True,
+    )
     assert all(torch.equal(p, q) for p, q in zip(ref.parameters(), resumed.parameters()))
     strip = [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in ref_history.records]
     assert [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in history.records] == strip
@@ -224,8 +259,14 @@ def test_a_checkpoint_from_before_the_options_still_resumes(tmp_path) -> None:
     config = TrainConfig(epochs=2, batch_size=16, seed=1)
     ref = _net()
     fit(ref, _data(), config=config, progress=False)
-    fit(_net(), _data(), config=config.replace(epochs=2), progress=False, checkpoint_dir=tmp_path,
-        callbacks=[lambda record, model: record.epoch == 1])  # stopped after epoch 1
+    fit(
+        _net(),
+        _data(),
+        config=config.replace(epochs=2),
+        progress=False,
+        checkpoint_dir=tmp_path,
+        callbacks=[lambda record, model: record.epoch == 1],
+    )  # stopped after epoch 1
     ckpt = read_checkpoint(tmp_path)
     state = json.loads(json.dumps(ckpt.state))
     for key in ("train_shots", "average_from"):
@@ -254,10 +295,39 @@ def test_records_from_before_the_options_match_the_default_settings(tmp_path) ->
 
 
 def test_sweep_command_records_the_options(tmp_path) -> None:
-    argv = ["sweep", "--param", "a", "--values", "1", "--seeds", "1", "--epochs", "2", "--hidden", "8",
-            "--stretch", "linear", "--surrogate", "expected", "--train-shots", "2", "--average-from", "2",
-            "--limit", "60", "--shots", "3", "--eval-every", "1", "--results-dir", str(tmp_path), "--no-progress",
-            "--no-plots", "--device", "cpu"]
+    argv = [
+        "sweep",
+        "--param",
+        "a",
+        "--values",
+        "1",
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--hidden",
+        "8",
+        "--stretch",
+        "linear",
+        "--surrogate",
+        "expected",
+        "--train-shots",
+        "2",
+        "--average-from",
+        "2",
+        "--limit",
+        "60",
+        "--shots",
+        "3",
+        "--eval-every",
+        "1",
+        "--results-dir",
+        str(tmp_path),
+        "--no-progress",
+        "--no-plots",
+        "--device",
+        "cpu",
+    ]
     assert sweep_main(argv) == 0
     (record,) = load_records(tmp_path)
     assert record.settings["surrogate"] == "expected" and record.settings["stretch"] == "linear"
@@ -274,6 +344,9 @@ def test_sweep_command_records_the_options(tmp_path) -> None:
     other = list(argv)
     other[other.index("--surrogate") + 1] = "hardtanh"
     args = parser.parse_args(other)
-    with pytest.raises(ConfigurationError, match=r"was recorded with surrogate='expected', but this sweep has "
-                                                 r"surrogate='hardtanh'"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"was recorded with surrogate='expected', but this sweep has "
+        r"surrogate='hardtanh'",
+    ):
         args.handler(args)

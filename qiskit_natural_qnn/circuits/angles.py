@@ -35,8 +35,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ..exceptions import ConfigurationError, InputError
-from ..neurons import Measurement, Stretch, outcome_to_activation
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.neurons import Measurement, Stretch, outcome_to_activation
 
 __all__ = [
     "LinearFeedforward",

@@ -29,8 +29,8 @@ from typing import Any
 
 from qiskit.circuit import ParameterVector
 
-from .angles import carries_state, layer_measurement, linear_feedforward
-from .dynamic import (
+from qiskit_natural_qnn.circuits.angles import carries_state, layer_measurement, linear_feedforward
+from qiskit_natural_qnn.circuits.dynamic import (
     NetworkCircuit,
     _assemble,
     _emit_first_layer,
@@ -39,7 +39,7 @@ from .dynamic import (
     _metadata,
     _new_segment,
 )
-from .exactness import require_exact
+from qiskit_natural_qnn.circuits.exactness import require_exact
 
 __all__ = ["deferred_circuit"]
 

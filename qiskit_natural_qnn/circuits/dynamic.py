@@ -49,17 +49,17 @@ from qiskit.circuit import (
     QuantumRegister,
 )
 
-from ..exceptions import ConfigurationError, InputError
-from .angles import (
+from qiskit_natural_qnn.circuits.angles import (
     carries_state,
     input_angles,
     layer_measurement,
     linear_feedforward,
     lookup_angles,
 )
-from .exactness import LOOKUP_WIDTH_LIMIT, ExactnessReport, require_exact
-from .gates import append_weak_readout
-from .registers import layer_register_name
+from qiskit_natural_qnn.circuits.exactness import LOOKUP_WIDTH_LIMIT, ExactnessReport, require_exact
+from qiskit_natural_qnn.circuits.gates import append_weak_readout
+from qiskit_natural_qnn.circuits.registers import layer_register_name
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 
 __all__ = ["RESET_METHODS", "NetworkCircuit", "bind_inputs", "dynamic_circuit", "input_parameter_values"]
 
@@ -161,11 +161,10 @@ class _Recycler:
                     seg.x(q)
 
 
-def _emit_readout(
-    seg: QuantumCircuit, model: Any, layout: _Layout, k: int, *, recycler: _Recycler | None
-) -> None:
+def _emit_readout(seg: QuantumCircuit, model: Any, layout: _Layout, k: int, *, recycler: _Recycler | None) -> None:
     """Method 2: RZY + H on the layer's ancillas (returned to |0> first when reused); with a
-    ``recycler``, measure the readout qubits into h{k} (the deferred circuit measures at the end)."""
+    ``recycler``, measure the readout qubits into h{k} (the deferred circuit measures at the end).
+    """
     meas = layer_measurement(model, k)
     readout = layout.readouts[k - 1]
     if not meas.is_projective:
@@ -266,9 +265,7 @@ def dynamic_circuit(
             "use deferred_circuit(model) for the static deferred-measurement circuit"
         )
     if reset_method not in RESET_METHODS:
-        raise ConfigurationError(
-            f"reset_method must be one of {', '.join(RESET_METHODS)}, got {reset_method!r}"
-        )
+        raise ConfigurationError(f"reset_method must be one of {', '.join(RESET_METHODS)}, got {reset_method!r}")
     report = require_exact(model, construction, lookup_width_limit=lookup_width_limit)
     chosen = report.construction
     reuse = bool(reuse_qubits)

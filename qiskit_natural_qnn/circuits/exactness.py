@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..exceptions import CircuitNotExactError, ConfigurationError
-from .angles import carries_state, network_arrays
+from qiskit_natural_qnn.circuits.angles import carries_state, network_arrays
+from qiskit_natural_qnn.exceptions import CircuitNotExactError, ConfigurationError
 
 __all__ = [
     "CONSTRUCTIONS",
@@ -130,9 +130,7 @@ def _linear(model: Any) -> tuple[bool, list[str]]:
                 )
     elif kind == "tanh":
         exact = False
-        reasons.append(
-            "stretch 'tanh' is not affine in z: no sum of fixed per-bit rotations reproduces tanh(z/a)"
-        )
+        reasons.append("stretch 'tanh' is not affine in z: no sum of fixed per-bit rotations reproduces tanh(z/a)")
     else:
         exact = False
         reasons.append(
@@ -141,13 +139,10 @@ def _linear(model: Any) -> tuple[bool, list[str]]:
         )
     if exact and carries_state(model):
         reasons.append(
-            "Method 2: the own-outcome term (pi/2) m_i is affine in the neuron's own last bit "
-            "(a conditional RY(-pi))"
+            "Method 2: the own-outcome term (pi/2) m_i is affine in the neuron's own last bit (a conditional RY(-pi))"
         )
     if not exact:
-        reasons.append(
-            f"use construction='lookup' (previous layers of at most {LOOKUP_WIDTH_LIMIT} neurons) or {_FIX}"
-        )
+        reasons.append(f"use construction='lookup' (previous layers of at most {LOOKUP_WIDTH_LIMIT} neurons) or {_FIX}")
     return exact, reasons
 
 
@@ -253,9 +248,7 @@ def check_exact(
     return ExactnessReport(exact, construction, reasons)
 
 
-def require_exact(
-    model: Any, construction: str, *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT
-) -> ExactnessReport:
+def require_exact(model: Any, construction: str, *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT) -> ExactnessReport:
     """Like :func:`check_exact`, but raise when the construction is not exact.
 
     Raises:
@@ -266,7 +259,6 @@ def require_exact(
     report = check_exact(model, construction, lookup_width_limit=lookup_width_limit)
     if not report.exact:
         raise CircuitNotExactError(
-            f"the {construction!r} single circuit cannot express this network exactly: "
-            + "; ".join(report.reasons)
+            f"the {construction!r} single circuit cannot express this network exactly: " + "; ".join(report.reasons)
         )
     return report

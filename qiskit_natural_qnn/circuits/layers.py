@@ -36,10 +36,10 @@ from qiskit.circuit import (
     QuantumRegister,
 )
 
-from ..exceptions import InputError
-from .angles import _check_layer, layer_measurement
-from .gates import append_weak_readout
-from .registers import layer_register_name
+from qiskit_natural_qnn.circuits.angles import _check_layer, layer_measurement
+from qiskit_natural_qnn.circuits.gates import append_weak_readout
+from qiskit_natural_qnn.circuits.registers import layer_register_name
+from qiskit_natural_qnn.exceptions import InputError
 
 __all__ = ["LayerCircuit", "bind_layer", "layer_circuit", "layer_circuits"]
 
@@ -137,10 +137,7 @@ def bind_layer(layer_circuit: LayerCircuit, angles: Any) -> list[QuantumCircuit]
         [0, 0]
     """
     rows = _angle_rows(angles, len(layer_circuit.angles), f"angles of hidden layer {layer_circuit.layer}")
-    return [
-        layer_circuit.circuit.assign_parameters(dict(zip(layer_circuit.angles, row.tolist())))
-        for row in rows
-    ]
+    return [layer_circuit.circuit.assign_parameters(dict(zip(layer_circuit.angles, row.tolist()))) for row in rows]
 
 
 def _angle_rows(angles: Any, width: int, what: str) -> np.ndarray:

@@ -29,8 +29,8 @@ from typing import Any
 from qiskit import qasm3
 from qiskit.circuit import ControlFlowOp, Parameter, ParameterExpression, QuantumCircuit
 
-from ..exceptions import ConfigurationError
-from .gates import RZYGate
+from qiskit_natural_qnn.circuits.gates import RZYGate
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = ["from_qasm3", "to_qasm3"]
 

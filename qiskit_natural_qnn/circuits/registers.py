@@ -20,7 +20,7 @@ import numpy as np
 from qiskit.circuit import ClassicalRegister
 from qiskit.primitives.containers import BitArray
 
-from ..exceptions import ExecutionError
+from qiskit_natural_qnn.exceptions import ExecutionError
 
 __all__ = ["layer_bits", "layer_register_name", "outcome_counts"]
 

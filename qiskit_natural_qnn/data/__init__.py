@@ -9,8 +9,8 @@ Example:
 
 from __future__ import annotations
 
-from .idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IDX_UBYTE, parse_idx, read_idx
-from .mnist import (
+from qiskit_natural_qnn.data.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IDX_UBYTE, parse_idx, read_idx
+from qiskit_natural_qnn.data.mnist import (
     IMAGE_SHAPE,
     N_PIXELS,
     Dataset,

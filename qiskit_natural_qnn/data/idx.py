@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataError, DataNotFoundError
+from qiskit_natural_qnn.exceptions import DataError, DataNotFoundError
 
 __all__ = ["IDX_UBYTE", "IDX_LABELS_MAGIC", "IDX_IMAGES_MAGIC", "parse_idx", "read_idx"]
 
@@ -68,9 +68,7 @@ def parse_idx(data: bytes, *, ndim: int | None = None, name: str = "<bytes>") ->
                [3, 4]], dtype=uint8)
     """
     if len(data) < 4:
-        raise DataError(
-            f"{name}: not an IDX file: {len(data)} bytes, shorter than the 4-byte magic number"
-        )
+        raise DataError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the 4-byte magic number")
     (magic,) = struct.unpack(">I", data[:4])
     dtype_code, file_ndim = data[2], data[3]
     if ndim is None:
@@ -89,21 +87,16 @@ def parse_idx(data: bytes, *, ndim: int | None = None, name: str = "<bytes>") ->
     header_size = 4 + 4 * file_ndim
     if len(data) < header_size:
         raise DataError(
-            f"{name}: truncated IDX header: {file_ndim} dimensions need {header_size} "
-            f"header bytes, found {len(data)}"
+            f"{name}: truncated IDX header: {file_ndim} dimensions need {header_size} header bytes, found {len(data)}"
         )
     dims = struct.unpack(f">{file_ndim}I", data[4:header_size])
     expected_bytes = math.prod(dims)
     actual_bytes = len(data) - header_size
     if actual_bytes < expected_bytes:
-        raise DataError(
-            f"{name}: truncated IDX payload: dims {dims} need {expected_bytes} bytes, "
-            f"found {actual_bytes}"
-        )
+        raise DataError(f"{name}: truncated IDX payload: dims {dims} need {expected_bytes} bytes, found {actual_bytes}")
     if actual_bytes > expected_bytes:
         raise DataError(
-            f"{name}: IDX payload longer than its dims: dims {dims} need {expected_bytes} bytes, "
-            f"found {actual_bytes}"
+            f"{name}: IDX payload longer than its dims: dims {dims} need {expected_bytes} bytes, found {actual_bytes}"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(dims).copy()
 

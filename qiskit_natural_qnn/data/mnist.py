@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..exceptions import DataError, DataNotFoundError, InputError
-from .idx import read_idx
+from qiskit_natural_qnn.data.idx import read_idx
+from qiskit_natural_qnn.exceptions import DataError, DataNotFoundError, InputError
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -183,8 +183,7 @@ def _check_train_size(train_size: int | None) -> None:
         return
     if isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer)):
         raise InputError(
-            f"train_size must be a positive integer or None, got {type(train_size).__name__} "
-            f"{train_size!r}"
+            f"train_size must be a positive integer or None, got {type(train_size).__name__} {train_size!r}"
         )
     if train_size < 1:
         raise InputError(f"train_size must be at least 1 (or None for all), got {train_size}")
@@ -223,8 +222,7 @@ def load_mnist(directory: str | os.PathLike[str], *, train_size: int | None = 50
     if not directory.is_dir():
         what = "is not a directory" if directory.exists() else "does not exist"
         raise DataNotFoundError(
-            f"MNIST directory {str(directory)!r} {what}; expected it to hold {looked_for}: "
-            f"create it and {remedy}"
+            f"MNIST directory {str(directory)!r} {what}; expected it to hold {looked_for}: create it and {remedy}"
         )
     paths = {role: _find_file(directory, names) for role, names in _MNIST_FILES.items()}
     missing = [f"{_MNIST_FILES[role][0]}[.gz]" for role, path in paths.items() if path is None]

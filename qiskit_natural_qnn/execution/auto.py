@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..circuits.exactness import ExactnessReport, check_exact, require_exact
-from ..circuits.targets import TargetProfile, target_profile
-from ..exceptions import ConfigurationError, TargetCapabilityError
+from qiskit_natural_qnn.circuits.exactness import ExactnessReport, check_exact, require_exact
+from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
+from qiskit_natural_qnn.transpile.targets import TargetProfile, target_profile
 
 __all__ = ["DEFERRED_MAX_QUBITS", "MODES", "ModeChoice", "choose_mode", "deferred_qubits"]
 
@@ -61,7 +61,7 @@ class ModeChoice(NamedTuple):
 
 def deferred_qubits(model: Any) -> int:
     """Qubits of the network's deferred circuit: one per neuron, plus Method 2's ancillas."""
-    from ..circuits.angles import carries_state
+    from qiskit_natural_qnn.circuits.angles import carries_state
 
     widths = list(model.hidden_sizes)
     ancillas = widths[0] * (len(widths) - 1) if carries_state(model) else 0

@@ -34,10 +34,10 @@ import numpy as np
 from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import BitArray
 
-from ..circuits.registers import layer_bits
-from ..exceptions import ExecutionError
-from .packing import split_sets
-from .samplers import (
+from qiskit_natural_qnn.circuits.registers import layer_bits
+from qiskit_natural_qnn.exceptions import ExecutionError
+from qiskit_natural_qnn.execution.packing import split_sets
+from qiskit_natural_qnn.execution.samplers import (
     JobSubmitter,
     derive_seed,
     job_id_of,

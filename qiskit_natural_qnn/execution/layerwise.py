@@ -33,18 +33,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
 
-from ..circuits.angles import carries_state, input_angles, layer_angles, post_angles
-from ..circuits.layers import LayerCircuit, layer_circuit
-from ..exceptions import ConfigurationError, InputError
-from .jobs import JobInfo, run_sweep
-from .packing import (
+from qiskit_natural_qnn.circuits.angles import carries_state, input_angles, layer_angles, post_angles
+from qiskit_natural_qnn.circuits.layers import LayerCircuit, layer_circuit
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
+from qiskit_natural_qnn.execution.packing import (
     copies_that_fit,
     pack_rows,
     packed_layer_circuit,
     qubits_per_copy,
     unpack_bits,
 )
-from .samplers import (
+from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
     check_sampler,

@@ -40,8 +40,8 @@ from qiskit.circuit import (
     QuantumRegister,
 )
 
-from ..circuits.layers import LayerCircuit
-from ..exceptions import ConfigurationError, ExecutionError, InputError
+from qiskit_natural_qnn.circuits.layers import LayerCircuit
+from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError, InputError
 
 __all__ = [
     "PackedRows",

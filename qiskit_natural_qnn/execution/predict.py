@@ -24,23 +24,24 @@ from typing import Any, NamedTuple
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
 
-from ..circuits.angles import network_arrays
-from ..exceptions import ConfigurationError, InputError
-from ..inference import Evaluation, Prediction, _split_data, check_labels, majority_vote
-from ..neurons import outcome_to_activation
-from .auto import ModeChoice, choose_mode
-from .backends import SamplerSetup
-from .jobs import JobInfo
-from .layerwise import LayerwiseExecutor
-from .records import RunRecord, array_fingerprint, model_fingerprint
-from .samplers import (
+from qiskit_natural_qnn.circuits.angles import network_arrays
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.execution.auto import ModeChoice, choose_mode
+from qiskit_natural_qnn.execution.jobs import JobInfo
+from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor
+from qiskit_natural_qnn.execution.records import RunRecord, array_fingerprint, model_fingerprint
+from qiskit_natural_qnn.execution.samplers import (
+    SamplerSetup,
     check_sampler,
     resolve_run_seed,
     sampler_backend_name,
     sampler_kind,
     sampler_profile,
 )
-from .single import run_single
+from qiskit_natural_qnn.execution.single import run_single
+from qiskit_natural_qnn.inference import Evaluation, Prediction, _split_data, check_labels, majority_vote
+from qiskit_natural_qnn.neurons import outcome_to_activation
+from qiskit_natural_qnn.version import __version__
 
 __all__ = ["SamplerEvaluation", "SamplerPrediction", "classes_from_bits", "evaluate_on_sampler", "predict_on_sampler"]
 
@@ -130,12 +131,6 @@ def _images(model: Any, images: Any) -> np.ndarray:
     return x.detach().cpu().double().numpy()
 
 
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
 def predict_on_sampler(
     model: Any,
     images: Any,
@@ -212,7 +207,7 @@ def predict_on_sampler(
             "sampler": sampler_kind(sampler),
             "seed": run_seed,
             "seed_given": seed is not None and not isinstance(seed, np.random.Generator),
-            "library_version": _library_version(),
+            "library_version": __version__,
         }
         recorded = record.start(header)
         run_seed = run_seed if recorded is None else recorded

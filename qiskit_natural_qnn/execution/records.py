@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
-from ..exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
 
 __all__ = ["RECORD_FORMAT", "RECORD_VERSION", "RunRecord", "array_fingerprint", "model_fingerprint"]
 
@@ -65,7 +65,7 @@ def array_fingerprint(array: Any) -> str:
 
 def model_fingerprint(model: Any) -> str:
     """SHA-256 of a network's layer sizes, quantization spec and weights (float64)."""
-    from ..circuits.angles import network_arrays
+    from qiskit_natural_qnn.circuits.angles import network_arrays
 
     weights, biases = network_arrays(model)
     h = hashlib.sha256(json.dumps({"sizes": list(model.layer_sizes), "spec": model.spec.to_dict()}).encode())

@@ -50,18 +50,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from qiskit.primitives import BackendSamplerV2, BaseSamplerV2, StatevectorSampler
 
-from ..circuits.targets import PROFILES, TargetProfile, target_profile
-from ..exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.transpile.targets import PROFILES, TargetProfile, target_profile
 
 __all__ = [
     "AER_DEFAULT_BACKEND_OPTIONS",
     "AER_STATEVECTOR_MAX_QUBITS",
     "SAMPLER_KINDS",
+    "SamplerSetup",
     "JobSubmitter",
     "check_sampler",
     "derive_seed",
@@ -83,6 +85,31 @@ AER_STATEVECTOR_MAX_QUBITS = 20
 AER_DEFAULT_BACKEND_OPTIONS: dict[str, Any] = {"method": "matrix_product_state", "max_parallel_experiments": 0}
 
 _SEED_MASK = (1 << 31) - 1
+
+
+class SamplerSetup(NamedTuple):
+    """A sampler ready to use, with what runs need to know about it.
+
+    Attributes:
+        sampler: the ``BaseSamplerV2``.
+        pass_manager: maps circuits to the device (None for simulators that need none).
+        target: the target rules for mode selection and checks (a profile name, backend or profile).
+        name: the backend string it was made from.
+        fetch_job: ``job_id -> result`` for resuming cloud runs (:class:`~.records.RunRecord`), or None.
+        execution: the ``Session`` or ``Batch`` to close when done, or None.
+    """
+
+    sampler: BaseSamplerV2
+    pass_manager: Any
+    target: Any
+    name: str
+    fetch_job: Callable[[str], Any] | None = None
+    execution: Any = None
+
+    def close(self) -> None:
+        """Close the Session or Batch, if any."""
+        if self.execution is not None and hasattr(self.execution, "close"):
+            self.execution.close()
 
 
 def sampler_kind(sampler: Any) -> str:

@@ -36,14 +36,13 @@ import numpy as np
 from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 
-from ..circuits.angles import input_angles
-from ..circuits.deferred import deferred_circuit
-from ..circuits.dynamic import NetworkCircuit, dynamic_circuit
-from ..circuits.targets import transpile_for_target, validate_for_target
-from ..exceptions import ConfigurationError
-from .jobs import JobInfo, run_sweep
-from .layerwise import default_pass_manager
-from .samplers import (
+from qiskit_natural_qnn.circuits.angles import input_angles
+from qiskit_natural_qnn.circuits.deferred import deferred_circuit
+from qiskit_natural_qnn.circuits.dynamic import NetworkCircuit, dynamic_circuit
+from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
+from qiskit_natural_qnn.execution.layerwise import default_pass_manager
+from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
     check_sampler,
@@ -51,6 +50,7 @@ from .samplers import (
     sampler_kind,
     sampler_profile,
 )
+from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
 
 __all__ = ["SINGLE_MODES", "SingleRun", "build_single_circuit", "run_single"]
 
@@ -212,8 +212,8 @@ def run_single(
     dynamic = nc.circuit.has_control_flow_op()
     limit = max_sets_per_job
     if kind in ("ibm", "ibm-legacy"):
-        from .ibm import max_sets_per_job as ibm_max_sets
-        from .ibm import prepare_ibm_sampler
+        from qiskit_natural_qnn.providers.ibm import max_sets_per_job as ibm_max_sets
+        from qiskit_natural_qnn.providers.ibm import prepare_ibm_sampler
 
         prepare_ibm_sampler(sampler, dynamic=dynamic)
     own, fallback = _aer_method(sampler, nc.circuit.num_qubits) if kind == "aer" else (None, None)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .gc import CriticalAngle, locate_gc, locate_gc_from_records
-from .sweep import (
+from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc, locate_gc_from_records
+from qiskit_natural_qnn.experiments.sweep import (
     METHODS,
     METRICS,
     Aggregate,
@@ -61,7 +61,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _PLOTS:
-        from . import plots
+        from qiskit_natural_qnn.experiments import plots
 
         return getattr(plots, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 
 __all__ = [
     "CRITERIA",
@@ -224,7 +224,7 @@ def pass_classes(model: Any, last_bits: Any) -> np.ndarray:
 
 
 def _images_labels(model: Any, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    from ..inference import check_labels
+    from qiskit_natural_qnn.inference import check_labels
 
     x = np.asarray(images, dtype=float)
     if x.ndim == 1:
@@ -258,14 +258,17 @@ def success_points(
     method: str = "wilson",
 ) -> list[SuccessPoint]:
     """One :class:`SuccessPoint` per image from the classes of its passes ``(n_images, shots)``."""
-    from ..inference import majority_vote
+    from qiskit_natural_qnn.inference import majority_vote
 
     majority, _ = majority_vote(classes, n_classes)
     out = []
     for i in range(classes.shape[0]):
         k = int((classes[i] == labels[i]).sum())
         rate = success_rate(
-            successes=k, trials=classes.shape[1], confidence=confidence, method=method,
+            successes=k,
+            trials=classes.shape[1],
+            confidence=confidence,
+            method=method,
             vote_correct=bool(majority[i] == labels[i]),
         )
         out.append(SuccessPoint(int(ids[i]), int(labels[i]), float(a), int(pairs), gate, backend, rate))
@@ -301,7 +304,7 @@ def success_vs_a(
     Returns:
         One :class:`SuccessPoint` per image and ``a`` (``a``-major).
     """
-    from ..inference import predict
+    from qiskit_natural_qnn.inference import predict
 
     x, y = _images_labels(model, images, labels)
     ids = _ids(image_ids, x.shape[0])
@@ -312,8 +315,18 @@ def success_vs_a(
         net = with_stretch(model, a)
         pred = predict(net, x, shots=shots, seed=seed, image_ids=ids)
         out.extend(
-            success_points(pred.shot_classes, y, ids, n_classes=model.n_outputs, a=a, pairs=0, gate="",
-                           backend="fast path", confidence=confidence, method=method)
+            success_points(
+                pred.shot_classes,
+                y,
+                ids,
+                n_classes=model.n_outputs,
+                a=a,
+                pairs=0,
+                gate="",
+                backend="fast path",
+                confidence=confidence,
+                method=method,
+            )
         )
     return out
 
@@ -356,7 +369,7 @@ def find_borderline(
     Raises:
         ConfigurationError: an unknown criterion, or a network of another shape as ``classical``.
     """
-    from ..inference import predict
+    from qiskit_natural_qnn.inference import predict
 
     if criterion not in CRITERIA:
         raise ConfigurationError(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
@@ -372,8 +385,16 @@ def find_borderline(
     wrong = np.flatnonzero(classical_pred != y)
     if wrong.size == 0:
         return []
-    points = success_vs_a(model, x[wrong], y[wrong], a_values=a_values, shots=shots, seed=seed,
-                          image_ids=ids[wrong], confidence=confidence)
+    points = success_vs_a(
+        model,
+        x[wrong],
+        y[wrong],
+        a_values=a_values,
+        shots=shots,
+        seed=seed,
+        image_ids=ids[wrong],
+        confidence=confidence,
+    )
     by_image: dict[int, list[SuccessPoint]] = {}
     for p in points:
         by_image.setdefault(p.image, []).append(p)
@@ -386,8 +407,11 @@ def find_borderline(
             ok = any((p.rate.low if strict else p.rate.rate) > 0.5 for p in pts)
         if ok:
             best = max(pts, key=lambda p: p.rate.rate)
-            found.append(BorderlineImage(int(ids[idx]), int(y[idx]), int(classical_pred[idx]), tuple(pts),
-                                         best.a, best.rate.rate))
+            found.append(
+                BorderlineImage(
+                    int(ids[idx]), int(y[idx]), int(classical_pred[idx]), tuple(pts), best.a, best.rate.rate
+                )
+            )
     found.sort(key=lambda b: -b.best_rate)
     return found if limit is None else found[: int(limit)]
 
@@ -429,7 +453,9 @@ def plot_success_vs_a(points: Sequence[SuccessPoint], *, title: str | None = Non
         groups.setdefault((p.image, p.backend, p.pairs, p.gate), []).append(p)
     for (image, backend, pairs, gate), group in groups.items():
         extra = f", {pairs} {gate} pairs" if pairs else ""
-        _errorbar(ax, np.array([p.a for p in group]), group, f"image {image} (label {group[0].label}), {backend}{extra}")
+        _errorbar(
+            ax, np.array([p.a for p in group]), group, f"image {image} (label {group[0].label}), {backend}{extra}"
+        )
     ax.axhline(0.5, color="0.3", ls="--", lw=1)
     ax.axhline(0.1, color="0.5", ls=":", lw=1)
     ax.set_xlabel("stretch a")
@@ -438,8 +464,12 @@ def plot_success_vs_a(points: Sequence[SuccessPoint], *, title: str | None = Non
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     n = sorted({p.rate.trials for p in pts})
-    ax.set_title(title if title is not None else f"success versus a ({'/'.join(map(str, n))} passes per point, "
-                 "95% binomial intervals)", fontsize=9)
+    ax.set_title(
+        title
+        if title is not None
+        else f"success versus a ({'/'.join(map(str, n))} passes per point, 95% binomial intervals)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -457,12 +487,18 @@ def plot_success_vs_pairs(points: Sequence[SuccessPoint], *, title: str | None =
     for p in pts:
         groups.setdefault((p.image, p.a, p.backend, p.gate), []).append(p)
     for (image, a, backend, gate), group in groups.items():
-        _errorbar(ax, np.array([p.pairs for p in group], dtype=float), group,
-                  f"image {image} (label {group[0].label}), a = {a:g}, {backend}")
+        _errorbar(
+            ax,
+            np.array([p.pairs for p in group], dtype=float),
+            group,
+            f"image {image} (label {group[0].label}), a = {a:g}, {backend}",
+        )
     ax.axhline(0.5, color="0.3", ls="--", lw=1)
     ax.axhline(0.1, color="0.5", ls=":", lw=1)
     gates = sorted({p.gate for p in pts if p.gate})
-    ax.set_xlabel(f"identity pairs ({', '.join(gates) or 'none'}) per {'pair of neurons' if gates == ['cz'] else 'neuron'}")
+    ax.set_xlabel(
+        f"identity pairs ({', '.join(gates) or 'none'}) per {'pair of neurons' if gates == ['cz'] else 'neuron'}"
+    )
     ax.set_ylabel("success probability")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from qiskit.circuit import QuantumCircuit
 
-from ..exceptions import ConfigurationError
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = ["DEFAULT_REP_DELAY_S", "CostEstimate", "LayerCost", "circuit_duration", "estimate_cost"]
 
@@ -131,26 +131,56 @@ class CostEstimate(NamedTuple):
 
     def table(self) -> str:
         """The estimate as an aligned text table."""
-        head = ("layer", "copies", "jobs", "circuits", "shots/circ", "qubits", "2q/circ", "1q/circ", "meas/circ",
-                "mid-meas", "us/shot")
+        head = (
+            "layer",
+            "copies",
+            "jobs",
+            "circuits",
+            "shots/circ",
+            "qubits",
+            "2q/circ",
+            "1q/circ",
+            "meas/circ",
+            "mid-meas",
+            "us/shot",
+        )
         rows = [head]
         for r in self.layers:
-            rows.append((f"h{r.layer}", str(r.copies), str(r.jobs), str(r.circuits), str(r.shots_per_circuit),
-                         str(r.qubits), str(r.two_qubit_gates), str(r.one_qubit_gates), str(r.measurements),
-                         str(r.mid_circuit_measurements), "?" if r.duration_s is None else f"{r.duration_s * 1e6:.2f}"))
+            rows.append(
+                (
+                    f"h{r.layer}",
+                    str(r.copies),
+                    str(r.jobs),
+                    str(r.circuits),
+                    str(r.shots_per_circuit),
+                    str(r.qubits),
+                    str(r.two_qubit_gates),
+                    str(r.one_qubit_gates),
+                    str(r.measurements),
+                    str(r.mid_circuit_measurements),
+                    "?" if r.duration_s is None else f"{r.duration_s * 1e6:.2f}",
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-        lines = [f"layer-by-layer run on {self.backend}: {self.n_images} images x {self.shots} passes"
-                 + (f", {self.pairs[0]} {self.pairs[1]} identity pairs" if self.pairs[0] else "")]
+        lines = [
+            f"layer-by-layer run on {self.backend}: {self.n_images} images x {self.shots} passes"
+            + (f", {self.pairs[0]} {self.pairs[1]} identity pairs" if self.pairs[0] else "")
+        ]
         for n, row in enumerate(rows):
             lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
-        time = ("unknown (the target reports no durations)" if self.device_time_s is None
-                else f"{self.device_time_s:.3f} s (circuit time + {self.rep_delay_s * 1e6:.0f} us per shot; "
-                "no queue, compilation or job overheads)")
-        lines.append(f"total: {self.jobs} jobs, {self.circuits} circuits, {self.total_shots} shots, at most "
-                     f"{self.max_qubits} qubits per job, {self.two_qubit_gates_executed} two-qubit gates and "
-                     f"{self.mid_circuit_measurements_executed} mid-circuit measurements executed")
+        time = (
+            "unknown (the target reports no durations)"
+            if self.device_time_s is None
+            else f"{self.device_time_s:.3f} s (circuit time + {self.rep_delay_s * 1e6:.0f} us per shot; "
+            "no queue, compilation or job overheads)"
+        )
+        lines.append(
+            f"total: {self.jobs} jobs, {self.circuits} circuits, {self.total_shots} shots, at most "
+            f"{self.max_qubits} qubits per job, {self.two_qubit_gates_executed} two-qubit gates and "
+            f"{self.mid_circuit_measurements_executed} mid-circuit measurements executed"
+        )
         lines.append(f"estimated device time: {time}")
         return "\n".join(lines)
 
@@ -169,7 +199,7 @@ def circuit_duration(circuit: QuantumCircuit, target: Any) -> float | None:
 
     Example:
         >>> from qiskit import QuantumCircuit
-        >>> from qiskit_natural_qnn.circuits import get_backend
+        >>> from qiskit_natural_qnn.transpile import get_backend
         >>> qc = QuantumCircuit(1, 1)
         >>> _ = qc.sx(0); _ = qc.measure(0, 0)
         >>> target = get_backend("fake_perth").target
@@ -234,15 +264,16 @@ def estimate_cost(
     Raises:
         ConfigurationError: ``n_images`` or ``shots`` not an int ``>= 1``, or bad ``copies``.
     """
-    from ..circuits import circuit_resources, layer_circuit
-    from ..execution.packing import packed_layer_circuit, split_sets
-    from .noise import (
+    from qiskit_natural_qnn.circuits import layer_circuit
+    from qiskit_natural_qnn.execution.packing import packed_layer_circuit, split_sets
+    from qiskit_natural_qnn.experiments.noise import (
         IdentityPairs,
         IdentityPairTranspiler,
         _backend_name,
         _target_of,
         coupled_copies,
     )
+    from qiskit_natural_qnn.transpile import circuit_resources
 
     for name, value in (("n_images", n_images), ("shots", shots)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -250,13 +281,16 @@ def estimate_cost(
     if copies != "auto" and (isinstance(copies, bool) or not isinstance(copies, int) or copies < 1):
         raise ConfigurationError(f"copies must be an int >= 1 or 'auto', got {copies!r}; pass e.g. copies='auto'")
     if isinstance(backend, str):
-        from ..circuits import get_backend
+        from qiskit_natural_qnn.transpile import get_backend
 
         backend = get_backend(backend)
     spec = IdentityPairs(pairs=pairs, gate=gate)
     target = _target_of(backend)
     pm = pass_manager or IdentityPairTranspiler(
-        backend, pairs=spec.pairs, gate=spec.gate, optimization_level=optimization_level,
+        backend,
+        pairs=spec.pairs,
+        gate=spec.gate,
+        optimization_level=optimization_level,
         seed_transpiler=seed_transpiler,
     )
     if rep_delay_s is None:
@@ -269,14 +303,30 @@ def estimate_cost(
         res = circuit_resources(isa)
         n_rows, per_set = (n_images, shots) if k == 1 else (n_images * shots, 1)
         n_sets = math.ceil(n_rows / n_copies)
-        rows.append(LayerCost(
-            layer=k, copies=n_copies, jobs=len(split_sets(n_sets, max_sets_per_job)), circuits=n_sets,
-            shots_per_circuit=per_set, qubits=res.qubits, two_qubit_gates=res.two_qubit_gates,
-            one_qubit_gates=res.one_qubit_gates, measurements=isa.count_ops().get("measure", 0),
-            mid_circuit_measurements=res.mid_circuit_measurements, duration_s=circuit_duration(isa, target),
-        ))
+        rows.append(
+            LayerCost(
+                layer=k,
+                copies=n_copies,
+                jobs=len(split_sets(n_sets, max_sets_per_job)),
+                circuits=n_sets,
+                shots_per_circuit=per_set,
+                qubits=res.qubits,
+                two_qubit_gates=res.two_qubit_gates,
+                one_qubit_gates=res.one_qubit_gates,
+                measurements=isa.count_ops().get("measure", 0),
+                mid_circuit_measurements=res.mid_circuit_measurements,
+                duration_s=circuit_duration(isa, target),
+            )
+        )
     device_time = None
     if all(r.duration_s is not None for r in rows):
         device_time = sum(r.shots * (r.duration_s + rep_delay_s) for r in rows)
-    return CostEstimate(_backend_name(backend), int(n_images), int(shots), (spec.pairs, spec.gate), tuple(rows),
-                        float(rep_delay_s), device_time)
+    return CostEstimate(
+        _backend_name(backend),
+        int(n_images),
+        int(shots),
+        (spec.pairs, spec.gate),
+        tuple(rows),
+        float(rep_delay_s),
+        device_time,
+    )

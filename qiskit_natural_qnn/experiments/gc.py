@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 
 __all__ = ["CriticalAngle", "locate_gc", "locate_gc_from_records"]
 
@@ -115,13 +115,13 @@ def locate_gc(
     if err.ndim == 1:
         err = err[:, None]
     if err.ndim != 2 or err.shape[0] != g_arr.shape[0]:
-        raise InputError(
-            f"errors must have shape (len(g), n_seeds) = ({g_arr.shape[0]}, n_seeds), got {err.shape}"
-        )
+        raise InputError(f"errors must have shape (len(g), n_seeds) = ({g_arr.shape[0]}, n_seeds), got {err.shape}")
     if len(np.unique(g_arr)) != len(g_arr):
         raise InputError(f"the angles must be distinct, got {g_arr.tolist()}; average repeated angles first")
     if len(g_arr) < 3:
-        raise InputError(f"locate_gc needs at least 3 distinct angles, got {len(g_arr)}; add angles around the transition")
+        raise InputError(
+            f"locate_gc needs at least 3 distinct angles, got {len(g_arr)}; add angles around the transition"
+        )
     order = np.argsort(g_arr)
     g_arr, err = g_arr[order], err[order]
     counts = np.isfinite(err).sum(axis=1)

@@ -45,7 +45,7 @@ from qiskit.circuit import Barrier, Instruction, QuantumCircuit, Qubit
 from qiskit.circuit.library import CZGate, SXdgGate, SXGate
 from qiskit.quantum_info import Operator
 
-from ..exceptions import ConfigurationError, InputError, TargetCapabilityError
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, TargetCapabilityError
 
 __all__ = [
     "PAIR_GATES",
@@ -321,7 +321,7 @@ def _target_of(backend: Any) -> Any:
     from qiskit.transpiler import Target
 
     if isinstance(backend, str):
-        from ..circuits import get_backend
+        from qiskit_natural_qnn.transpile import get_backend
 
         backend = get_backend(backend)
     return backend if isinstance(backend, Target) else getattr(backend, "target", None)
@@ -435,8 +435,8 @@ def coupled_copies(model: Any, backend: Any) -> int:
         >>> coupled_copies(NaturalQNN(layer_sizes=[4, 4, 2], seed=0), "fake_perth")
         1
     """
-    from ..circuits import layer_circuit
-    from ..execution.packing import copies_that_fit, packed_layer_circuit
+    from qiskit_natural_qnn.circuits import layer_circuit
+    from qiskit_natural_qnn.execution.packing import copies_that_fit, packed_layer_circuit
 
     target = _target_of(backend)
     best = None
@@ -494,7 +494,7 @@ class IdentityPairTranspiler:
         layout: str | None = "coupled",
     ) -> None:
         if isinstance(backend, str):
-            from ..circuits import get_backend
+            from qiskit_natural_qnn.transpile import get_backend
 
             backend = get_backend(backend)
         self.backend = backend
@@ -510,11 +510,7 @@ class IdentityPairTranspiler:
     def _one(self, circuit: QuantumCircuit) -> QuantumCircuit:
         from qiskit.transpiler import Target, generate_preset_pass_manager
 
-        from ..circuits import (
-            target_profile,
-            transpile_for_target,
-            validate_for_target,
-        )
+        from qiskit_natural_qnn.transpile import target_profile, transpile_for_target, validate_for_target
 
         noisy = insert_identity_pairs(circuit, pairs=self.spec.pairs, gate=self.spec.gate)
         layout = coupled_layout(circuit, self.backend) if self.layout == "coupled" else None
@@ -566,7 +562,7 @@ def noisy_sampler(backend: Any, *, noise: bool = True, via: str = "aer", seed: i
         'qiskit_aer.primitives.sampler_v2'
     """
     if isinstance(backend, str):
-        from ..circuits import get_backend
+        from qiskit_natural_qnn.transpile import get_backend
 
         backend = get_backend(backend)
     if via == "aer":
@@ -580,8 +576,8 @@ def noisy_sampler(backend: Any, *, noise: bool = True, via: str = "aer", seed: i
     if via == "runtime":
         from qiskit_aer import AerSimulator
 
-        from ..execution.ibm import runtime_sampler
-        from ..execution.samplers import AER_DEFAULT_BACKEND_OPTIONS
+        from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS
+        from qiskit_natural_qnn.providers.ibm import runtime_sampler
 
         # The simulator is made once: a fake backend as mode would rebuild its noise model for every job.
         mode = AerSimulator.from_backend(backend) if noise else AerSimulator.from_backend(backend, noise_model=None)
@@ -621,8 +617,8 @@ def ionq_noise_payload(
     Returns:
         The request as a dict (``noise``: ``{"model": noise_model, "seed": seed}``, ``input``: gates).
     """
-    from ..circuits import transpile_for_target
-    from ..execution.ionq import ionq_payload
+    from qiskit_natural_qnn.providers.ionq import ionq_payload
+    from qiskit_natural_qnn.transpile import transpile_for_target
 
     if backend is None:
         from qiskit_ionq import IonQProvider
@@ -699,9 +695,9 @@ def noise_sweep(
         >>> [(p.pairs, p.rate.trials) for p in pts]
         [(0, 50), (5, 50)]
     """
-    from ..execution.layerwise import run_layerwise
-    from ..execution.samplers import derive_seed
-    from .borderline import (
+    from qiskit_natural_qnn.execution.layerwise import run_layerwise
+    from qiskit_natural_qnn.execution.samplers import derive_seed
+    from qiskit_natural_qnn.experiments.borderline import (
         _ids,
         _images_labels,
         pass_classes,
@@ -710,7 +706,7 @@ def noise_sweep(
     )
 
     if isinstance(backend, str):
-        from ..circuits import get_backend
+        from qiskit_natural_qnn.transpile import get_backend
 
         backend = get_backend(backend)
     specs = [IdentityPairs(pairs=n, gate=gate) for n in pairs]
@@ -724,12 +720,36 @@ def noise_sweep(
     for i, a in enumerate([model.a] if a_values is None else list(a_values)):
         net = with_stretch(model, a)
         for j, spec in enumerate(specs):
-            pm = IdentityPairTranspiler(backend, pairs=spec.pairs, gate=spec.gate,
-                                        optimization_level=optimization_level, seed_transpiler=seed_transpiler)
-            run = run_layerwise(net, x, sampler=run_sampler, shots=shots, pass_manager=pm,
-                                seed=derive_seed(seed, i, j), copies=copies, target=backend)
+            pm = IdentityPairTranspiler(
+                backend,
+                pairs=spec.pairs,
+                gate=spec.gate,
+                optimization_level=optimization_level,
+                seed_transpiler=seed_transpiler,
+            )
+            run = run_layerwise(
+                net,
+                x,
+                sampler=run_sampler,
+                shots=shots,
+                pass_manager=pm,
+                seed=derive_seed(seed, i, j),
+                copies=copies,
+                target=backend,
+            )
             classes = pass_classes(net, run.bits[-1])
-            out.extend(success_points(classes, y, ids, n_classes=model.n_outputs, a=a, pairs=spec.pairs,
-                                      gate=spec.gate if spec.pairs else "", backend=name,
-                                      confidence=confidence, method=method))
+            out.extend(
+                success_points(
+                    classes,
+                    y,
+                    ids,
+                    n_classes=model.n_outputs,
+                    a=a,
+                    pairs=spec.pairs,
+                    gate=spec.gate if spec.pairs else "",
+                    backend=name,
+                    confidence=confidence,
+                    method=method,
+                )
+            )
     return out

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..exceptions import ConfigurationError, InputError
-from .gc import CriticalAngle, locate_gc_from_records
-from .sweep import METRICS, PointRecord, aggregate
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
+from qiskit_natural_qnn.experiments.sweep import METRICS, PointRecord, aggregate
 
 __all__ = ["plot_error_vs_a", "plot_error_vs_g", "plot_heatmap", "save_figure", "describe"]
 
@@ -138,14 +138,32 @@ def plot_error_vs_a(
     val = aggregate(recs, "val_vote_error")
     classical = [p for p in val if p.a == 0]
     if classical:
-        ax.axhline(classical[0].mean * 100, color="0.4", ls=":", lw=1, label=f"classical (a = 0): {classical[0].mean:.2%}")
+        ax.axhline(
+            classical[0].mean * 100, color="0.4", ls=":", lw=1, label=f"classical (a = 0): {classical[0].mean:.2%}"
+        )
     if val:
         best = min(val, key=lambda p: p.mean)
-        ax.plot([best.a], [best.mean * 100], marker="*", ms=14, color="C0", mec="k", ls="none",
-                label=f"best: {best.mean:.2%} at a = {best.a:g}")
+        ax.plot(
+            [best.a],
+            [best.mean * 100],
+            marker="*",
+            ms=14,
+            color="C0",
+            mec="k",
+            ls="none",
+            label=f"best: {best.mean:.2%} at a = {best.a:g}",
+        )
     if paper is not None:
-        ax.plot([paper[0]], [paper[1] * 100], marker="x", ms=10, mew=2, color="k", ls="none",
-                label=f"paper: {paper[1]:.2%} at a = {paper[0]:g}")
+        ax.plot(
+            [paper[0]],
+            [paper[1] * 100],
+            marker="x",
+            ms=10,
+            mew=2,
+            color="k",
+            ls="none",
+            label=f"paper: {paper[1]:.2%} at a = {paper[0]:g}",
+        )
     if xscale == "symlog":
         ax.set_xscale("symlog", linthresh=0.1, linscale=0.5)
         ticks = sorted({p.a for p in val})
@@ -206,14 +224,24 @@ def plot_error_vs_g(
         gc = locate_gc_from_records(recs) if n_angles >= 3 else None
     if isinstance(gc, CriticalAngle):
         lo, hi = (gc.g_c - gc.uncertainty) / math.pi, (gc.g_c + gc.uncertainty) / math.pi
-        ax.axvspan(lo, hi, color="C4", alpha=0.2, label=f"g_c = ({gc.g_c / math.pi:.3f} ± {gc.uncertainty / math.pi:.3f}) pi")
+        ax.axvspan(
+            lo, hi, color="C4", alpha=0.2, label=f"g_c = ({gc.g_c / math.pi:.3f} ± {gc.uncertainty / math.pi:.3f}) pi"
+        )
         ax.axvline(gc.g_c / math.pi, color="C4", lw=1)
     if paper_gc is not None:
         ax.axvline(paper_gc / math.pi, color="k", ls="--", lw=1, label=f"paper: g_c ≈ {paper_gc / math.pi:.3g} pi")
     val = aggregate(recs, "val_vote_error")
     best = min(val, key=lambda p: p.mean)
-    ax.plot([best.g / math.pi], [best.mean * 100], marker="*", ms=14, color="C0", mec="k", ls="none",
-            label=f"best: {best.mean:.2%} at g = {best.g / math.pi:.3g} pi")
+    ax.plot(
+        [best.g / math.pi],
+        [best.mean * 100],
+        marker="*",
+        ms=14,
+        color="C0",
+        mec="k",
+        ls="none",
+        label=f"best: {best.mean:.2%} at g = {best.g / math.pi:.3g} pi",
+    )
     near = {round(p.g, 12) for p in val if p.mean <= 2 * best.mean}
     if zoom and len(near) >= 2:
         inset = ax.inset_axes([0.5, 0.2, 0.47, 0.38])
@@ -268,8 +296,15 @@ def plot_heatmap(
     for i in range(len(g_vals)):
         for j in range(len(a_vals)):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=7,
-                        color="w" if grid[i, j] > mid else "k")
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="w" if grid[i, j] > mid else "k",
+                )
     ax.set_xticks(range(len(a_vals)), [f"{a:g}" for a in a_vals])
     ax.set_yticks(range(len(g_vals)), [f"{g / math.pi:.3g}π" for g in g_vals])
     ax.set_xlabel("stretch a")

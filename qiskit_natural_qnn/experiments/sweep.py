@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import ConfigurationError, InputError
-from ..training import History, TrainConfig, complete_config_dict
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
 __all__ = [
     "RECORD_FORMAT",
@@ -149,7 +149,11 @@ def grid_points(
         ['a0_g1.5708_s0', 'a0.5_g1.5708_s0', 'a0_g1.5708_s1', 'a0.5_g1.5708_s1']
     """
     a_list, g_list, seed_list = list(a), list(g), list(seeds)
-    for name, values, example in (("a", a_list, "[0, 0.316]"), ("g", g_list, "[math.pi/2]"), ("seeds", seed_list, "[0, 1, 2]")):
+    for name, values, example in (
+        ("a", a_list, "[0, 0.316]"),
+        ("g", g_list, "[math.pi/2]"),
+        ("seeds", seed_list, "[0, 1, 2]"),
+    ):
         if not values:
             raise ConfigurationError(f"{name} must hold at least one value, got []; pass e.g. {name}={example}")
     points = [SweepPoint(a=av, g=gv, seed=s) for s in seed_list for gv in g_list for av in a_list]
@@ -347,7 +351,7 @@ def _now() -> str:
 
 
 def _train_set_errors(model: Any, data: Any, *, shots: int, seed: int) -> tuple[float, float]:
-    from ..inference import evaluate
+    from qiskit_natural_qnn.inference import evaluate
 
     ev = evaluate(model, data.train, shots=shots, seed=np.random.default_rng([seed, 1]))
     return ev.single_shot_error, ev.vote_error
@@ -379,8 +383,8 @@ def run_point(
     Raises:
         ConfigurationError: the point does not fit the settings (e.g. ``g < pi/2`` with unequal widths).
     """
-    from ..network import NaturalQNN
-    from ..training import fit
+    from qiskit_natural_qnn.network import NaturalQNN
+    from qiskit_natural_qnn.training import fit
 
     start = time.perf_counter()
     n_inputs = int(data.train.images.shape[1])
@@ -415,9 +419,7 @@ def _record_from(
     last = history.last_validated
     if last is None or last.val_vote_error is None or last.val_single_shot_error is None:
         raise InputError("the run has no validation record; pass validation data to fit")
-    train_single, train_vote = _train_set_errors(
-        model, data, shots=settings.config.eval_shots, seed=point.seed
-    )
+    train_single, train_vote = _train_set_errors(model, data, shots=settings.config.eval_shots, seed=point.seed)
     if seconds is None:
         seconds = time.perf_counter() - (start or time.perf_counter())
     return PointRecord(
@@ -507,7 +509,7 @@ def run_sweep(
     if dup is not None:
         raise ConfigurationError(f"point {dup} is listed twice; pass each point once")
     if data is None:
-        from ..data import load_default
+        from qiskit_natural_qnn.data import load_default
 
         data = load_default()
     if device is None:
@@ -527,7 +529,9 @@ def run_sweep(
             records[p.key] = rec
         else:
             todo.append(p)
-    bar = tqdm(todo, desc=f"sweep ({len(points) - len(todo)} of {len(points)} done)", unit="point", disable=not progress)
+    bar = tqdm(
+        todo, desc=f"sweep ({len(points) - len(todo)} of {len(points)} done)", unit="point", disable=not progress
+    )
     try:
         for p in bar:
             bar.set_postfix({"a": f"{p.a:.4g}", "g": f"{p.g:.4g}", "seed": p.seed})
@@ -708,7 +712,7 @@ def import_run(
     Raises:
         InputError: the run has no history or model, or no seed.
     """
-    from ..io import load_model
+    from qiskit_natural_qnn.io import load_model
 
     run = Path(run_dir)
     if not (run / "history.json").is_file() or not (run / "model.safetensors").is_file():
@@ -728,7 +732,7 @@ def import_run(
         config=history.config,
     )
     if data is None:
-        from ..data import load_default
+        from qiskit_natural_qnn.data import load_default
 
         data = load_default()
     if history.train_data != data.train.name or history.validation_data != data.validation.name:
@@ -753,7 +757,9 @@ def import_run(
     return rec
 
 
-def _fake_record(*, a: float = 0.0, g: float = _HALF_PI, seed: int = 0, val_vote_error: float = 0.1, **kw: Any) -> PointRecord:
+def _fake_record(
+    *, a: float = 0.0, g: float = _HALF_PI, seed: int = 0, val_vote_error: float = 0.1, **kw: Any
+) -> PointRecord:
     """A record with made-up numbers, for examples and tests."""
     fields = {
         "layer_sizes": [784, 16, 10],

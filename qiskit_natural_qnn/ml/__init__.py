@@ -11,11 +11,18 @@
 
 from __future__ import annotations
 
-from .jacobian import ste_jacobians
-from .neural_network import NaturalQNNNetwork
-from .sampler_forward import LayerwiseSamplerForward
-from .torch_module import NaturalQNNConnector, NaturalQNNModule, torch_connector
-from .weights import flatten_weights, load_weights, num_weights, unflatten_weights, weight_layout, weight_vector
+from qiskit_natural_qnn.ml.jacobian import ste_jacobians
+from qiskit_natural_qnn.ml.neural_network import NaturalQNNNetwork
+from qiskit_natural_qnn.ml.sampler_forward import LayerwiseSamplerForward
+from qiskit_natural_qnn.ml.torch_module import NaturalQNNConnector, NaturalQNNModule, torch_connector
+from qiskit_natural_qnn.ml.weights import (
+    flatten_weights,
+    load_weights,
+    num_weights,
+    unflatten_weights,
+    weight_layout,
+    weight_vector,
+)
 
 __all__ = [
     "NaturalQNNNetwork",

@@ -45,12 +45,12 @@ import torch
 from qiskit.primitives import BaseSamplerV2
 from qiskit_machine_learning.neural_networks import NeuralNetwork
 
-from ..exceptions import ConfigurationError, InputError
-from ..fastpath import ForwardPass, make_generator, sample_network
-from ..network import NaturalQNN
-from .jacobian import ste_jacobians
-from .sampler_forward import LayerwiseSamplerForward
-from .weights import flatten_weights, load_weights, num_weights, unflatten_weights, weight_vector
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import ForwardPass, make_generator, sample_network
+from qiskit_natural_qnn.ml.jacobian import ste_jacobians
+from qiskit_natural_qnn.ml.sampler_forward import LayerwiseSamplerForward
+from qiskit_natural_qnn.ml.weights import flatten_weights, load_weights, num_weights, unflatten_weights, weight_vector
+from qiskit_natural_qnn.network import NaturalQNN
 
 __all__ = ["NaturalQNNNetwork"]
 
@@ -186,9 +186,7 @@ class NaturalQNNNetwork(NeuralNetwork):
         )
         self._model = model
         self._shots = int(shots)
-        self._executor = (
-            None if sampler is None else LayerwiseSamplerForward(model, sampler, pass_manager=pass_manager)
-        )
+        self._executor = None if sampler is None else LayerwiseSamplerForward(model, sampler, pass_manager=pass_manager)
         self._cache = _PassCache(int(cache_size))
         self.reseed(seed)
 
@@ -262,9 +260,7 @@ class NaturalQNNNetwork(NeuralNetwork):
     # ------------------------------------------------------------------ validation
     def _validate_input(self, input_data: Any) -> tuple[np.ndarray | None, tuple[int, ...] | None]:
         if input_data is None:
-            raise InputError(
-                f"input_data is None; this network needs inputs of shape (batch, {self.num_inputs})"
-            )
+            raise InputError(f"input_data is None; this network needs inputs of shape (batch, {self.num_inputs})")
         self._model.check_input(input_data)  # InputError: wrong width, empty, non-numeric, non-finite
         return super()._validate_input(input_data)
 

@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from qiskit.primitives import BaseSamplerV2
 
-from ..circuits.layers import LayerCircuit
-from ..execution.layerwise import LayerwiseExecutor
-from ..execution.samplers import check_sampler, resolve_run_seed, sampler_kind
-from ..fastpath import ForwardPass
-from ..neurons import outcome_to_activation
+from qiskit_natural_qnn.circuits.layers import LayerCircuit
+from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor
+from qiskit_natural_qnn.execution.samplers import check_sampler, resolve_run_seed, sampler_kind
+from qiskit_natural_qnn.fastpath import ForwardPass
+from qiskit_natural_qnn.neurons import outcome_to_activation
 
 __all__ = ["LayerwiseSamplerForward"]
 

@@ -39,8 +39,8 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit_machine_learning.connectors import TorchConnector
 from torch import Tensor
 
-from ..network import NaturalQNN
-from .neural_network import NaturalQNNNetwork
+from qiskit_natural_qnn.ml.neural_network import NaturalQNNNetwork
+from qiskit_natural_qnn.network import NaturalQNN
 
 __all__ = ["NaturalQNNModule", "NaturalQNNConnector", "torch_connector"]
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..exceptions import InputError
-from ..network import NaturalQNN
+from qiskit_natural_qnn.exceptions import InputError
+from qiskit_natural_qnn.network import NaturalQNN
 
 __all__ = ["weight_layout", "num_weights", "weight_vector", "flatten_weights", "unflatten_weights", "load_weights"]
 

@@ -30,10 +30,8 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version as _dist_version
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +40,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_save
 
-from .exceptions import ConfigurationError, InputError, ModelFileError
-from .fastpath import check_surrogate
-from .network import NaturalQNN, QuantizationSpec, validate_layer_sizes
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, ModelFileError
+from qiskit_natural_qnn.fastpath import check_surrogate
+from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec, validate_layer_sizes
+from qiskit_natural_qnn.version import __version__
 
 __all__ = [
     "FORMAT_NAME",
@@ -92,13 +92,6 @@ class ModelMetadata:
     library_version: str
     user: dict[str, Any]
     surrogate: str = "hardtanh"
-
-
-def _library_version() -> str:
-    try:
-        return _dist_version("qiskit-natural-qnn")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+unknown"
 
 
 def _tensor_names(n_layers: int, bias: bool) -> list[str]:
@@ -173,55 +166,13 @@ def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Map
         "spec": json.dumps(model.spec.to_dict(), allow_nan=False),
         "bias": "true" if model.bias else "false",
         "surrogate": model.surrogate,
-        "library_version": _library_version(),
+        "library_version": __version__,
     }
     if user is not None:
         header["user"] = user
     payload = _safetensors_save(tensors, metadata=header)
 
     return write_atomic(path, payload)
-
-
-def write_atomic(path: str | os.PathLike[str], payload: bytes, *, durable: bool = False) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary ``.<name>.*.tmp`` file in the same folder,
-    flushed and synced, then renamed over ``path``; on failure the temporary file is removed and any
-    earlier file is left as it was.
-
-    Args:
-        path: the destination (parent folders are created).
-        payload: the bytes.
-        durable: also sync the folder so the rename itself survives a power loss (POSIX).
-
-    Returns:
-        The destination path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        try:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:  # pragma: no cover - e.g. Windows
-            return path
-        try:
-            os.fsync(dir_fd)
-        except OSError:  # pragma: no cover
-            pass
-        finally:
-            os.close(dir_fd)
-    return path
 
 
 def _user_json(metadata: Mapping[str, Any] | None) -> str | None:
@@ -320,8 +271,7 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
         )
     if meta["format"] != FORMAT_NAME:
         raise ModelFileError(
-            f"{str(path)!r} is not a {FORMAT_NAME} model: its format is {meta['format']!r}, "
-            f"expected {FORMAT_NAME!r}"
+            f"{str(path)!r} is not a {FORMAT_NAME} model: its format is {meta['format']!r}, expected {FORMAT_NAME!r}"
         )
     missing = [k for k in _REQUIRED_KEYS if k not in meta]
     if missing:
@@ -329,9 +279,7 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
 
     raw_version = meta["format_version"]
     if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
-        raise ModelFileError(
-            f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}"
-        )
+        raise ModelFileError(f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}")
     format_version = int(raw_version)
     if format_version > FORMAT_VERSION:
         raise ModelFileError(
@@ -369,9 +317,7 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
     if "user" in meta:
         user = _json_field(path, meta, "user")
         if not isinstance(user, dict):
-            raise ModelFileError(
-                f"{str(path)!r}: metadata 'user' must be a JSON object, got {type(user).__name__}"
-            )
+            raise ModelFileError(f"{str(path)!r}: metadata 'user' must be a JSON object, got {type(user).__name__}")
     return ModelMetadata(
         format_version=format_version,
         layer_sizes=layer_sizes,
@@ -402,9 +348,7 @@ def _parse_spec(path: Path, spec_json: Any) -> QuantizationSpec:
             raise ModelFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON number, got {v!r}")
     for name in ("stretch", "weak_update"):
         if not isinstance(spec_json[name], str):
-            raise ModelFileError(
-                f"{str(path)!r}: invalid spec: {name} must be a JSON string, got {spec_json[name]!r}"
-            )
+            raise ModelFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON string, got {spec_json[name]!r}")
     try:
         return QuantizationSpec(**spec_json)
     except ConfigurationError as exc:
@@ -501,9 +445,7 @@ def load_model(
     for name in sorted(expected):
         entry = entries[name]
         if entry.get("dtype") not in _DTYPES:
-            raise ModelFileError(
-                f"{str(path)!r}: tensor {name} has dtype {entry.get('dtype')!r}, expected F32 or F64"
-            )
+            raise ModelFileError(f"{str(path)!r}: tensor {name} has dtype {entry.get('dtype')!r}, expected F32 or F64")
         dtypes.add(entry["dtype"])
         if entry.get("shape") != expected[name]:
             raise ModelFileError(

@@ -19,12 +19,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import (
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import make_generator, nonfinite_preactivation_message
+from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.training.checkpoint import (
     LoopPosition,
     TrainingObjects,
     remove_stale_temporaries,
@@ -40,264 +41,13 @@ from .checkpoint import (
     run_description,
     save_training_checkpoint,
 )
-from .exceptions import ConfigurationError, InputError
-from .fastpath import make_generator, nonfinite_preactivation_message
-from .inference import Evaluation, check_labels, check_real_dtype, evaluate
-from .network import NaturalQNN
+from qiskit_natural_qnn.training.config import SCHEDULES, EpochRecord, History, TrainConfig, is_int
+from qiskit_natural_qnn.version import __version__
 
 __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "add_recipe_options", "fit", "recipe_options"]
 
-#: Learning-rate schedules: None (the paper: constant) or ``"cosine"`` (cosine annealing to 0 over
-#: ``epochs``, stepped once per epoch).
-SCHEDULES: tuple[str, ...] = ("cosine",)
-
 #: A callback gets the epoch's record and the model after every epoch; returning True stops training.
 Callback = Callable[["EpochRecord", NaturalQNN], "bool | None"]
-
-
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def _is_real(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train (the defaults are the paper's recipe, PAPER.md section 4).
-
-    Attributes:
-        epochs: passes over the training set (``>= 1``).
-        lr: SGD learning rate (``> 0``).
-        momentum: SGD momentum, in ``[0, 1)``.
-        batch_size: images per mini-batch (``>= 1``); the last batch of an epoch may be smaller.
-        weight_decay: L2 penalty of SGD (``>= 0``).
-        eval_shots: passes per validation image for the majority vote (``>= 1``).
-        eval_every: validate every this many epochs (``>= 1``); the last epoch is always validated.
-        shuffle: reshuffle the training set every epoch.
-        seed: an int makes the run reproducible: it seeds the shuffle, restarts the network's sampling
-            stream and seeds the validation shots. None uses fresh entropy for the shuffle and the
-            validation shots and leaves the network's sampling stream as it is.
-        schedule: None (constant learning rate, the paper) or ``"cosine"``.
-        train_shots: stochastic forward passes per training image and step (``>= 1``); the loss is
-            their mean, so the gradient averages as many independent samples of the network's
-            randomness. 1 is the paper's recipe; ``K`` costs about ``K`` times as much per step.
-        average_from: None (the paper: the final model is the last weights) or an epoch ``E`` in
-            ``[1, epochs]``: stochastic weight averaging (Izmailov et al., 2018) with equal weights.
-            The weights at the end of every epoch from ``E`` on are averaged; validations from epoch
-            ``E`` on evaluate the average, and the trained model ends with it (after the step hooks
-            are applied to it once). The training passes always use the current weights.
-
-    Raises:
-        ConfigurationError: a value of the wrong type or out of range.
-
-    Example:
-        >>> TrainConfig(epochs=0)
-        Traceback (most recent call last):
-        ...
-        qiskit_natural_qnn.exceptions.ConfigurationError: epochs must be an int >= 1, got 0; pass e.g. epochs=10
-    """
-
-    epochs: int = 10
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 64
-    weight_decay: float = 0.0
-    eval_shots: int = 15
-    eval_every: int = 1
-    shuffle: bool = True
-    seed: int | None = None
-    schedule: str | None = None
-    train_shots: int = 1
-    average_from: int | None = None
-
-    def __post_init__(self) -> None:
-        for name, example in (
-            ("epochs", 10),
-            ("batch_size", 64),
-            ("eval_shots", 15),
-            ("eval_every", 1),
-            ("train_shots", 1),
-        ):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}; pass e.g. {name}={example}")
-            object.__setattr__(self, name, int(value))
-        if not _is_real(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
-            raise ConfigurationError(f"lr must be a finite number > 0, got {self.lr!r}; pass e.g. lr=0.01")
-        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
-            raise ConfigurationError(
-                f"momentum must be a number in [0, 1), got {self.momentum!r}; pass e.g. momentum=0.9 (0 for plain SGD)"
-            )
-        if not _is_real(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
-            raise ConfigurationError(
-                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}; pass e.g. weight_decay=0.0"
-            )
-        for name in ("lr", "momentum", "weight_decay"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        if not isinstance(self.shuffle, (bool, np.bool_)):
-            raise ConfigurationError(f"shuffle must be True or False, got {self.shuffle!r}")
-        object.__setattr__(self, "shuffle", bool(self.shuffle))
-        if self.seed is not None:
-            if not _is_int(self.seed) or self.seed < 0:
-                raise ConfigurationError(
-                    f"seed must be None or an int >= 0, got {self.seed!r}; pass e.g. seed=0"
-                )
-            object.__setattr__(self, "seed", int(self.seed))
-        if self.schedule is not None and self.schedule not in SCHEDULES:
-            raise ConfigurationError(
-                f"unknown schedule {self.schedule!r}; expected None (constant learning rate) or one of "
-                f"{', '.join(repr(s) for s in SCHEDULES)}"
-            )
-        if self.average_from is not None:
-            if not _is_int(self.average_from) or not 1 <= self.average_from <= self.epochs:
-                raise ConfigurationError(
-                    f"average_from must be None or an epoch in [1, epochs={self.epochs}], got "
-                    f"{self.average_from!r}; pass e.g. average_from={max(1, self.epochs // 2)} to average the "
-                    "weights of the second half of training, or None for the last weights"
-                )
-            object.__setattr__(self, "average_from", int(self.average_from))
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-
-#: TrainConfig fields added after the first history, checkpoint and sweep-record files were written;
-#: a file without them was made with their defaults (the paper's recipe).
-_FIELDS_ADDED_LATER: tuple[str, ...] = ("train_shots", "average_from")
-
-
-def complete_config_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a :meth:`TrainConfig.to_dict` dict with the fields older files lack set to their defaults.
-
-    Example:
-        >>> complete_config_dict({"epochs": 3})["train_shots"], complete_config_dict({"epochs": 3})["epochs"]
-        (1, 3)
-    """
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in _FIELDS_ADDED_LATER}
-    return {**defaults, **data}
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """What happened in one epoch.
-
-    Attributes:
-        epoch: the epoch number, from 1.
-        loss: mean training cross-entropy over the epoch's mini-batches (weighted by batch size).
-        train_error: error of the training forward passes themselves (one stochastic pass per image,
-            with the weights of the moment), over the epoch.
-        val_single_shot_error: average single-pass validation error, or None when not validated.
-        val_vote_error: majority-vote validation error over ``eval_shots`` passes, or None.
-        seconds: wall time of the epoch (training and validation).
-    """
-
-    epoch: int
-    loss: float
-    train_error: float
-    val_single_shot_error: float | None
-    val_vote_error: float | None
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class History:
-    """The record of a training run.
-
-    Attributes:
-        records: one :class:`EpochRecord` per completed epoch.
-        config: the :class:`TrainConfig`.
-        spec: the network's quantization spec as a dict (``a``, ``stretch``, ``g``, ``weak_update``).
-        layer_sizes: the network's layer sizes.
-        seed: the run's seed (``config.seed``).
-        version: the version of qiskit-natural-qnn that trained it.
-        train_data: name of the training set.
-        validation_data: name of the validation set, or None.
-    """
-
-    records: list[EpochRecord] = field(default_factory=list)
-    config: TrainConfig = field(default_factory=TrainConfig)
-    spec: dict[str, Any] = field(default_factory=dict)
-    layer_sizes: list[int] = field(default_factory=list)
-    seed: int | None = None
-    version: str = ""
-    train_data: str | None = None
-    validation_data: str | None = None
-
-    @property
-    def last_validated(self) -> EpochRecord | None:
-        """The last record with validation errors, or None."""
-        for record in reversed(self.records):
-            if record.val_vote_error is not None:
-                return record
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The history as a JSON-ready dict."""
-        return {
-            "version": self.version,
-            "seed": self.seed,
-            "layer_sizes": list(self.layer_sizes),
-            "spec": dict(self.spec),
-            "config": self.config.to_dict(),
-            "train_data": self.train_data,
-            "validation_data": self.validation_data,
-            "records": [r.to_dict() for r in self.records],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """Rebuild a history from :meth:`to_dict` output.
-
-        Raises:
-            InputError: missing or malformed fields.
-        """
-        try:
-            return cls(
-                records=[EpochRecord(**r) for r in data["records"]],
-                config=TrainConfig(**data["config"]),
-                spec=dict(data["spec"]),
-                layer_sizes=[int(s) for s in data["layer_sizes"]],
-                seed=data["seed"],
-                version=str(data["version"]),
-                train_data=data.get("train_data"),
-                validation_data=data.get("validation_data"),
-            )
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"not a training history: {exc!r}; pass the dict written by History.to_dict") from None
-
-    def to_json(self, path: str | Path) -> None:
-        """Write the history as JSON to ``path``."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> History:
-        """Read a history written by :meth:`to_json`.
-
-        Raises:
-            InputError: the file is not valid JSON or not a history.
-        """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{str(path)!r} is not valid JSON ({exc}); pass a history.json written by fit") from None
-        return cls.from_dict(data)
 
 
 def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
@@ -333,20 +83,33 @@ def add_recipe_options(parser: Any) -> None:
     """
     defaults = TrainConfig()
     parser.add_argument("--lr", type=float, default=defaults.lr, help=f"SGD learning rate (default {defaults.lr})")
-    parser.add_argument("--momentum", type=float, default=defaults.momentum,
-                        help=f"SGD momentum (default {defaults.momentum})")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help=f"mini-batch size (default {defaults.batch_size})")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
-                        help="L2 weight decay (default 0, the paper)")
-    parser.add_argument("--schedule", choices=["none", *SCHEDULES], default="none",
-                        help="learning-rate schedule (default none, the paper; cosine is an option)")
     parser.add_argument(
-        "--train-shots", type=int, default=1, metavar="K",
+        "--momentum", type=float, default=defaults.momentum, help=f"SGD momentum (default {defaults.momentum})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size, help=f"mini-batch size (default {defaults.batch_size})"
+    )
+    parser.add_argument(
+        "--weight-decay", type=float, default=defaults.weight_decay, help="L2 weight decay (default 0, the paper)"
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=["none", *SCHEDULES],
+        default="none",
+        help="learning-rate schedule (default none, the paper; cosine is an option)",
+    )
+    parser.add_argument(
+        "--train-shots",
+        type=int,
+        default=1,
+        metavar="K",
         help="stochastic passes per training image and step, loss averaged (default 1, the paper)",
     )
     parser.add_argument(
-        "--average-from", type=int, default=None, metavar="EPOCH",
+        "--average-from",
+        type=int,
+        default=None,
+        metavar="EPOCH",
         help="average the weights of every epoch from EPOCH on (stochastic weight averaging) and keep "
         "the average as the model; validations from then on use it (default: off, the paper)",
     )
@@ -429,7 +192,7 @@ def fit(
     over the whole run). It holds the weights, the optimizer and scheduler states, the shuffle and
     sampling generators' states, the epoch's permutation and running sums, the running weight average
     (``config.average_from``), the history and a
-    description of the run (see :mod:`qiskit_natural_qnn.checkpoint`). Calling ``fit`` again with the
+    description of the run (see :mod:`qiskit_natural_qnn.training.checkpoint`). Calling ``fit`` again with the
     same arguments and ``resume=True`` (on a network of the same shape, e.g. freshly constructed)
     continues from it and ends with bit-for-bit the weights and history (apart from ``seconds``) of an
     uninterrupted run on the same device. The step hooks' initial call is skipped on resume (the
@@ -471,7 +234,7 @@ def fit(
     """
     if not isinstance(config, TrainConfig):
         raise ConfigurationError(f"config must be a TrainConfig, got {type(config).__name__}; pass TrainConfig(...)")
-    if checkpoint_every is not None and (not _is_int(checkpoint_every) or checkpoint_every < 1):
+    if checkpoint_every is not None and (not is_int(checkpoint_every) or checkpoint_every < 1):
         raise ConfigurationError(
             f"checkpoint_every must be None or an int >= 1 (optimizer steps), got {checkpoint_every!r}; "
             "pass e.g. checkpoint_every=100"
@@ -513,7 +276,7 @@ def fit(
         spec=model.spec.to_dict(),
         layer_sizes=list(model.layer_sizes),
         seed=config.seed,
-        version=_library_version(),
+        version=__version__,
         train_data=train_name,
         validation_data=val[2] if val is not None else None,
     )
@@ -657,7 +420,7 @@ def fit(
             for hook in step_hooks:
                 hook(model)
     if out is not None:
-        from .io import save_model
+        from qiskit_natural_qnn.io import save_model
 
         history.to_json(out / "history.json")
         last = history.last_validated

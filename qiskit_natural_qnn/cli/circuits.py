@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import int_argument
-from ..exceptions import ConfigurationError
+from qiskit_natural_qnn.cli.app import int_argument
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = ["add_circuit_parser", "run_circuit_command"]
 
@@ -79,11 +79,11 @@ def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _circuits(model: Any, x: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
-    from .angles import input_angles
-    from .deferred import deferred_circuit
-    from .dynamic import bind_inputs, dynamic_circuit
-    from .exactness import check_exact
-    from .layers import bind_layer, layer_circuits
+    from qiskit_natural_qnn.circuits.angles import input_angles
+    from qiskit_natural_qnn.circuits.deferred import deferred_circuit
+    from qiskit_natural_qnn.circuits.dynamic import bind_inputs, dynamic_circuit
+    from qiskit_natural_qnn.circuits.exactness import check_exact
+    from qiskit_natural_qnn.circuits.layers import bind_layer, layer_circuits
 
     if args.mode != "dynamic" and args.reuse_qubits:
         raise ConfigurationError(f"--reuse-qubits applies to --mode dynamic only, got --mode {args.mode}")
@@ -118,10 +118,10 @@ def run_circuit_command(args: argparse.Namespace) -> int:
         NaturalQNNError: any library error (bad model file, image index, non-exact construction,
             target rule violation); ``qnqnn``'s ``main`` prints it and exits with status 2.
     """
-    from ..data import load_default
-    from ..io import load_model
-    from .qasm import to_qasm3
-    from .targets import transpile_for_target, validate_for_target
+    from qiskit_natural_qnn.circuits.qasm import to_qasm3
+    from qiskit_natural_qnn.data import load_default
+    from qiskit_natural_qnn.io import load_model
+    from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
 
     if args.format == "png" and not args.output:
         raise ConfigurationError("--format png needs --output PATH (a .png file)")
@@ -152,10 +152,7 @@ def run_circuit_command(args: argparse.Namespace) -> int:
             plt.close(fig)
             print(f"wrote {path}", file=sys.stderr)
         return 0
-    texts = [
-        to_qasm3(qc) if args.format == "qasm3" else str(qc.draw("text", fold=120))
-        for qc in circuits
-    ]
+    texts = [to_qasm3(qc) if args.format == "qasm3" else str(qc.draw("text", fold=120)) for qc in circuits]
     if args.output:
         for text, path in zip(texts, _paths(args.output, len(texts))):
             path.parent.mkdir(parents=True, exist_ok=True)

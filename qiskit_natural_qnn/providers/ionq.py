@@ -48,8 +48,8 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import BackendV2, JobV1, Options
 
-from ..circuits.targets import PROFILES, TargetProfile, mid_circuit_operations
-from ..exceptions import ConfigurationError, ExecutionError, TargetCapabilityError
+from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError, TargetCapabilityError
+from qiskit_natural_qnn.transpile.targets import PROFILES, TargetProfile, mid_circuit_operations
 
 __all__ = [
     "IONQ_KEY_ENV",

@@ -24,12 +24,12 @@ from typing import Any
 
 from qiskit.circuit import ControlFlowOp, QuantumCircuit
 
-from ..exceptions import ConfigurationError
-from .backends import get_backend
-from .deferred import deferred_circuit
-from .dynamic import dynamic_circuit
-from .layers import layer_circuits
-from .targets import (
+from qiskit_natural_qnn.circuits.deferred import deferred_circuit
+from qiskit_natural_qnn.circuits.dynamic import dynamic_circuit
+from qiskit_natural_qnn.circuits.layers import layer_circuits
+from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.transpile.devices import get_backend
+from qiskit_natural_qnn.transpile.targets import (
     TargetProfile,
     _count_names,
     find_violations,

@@ -13,7 +13,7 @@ from typing import Any
 
 from qiskit.transpiler import Target
 
-from ..exceptions import ConfigurationError
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = ["get_backend", "ionq_native_target"]
 

@@ -41,14 +41,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_save
 
-from .exceptions import ConfigurationError, ModelFileError
-from .io import write_atomic
+from qiskit_natural_qnn.exceptions import ConfigurationError, ModelFileError
+from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.training.config import EpochRecord, History, complete_config_dict, is_int, is_real
+from qiskit_natural_qnn.version import __version__
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -197,8 +199,7 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
     where = str(path)
     if not path.is_file():
         raise ModelFileError(
-            f"no checkpoint at {where!r}; train with a checkpoint directory first, or start a new run "
-            "without resume"
+            f"no checkpoint at {where!r}; train with a checkpoint directory first, or start a new run without resume"
         )
     data = path.read_bytes()
     if len(data) < 8:
@@ -346,20 +347,6 @@ def load_optimizer_state(
 
 
 # ------------------------------------------------------------------------------ the training loop
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def _is_real(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _library_version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def run_description(
     model: Any,
     config: Any,
@@ -438,14 +425,14 @@ class TrainingObjects:
         n_averaged: how many epochs' weights ``average`` holds.
     """
 
-    model: Any
+    model: NaturalQNN
     optimizer: torch.optim.Optimizer
     scheduler: Any
     shuffle_gen: torch.Generator
     sampling_gen: torch.Generator
     run: dict[str, Any]
     eval_seed: int
-    history: Any
+    history: History
     average: dict[str, torch.Tensor] | None = None
     n_averaged: int = 0
 
@@ -477,7 +464,7 @@ def save_training_checkpoint(directory: str | os.PathLike[str], loop: TrainingOb
         "optimizer": opt_json,
         "scheduler": loop.scheduler.state_dict() if loop.scheduler is not None else None,
         "history": loop.history.to_dict(),
-        "library_version": _library_version(),
+        "library_version": __version__,
     }
     return write_checkpoint(directory, tensors, state)
 
@@ -513,8 +500,6 @@ def restore_training_checkpoint(
     if not isinstance(saved_run, dict):
         raise bad("it has no run description")
     if isinstance(saved_run.get("config"), dict):  # perhaps written before some TrainConfig fields existed
-        from .training import complete_config_dict  # here: training imports this module
-
         saved_run = {**saved_run, "config": complete_config_dict(saved_run["config"])}
     diffs = run_differences(saved_run, loop.run)
     if diffs:
@@ -526,7 +511,7 @@ def restore_training_checkpoint(
 
     def integer(key: str, low: int, high: int) -> int:
         value = st.get(key)
-        if not _is_int(value) or not low <= value <= high:
+        if not is_int(value) or not low <= value <= high:
             raise bad(f"{key} must be an int in [{low}, {high}], got {value!r}")
         return int(value)
 
@@ -534,7 +519,7 @@ def restore_training_checkpoint(
     epoch_step = integer("epoch_step", 0, n_batches - 1 if epochs_done < config.epochs else 0)
     eval_seed = integer("eval_seed", 0, 2**63 - 1)
     seconds = st.get("epoch_seconds")
-    if not _is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
+    if not is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
         raise bad(f"epoch_seconds must be a finite number >= 0, got {seconds!r}")
     stopped = st.get("stopped")
     if not isinstance(stopped, bool):
@@ -596,9 +581,13 @@ def restore_training_checkpoint(
             raise bad("it holds a scheduler state but the run has no schedule")
     else:
         now = loop.scheduler.state_dict()
-        if not isinstance(sched, dict) or set(sched) != set(now) or any(
-            type(sched[k]) is not type(v) and not (isinstance(v, float) and type(sched[k]) is int)
-            for k, v in now.items()
+        if (
+            not isinstance(sched, dict)
+            or set(sched) != set(now)
+            or any(
+                type(sched[k]) is not type(v) and not (isinstance(v, float) and type(sched[k]) is int)
+                for k, v in now.items()
+            )
         ):
             raise bad(f"scheduler state must have the entries {sorted(now)} with their types")
     # the running average of the weights (TrainConfig.average_from)
@@ -633,7 +622,6 @@ def _checkpoint_records(history: Any, epochs_done: int, bad: Callable[[str], Mod
     raw = history.get("records") if isinstance(history, dict) else None
     if not isinstance(raw, list) or len(raw) != epochs_done:
         raise bad(f"its history must hold {epochs_done} epoch record(s)")
-    from .training import EpochRecord  # here: training imports this module
 
     fields = {f.name for f in dataclasses.fields(EpochRecord)}
     records = []
@@ -644,7 +632,7 @@ def _checkpoint_records(history: Any, epochs_done: int, bad: Callable[[str], Mod
             v = r[key]
             if v is None and key.startswith("val_"):
                 continue
-            if not _is_real(v) or not math.isfinite(v):
+            if not is_real(v) or not math.isfinite(v):
                 raise bad(f"epoch record {i}: {key} must be a finite number, got {v!r}")
         records.append(EpochRecord(**r))
     return records

@@ -48,7 +48,7 @@ from typing import Any
 from qiskit.circuit import ClassicalRegister, ControlFlowOp, QuantumCircuit
 from qiskit.circuit.classical import expr
 
-from ..exceptions import ConfigurationError, TargetCapabilityError
+from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
 
 __all__ = [
     "EXECUTION_MODES",
@@ -241,7 +241,7 @@ def ibm_backend(name: str, *, service: Any = None) -> Any:
 def _fake_backend(name: str) -> Any:
     from qiskit_ibm_runtime import fake_provider
 
-    from ..circuits import get_backend
+    from qiskit_natural_qnn.transpile import get_backend
 
     key = name if name.lower().startswith("fake") else f"fake_{name}"
     try:

@@ -27,11 +27,11 @@ import argparse
 import json
 from typing import Any
 
-from ..cli import int_argument
-from .auto import MODES
-from .backends import BACKEND_FORMS, make_sampler
-from .ibm import EXECUTION_MODES
-from .predict import evaluate_on_sampler
+from qiskit_natural_qnn.cli.app import int_argument
+from qiskit_natural_qnn.execution.auto import MODES
+from qiskit_natural_qnn.execution.predict import evaluate_on_sampler
+from qiskit_natural_qnn.providers.ibm import EXECUTION_MODES
+from qiskit_natural_qnn.providers.samplers import BACKEND_FORMS, make_sampler
 
 __all__ = ["add_backend_arguments", "run_evaluate_on_backend"]
 

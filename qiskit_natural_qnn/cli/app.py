@@ -13,7 +13,7 @@ Subcommands:
   smoke tests.
 * ``qnqnn evaluate MODEL`` prints the single-shot and majority-vote error of a saved model.
 * ``qnqnn circuit MODEL --image N`` draws or exports a network's circuits
-  (:mod:`qiskit_natural_qnn.circuits.cli`).
+  (:mod:`qiskit_natural_qnn.cli.circuits`).
 
 Angles (``--g``) accept plain numbers and simple multiples of pi: ``pi/4``, ``5*pi/19``, ``0.25pi``.
 
@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ConfigurationError, NaturalQNNError
-from .neurons import STRETCH_KINDS, WEAK_UPDATES
+from qiskit_natural_qnn.exceptions import ConfigurationError, NaturalQNNError
+from qiskit_natural_qnn.neurons import STRETCH_KINDS, WEAK_UPDATES
 
 __all__ = ["main", "build_parser", "parse_angle", "SUBCOMMANDS"]
 
@@ -143,7 +143,7 @@ def _check_device(name: str) -> str:
 
 def _load_split(data_dir: str | None, train_size: int | None, limit: int | None) -> Any:
     """The train/validation split for ``train``/``evaluate``, cut to ``train_size`` and ``limit``."""
-    from .data import MNISTSplit, load_default, load_mnist, take
+    from qiskit_natural_qnn.data import MNISTSplit, load_default, load_mnist, take
 
     if data_dir is not None:
         split = load_mnist(data_dir, train_size=train_size if train_size is not None else 5000)
@@ -169,49 +169,81 @@ def _add_train_parser(subparsers: Any) -> None:
         "classical neurons (a=0, g=pi/2), on the embedded default split.",
     )
     model = p.add_argument_group("model")
-    model.add_argument("--hidden", type=_positive_int, nargs="+", default=[512, 512], metavar="N",
-                       help="hidden widths (default: 512 512, the paper's first network; 512 512 512 is its second)")
+    model.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=[512, 512],
+        metavar="N",
+        help="hidden widths (default: 512 512, the paper's first network; 512 512 512 is its second)",
+    )
     model.add_argument("--a", type=float, default=0.0, help="stretch a >= 0 (default 0: classical sign neurons)")
     model.add_argument("--stretch", choices=STRETCH_KINDS, default="tanh", help="stretch function (default tanh)")
-    model.add_argument("--g", type=_angle, default=math.pi / 2,
-                       help="entanglement angle in [0, pi/2], e.g. pi/4 or 5*pi/19 (default pi/2: projective)")
-    model.add_argument("--weak-update", choices=WEAK_UPDATES, default="circuit",
-                       help="post-measurement state rule for g < pi/2 (default circuit)")
+    model.add_argument(
+        "--g",
+        type=_angle,
+        default=math.pi / 2,
+        help="entanglement angle in [0, pi/2], e.g. pi/4 or 5*pi/19 (default pi/2: projective)",
+    )
+    model.add_argument(
+        "--weak-update",
+        choices=WEAK_UPDATES,
+        default="circuit",
+        help="post-measurement state rule for g < pi/2 (default circuit)",
+    )
     model.add_argument("--bias", action="store_true", help="add biases (off in the paper)")
-    from .native import add_native_arguments
+    from qiskit_natural_qnn.native import add_native_arguments
 
     add_native_arguments(p.add_argument_group("hardware-native training (one exact dynamic circuit at any width)"))
     train = p.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    train.add_argument("--shots", type=int, default=15,
-                       help="validation shots per image for the majority vote (default 15)")
+    train.add_argument(
+        "--shots", type=int, default=15, help="validation shots per image for the majority vote (default 15)"
+    )
     train.add_argument("--eval-every", type=int, default=1, help="validate every this many epochs (default 1)")
-    train.add_argument("--seed", type=int, default=0,
-                       help="seed of the initialisation, shuffling and sampling (default 0)")
-    from .training import add_recipe_options
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the initialisation, shuffling and sampling (default 0)"
+    )
+    from qiskit_natural_qnn.training import add_recipe_options
 
     add_recipe_options(train)
     data = p.add_argument_group("data and output")
-    data.add_argument("--data-dir", default=None,
-                      help="folder with the full MNIST IDX files (paper split); default: the embedded subset")
-    data.add_argument("--train-size", type=_positive_int, default=None,
-                      help="train on the first N training images (default: 5000)")
-    data.add_argument("--limit", type=_positive_int, default=None,
-                      help="use only the first N training and validation images (smoke tests)")
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the full MNIST IDX files (paper split); default: the embedded subset",
+    )
+    data.add_argument(
+        "--train-size", type=_positive_int, default=None, help="train on the first N training images (default: 5000)"
+    )
+    data.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="use only the first N training and validation images (smoke tests)",
+    )
     data.add_argument("--out", default=None, help="output folder (default runs/<timestamp>)")
-    data.add_argument("--resume", action="store_true",
-                      help="continue the interrupted run in --out from its checkpoint (same settings and data)")
-    data.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="STEPS",
-                      help="also checkpoint every STEPS optimizer steps (default: at the end of every epoch only)")
+    data.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its checkpoint (same settings and data)",
+    )
+    data.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        metavar="STEPS",
+        help="also checkpoint every STEPS optimizer steps (default: at the end of every epoch only)",
+    )
     data.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     data.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
     p.set_defaults(handler=_cmd_train)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .data import N_PIXELS
-    from .network import NaturalQNN
-    from .training import TrainConfig, fit, recipe_options
+    from qiskit_natural_qnn.data import N_PIXELS
+    from qiskit_natural_qnn.network import NaturalQNN
+    from qiskit_natural_qnn.training import TrainConfig, fit, recipe_options
 
     if args.resume and not args.out:
         raise ConfigurationError("--resume continues the run in --out; pass the --out folder of the interrupted run")
@@ -223,7 +255,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         **recipe_options(args),
     )
-    from .native import native_setup_from_args
+    from qiskit_natural_qnn.native import native_setup_from_args
 
     sizes = [N_PIXELS, *args.hidden, 10]
     native = native_setup_from_args(args, layer_sizes=sizes)
@@ -248,8 +280,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"      train {len(split.train.labels)} images, validation {len(split.validation.labels)} images")
     print(f"model: NaturalQNN({model.extra_repr()})")
     print(f"device: {device}; output: {out}")
-    history = fit(model, split.train, split.validation, config=config, progress=not args.no_progress, out_dir=out,
-                  checkpoint_every=args.checkpoint_every, resume=args.resume, step_hooks=step_hooks)
+    history = fit(
+        model,
+        split.train,
+        split.validation,
+        config=config,
+        progress=not args.no_progress,
+        out_dir=out,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        step_hooks=step_hooks,
+    )
     last = history.last_validated
     if last is not None:
         print(
@@ -257,7 +298,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"majority-vote error ({config.eval_shots} shots) {last.val_vote_error:.4f}"
         )
     if native is not None:
-        from .circuits.exactness import check_exact
+        from qiskit_natural_qnn.circuits.exactness import check_exact
 
         print(f"hardware-native ({native.kind}, surrogate {model.surrogate}): single dynamic circuit")
         print(check_exact(model, "linear").explain())
@@ -276,45 +317,55 @@ def _add_evaluate_parser(subparsers: Any) -> None:
     p.add_argument("model", help="a model.safetensors file written by qnqnn train or save_model")
     p.add_argument("--shots", type=int, default=15, help="passes per image (default 15)")
     p.add_argument("--seed", type=int, default=0, help="seed of the shots (default 0)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the full MNIST IDX files; default: the embedded subset")
-    p.add_argument("--split", choices=["validation", "train"], default="validation",
-                   help="which set (default validation)")
+    p.add_argument(
+        "--data-dir", default=None, help="folder with the full MNIST IDX files; default: the embedded subset"
+    )
+    p.add_argument(
+        "--split", choices=["validation", "train"], default="validation", help="which set (default validation)"
+    )
     p.add_argument("--batch-size", type=_positive_int, default=1024, help="images per batch (default 1024)")
-    p.add_argument("--limit", type=_positive_int, default=None,
-                   help="use only the first N images of each set (quick runs, hardware budgets)")
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="use only the first N images of each set (quick runs, hardware budgets)",
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    from .execution.cli import add_backend_arguments  # light: samplers load only when used
+    from qiskit_natural_qnn.cli.execution import add_backend_arguments  # light: samplers load only when used
 
     add_backend_arguments(p)
     p.set_defaults(handler=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .inference import evaluate
-    from .io import load_model
+    from qiskit_natural_qnn.inference import evaluate
+    from qiskit_natural_qnn.io import load_model
 
     device = _check_device(args.device or _default_device())
     model = load_model(args.model, device=device)
     split = _load_split(args.data_dir, None, args.limit)
     data = split.train if args.split == "train" else split.validation
     if args.backend is not None:
-        from .execution.cli import run_evaluate_on_backend
+        from qiskit_natural_qnn.cli.execution import run_evaluate_on_backend
 
         return run_evaluate_on_backend(args, model, data)
     ev = evaluate(model, data, shots=args.shots, seed=args.seed, batch_size=args.batch_size)
     if args.json:
-        print(json.dumps({
-            "model": str(args.model),
-            "data": data.name,
-            "split": args.split,
-            "n_images": ev.n_images,
-            "shots": ev.shots,
-            "seed": args.seed,
-            "single_shot_error": ev.single_shot_error,
-            "vote_error": ev.vote_error,
-        }))
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "data": data.name,
+                    "split": args.split,
+                    "n_images": ev.n_images,
+                    "shots": ev.shots,
+                    "seed": args.seed,
+                    "single_shot_error": ev.single_shot_error,
+                    "vote_error": ev.vote_error,
+                }
+            )
+        )
     else:
         print(f"model: {args.model}: NaturalQNN({model.extra_repr()})")
         print(f"data: {data.name}, {ev.n_images} images")
@@ -325,7 +376,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------- circuit
 def _add_circuit_parser(subparsers: Any) -> None:
-    from .circuits.cli import add_circuit_parser  # imports Qiskit; kept out of module import
+    from qiskit_natural_qnn.cli.circuits import add_circuit_parser  # imports Qiskit; kept out of module import
 
     add_circuit_parser(subparsers)
 
@@ -334,25 +385,25 @@ def _add_circuit_parser(subparsers: Any) -> None:
 #: One parser builder per subcommand; each sets ``handler`` through ``set_defaults``.
 # ---------------------------------------------------------------------------- paper experiments
 def _add_sweep_parser(subparsers: Any) -> None:
-    from .experiments.cli import add_sweep_parser
+    from qiskit_natural_qnn.cli.experiments import add_sweep_parser
 
     add_sweep_parser(subparsers)
 
 
 def _add_noise_sweep_parser(subparsers: Any) -> None:
-    from .experiments.hardware_cli import add_noise_sweep_parser
+    from qiskit_natural_qnn.cli.hardware import add_noise_sweep_parser
 
     add_noise_sweep_parser(subparsers)
 
 
 def _add_borderline_parser(subparsers: Any) -> None:
-    from .experiments.hardware_cli import add_borderline_parser
+    from qiskit_natural_qnn.cli.hardware import add_borderline_parser
 
     add_borderline_parser(subparsers)
 
 
 def _add_estimate_parser(subparsers: Any) -> None:
-    from .experiments.hardware_cli import add_estimate_parser
+    from qiskit_natural_qnn.cli.hardware import add_estimate_parser
 
     add_estimate_parser(subparsers)
 

@@ -19,7 +19,7 @@ on a device given as ``ibm:NAME`` (IBM Runtime, credentials from the saved accou
 
 Wire them into the main parser with ``add_noise_sweep_parser(subparsers)``,
 ``add_borderline_parser(subparsers)`` and ``add_estimate_parser(subparsers)``; each sets ``handler``.
-``python -m qiskit_natural_qnn.experiments.hardware_cli COMMAND ...`` runs them alone.
+``python -m qiskit_natural_qnn.cli.hardware COMMAND ...`` runs them alone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigurationError
+from qiskit_natural_qnn.exceptions import ConfigurationError
 
 __all__ = [
     "add_borderline_parser",
@@ -54,7 +54,7 @@ def _ints(text: str) -> list[int]:
 
 
 def _floats(text: str) -> list[float]:
-    from .cli import parse_values
+    from qiskit_natural_qnn.cli.experiments import parse_values
 
     try:
         return parse_values(text)
@@ -63,7 +63,7 @@ def _floats(text: str) -> list[float]:
 
 
 def _copies(text: str) -> int | str:
-    from ..cli import int_argument
+    from qiskit_natural_qnn.cli.app import int_argument
 
     return int_argument(minimum=1, auto=True)(text)
 
@@ -71,14 +71,21 @@ def _copies(text: str) -> int | str:
 def points_to_json(points: list[Any]) -> list[dict[str, Any]]:
     """Success points as JSON-ready dicts (one per image and setting)."""
     return [
-        {"image": p.image, "label": p.label, "a": p.a, "pairs": p.pairs, "gate": p.gate, "backend": p.backend,
-         **p.rate._asdict()}
+        {
+            "image": p.image,
+            "label": p.label,
+            "a": p.a,
+            "pairs": p.pairs,
+            "gate": p.gate,
+            "backend": p.backend,
+            **p.rate._asdict(),
+        }
         for p in points
     ]
 
 
 def _dataset(args: argparse.Namespace) -> Any:
-    from ..cli import _load_split
+    from qiskit_natural_qnn.cli.app import _load_split
 
     split = _load_split(getattr(args, "data_dir", None), None, None)
     return split.train if args.split == "train" else split.validation
@@ -87,7 +94,9 @@ def _dataset(args: argparse.Namespace) -> Any:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a model.safetensors file written by qnqnn train or save_model")
     p.add_argument("--data-dir", default=None, help="full MNIST IDX folder (default: the embedded subset)")
-    p.add_argument("--split", choices=["validation", "train"], default="validation", help="image set (default validation)")
+    p.add_argument(
+        "--split", choices=["validation", "train"], default="validation", help="image set (default validation)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the passes (default 0)")
 
 
@@ -102,7 +111,7 @@ def add_borderline_parser(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.a_values, args.criterion, args.shots, args.limit
         ([0.2, 0.5], 'probability', 200, 10)
     """
-    from ..cli import _positive_int
+    from qiskit_natural_qnn.cli.app import _positive_int
 
     p = subparsers.add_parser(
         "borderline",
@@ -115,10 +124,19 @@ def add_borderline_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     _common(p)
-    p.add_argument("--a-values", type=_floats, default=[0.1, 0.2, 0.316, 0.5, 0.75, 1.0], metavar="LIST",
-                   help="stretches to try (default 0.1,0.2,0.316,0.5,0.75,1)")
-    p.add_argument("--classical", default=None, metavar="MODEL2",
-                   help="a separately trained network as the classical reference (default: the same weights at a = 0)")
+    p.add_argument(
+        "--a-values",
+        type=_floats,
+        default=[0.1, 0.2, 0.316, 0.5, 0.75, 1.0],
+        metavar="LIST",
+        help="stretches to try (default 0.1,0.2,0.316,0.5,0.75,1)",
+    )
+    p.add_argument(
+        "--classical",
+        default=None,
+        metavar="MODEL2",
+        help="a separately trained network as the classical reference (default: the same weights at a = 0)",
+    )
     p.add_argument("--criterion", choices=["probability", "vote"], default="probability")
     p.add_argument("--strict", action="store_true", help="require the interval's lower end above 1/2")
     p.add_argument("--shots", type=_positive_int, default=200, help="passes per image and a (default 200)")
@@ -134,30 +152,54 @@ def run_borderline_command(args: argparse.Namespace) -> int:
     """Run ``qnqnn borderline``."""
     import numpy as np
 
-    from ..io import load_model
-    from .borderline import find_borderline, plot_success_vs_a
+    from qiskit_natural_qnn.experiments.borderline import find_borderline, plot_success_vs_a
+    from qiskit_natural_qnn.io import load_model
 
     model = load_model(args.model)
     classical = load_model(args.classical) if args.classical else None
     data = _dataset(args)
     n = len(data.labels) if args.max_images is None else min(args.max_images, len(data.labels))
     found = find_borderline(
-        model, np.asarray(data.images[:n]), np.asarray(data.labels[:n]), a_values=args.a_values, classical=classical,
-        criterion=args.criterion, strict=args.strict, shots=args.shots, seed=args.seed, limit=args.limit,
+        model,
+        np.asarray(data.images[:n]),
+        np.asarray(data.labels[:n]),
+        a_values=args.a_values,
+        classical=classical,
+        criterion=args.criterion,
+        strict=args.strict,
+        shots=args.shots,
+        seed=args.seed,
+        limit=args.limit,
     )
     if args.json:
-        print(json.dumps([{"image": b.image, "label": b.label, "classical_class": b.classical_class,
-                           "best_a": b.best_a, "best_rate": b.best_rate, "points": points_to_json(list(b.points))}
-                          for b in found]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "image": b.image,
+                        "label": b.label,
+                        "classical_class": b.classical_class,
+                        "best_a": b.best_a,
+                        "best_rate": b.best_rate,
+                        "points": points_to_json(list(b.points)),
+                    }
+                    for b in found
+                ]
+            )
+        )
     else:
-        print(f"{len(found)} borderline image(s) among the first {n} {args.split} images "
-              f"({args.criterion}{', strict' if args.strict else ''}, {args.shots} passes per a)")
+        print(
+            f"{len(found)} borderline image(s) among the first {n} {args.split} images "
+            f"({args.criterion}{', strict' if args.strict else ''}, {args.shots} passes per a)"
+        )
         for b in found:
             curve = "  ".join(f"a={p.a:g}: {p.rate.rate:.2f}" for p in b.points)
-            print(f"image {b.image}: label {b.label}, classical {b.classical_class}, best {b.best_rate:.2f} at "
-                  f"a = {b.best_a:g} | {curve}")
+            print(
+                f"image {b.image}: label {b.label}, classical {b.classical_class}, best {b.best_rate:.2f} at "
+                f"a = {b.best_a:g} | {curve}"
+            )
     if args.plot and found:
-        from .plots import save_figure
+        from qiskit_natural_qnn.experiments.plots import save_figure
 
         path = save_figure(plot_success_vs_a([p for b in found[:3] for p in b.points]), args.plot)
         print(f"wrote {path}")
@@ -175,7 +217,7 @@ def add_noise_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.pairs, args.gate, args.images, args.shots, args.copies
         ([0, 20, 60], 'sx', [3, 17], 200, 1)
     """
-    from ..cli import _positive_int
+    from qiskit_natural_qnn.cli.app import _positive_int
 
     p = subparsers.add_parser(
         "noise-sweep",
@@ -191,13 +233,22 @@ def add_noise_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--backend", required=True, help="fake_NAME, ibm:NAME or ionq:NAME")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--images", type=_ints, default=None, metavar="LIST", help="image indices, e.g. 3,17")
-    which.add_argument("--borderline", type=_positive_int, default=None, metavar="N",
-                       help="the N best borderline images (searched as by qnqnn borderline, among the first 500)")
-    p.add_argument("--pairs", type=_ints, default=[0, 20, 60], metavar="LIST", help="numbers of pairs (default 0,20,60)")
+    which.add_argument(
+        "--borderline",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="the N best borderline images (searched as by qnqnn borderline, among the first 500)",
+    )
+    p.add_argument(
+        "--pairs", type=_ints, default=[0, 20, 60], metavar="LIST", help="numbers of pairs (default 0,20,60)"
+    )
     p.add_argument("--gate", choices=["sx", "cz"], default="sx", help="pair gate (default sx)")
     p.add_argument("--a-values", type=_floats, default=None, metavar="LIST", help="stretches (default: the model's)")
     p.add_argument("--shots", type=_positive_int, default=200, help="passes per image and point (default 200)")
-    p.add_argument("--copies", type=_copies, default=1, help="copies of a layer side by side per circuit, or auto (default 1)")
+    p.add_argument(
+        "--copies", type=_copies, default=1, help="copies of a layer side by side per circuit, or auto (default 1)"
+    )
     p.add_argument("--optimization-level", type=int, choices=[0, 1, 2, 3], default=1)
     p.add_argument("--no-noise", action="store_true", help="fake backends: simulate without the noise model")
     p.add_argument("--out", default=None, help="folder for points.json and the figures")
@@ -209,42 +260,58 @@ def run_noise_sweep_command(args: argparse.Namespace) -> int:
     """Run ``qnqnn noise-sweep``."""
     import numpy as np
 
-    from ..io import load_model
-    from .borderline import find_borderline, plot_success_vs_a, plot_success_vs_pairs
-    from .noise import noise_sweep
+    from qiskit_natural_qnn.experiments.borderline import find_borderline, plot_success_vs_a, plot_success_vs_pairs
+    from qiskit_natural_qnn.experiments.noise import noise_sweep
+    from qiskit_natural_qnn.io import load_model
 
     model = load_model(args.model)
     data = _dataset(args)
     if args.images is not None:
         ids = np.asarray(args.images)
         if ids.max() >= len(data.labels):
-            raise ConfigurationError(f"--images holds {int(ids.max())}, the {args.split} set has {len(data.labels)} images")
+            raise ConfigurationError(
+                f"--images holds {int(ids.max())}, the {args.split} set has {len(data.labels)} images"
+            )
     else:
-        found = find_borderline(model, np.asarray(data.images[:500]), np.asarray(data.labels[:500]), seed=args.seed,
-                                limit=args.borderline)
+        found = find_borderline(
+            model, np.asarray(data.images[:500]), np.asarray(data.labels[:500]), seed=args.seed, limit=args.borderline
+        )
         if not found:
             raise ConfigurationError("no borderline image among the first 500; pass --images instead")
         ids = np.asarray([b.image for b in found])
     sampler, backend, setup = None, args.backend, None
     if args.backend.lower().startswith(("ibm:", "ionq:")):
-        from ..execution.backends import make_sampler
+        from qiskit_natural_qnn.providers.samplers import make_sampler
 
         setup = make_sampler(args.backend, optimization_level=args.optimization_level)
         sampler, backend = setup.sampler, setup.target
     try:
         points = noise_sweep(
-            model, np.asarray(data.images)[ids], np.asarray(data.labels)[ids], backend=backend, pairs=args.pairs,
-            gate=args.gate, a_values=args.a_values, shots=args.shots, seed=args.seed, noise=not args.no_noise,
-            sampler=sampler, copies=args.copies, optimization_level=args.optimization_level, image_ids=ids,
+            model,
+            np.asarray(data.images)[ids],
+            np.asarray(data.labels)[ids],
+            backend=backend,
+            pairs=args.pairs,
+            gate=args.gate,
+            a_values=args.a_values,
+            shots=args.shots,
+            seed=args.seed,
+            noise=not args.no_noise,
+            sampler=sampler,
+            copies=args.copies,
+            optimization_level=args.optimization_level,
+            image_ids=ids,
         )
     finally:
         if setup is not None:
             setup.close()
     for p in points:
-        print(f"image {p.image} (label {p.label}) a={p.a:g} {p.pairs:3d} {p.gate or '-':2} pairs on {p.backend}: "
-              f"{p.rate.successes}/{p.rate.trials} = {p.rate.rate:.3f} [{p.rate.low:.3f}, {p.rate.high:.3f}]")
+        print(
+            f"image {p.image} (label {p.label}) a={p.a:g} {p.pairs:3d} {p.gate or '-':2} pairs on {p.backend}: "
+            f"{p.rate.successes}/{p.rate.trials} = {p.rate.rate:.3f} [{p.rate.low:.3f}, {p.rate.high:.3f}]"
+        )
     if args.out:
-        from .plots import save_figure
+        from qiskit_natural_qnn.experiments.plots import save_figure
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +333,7 @@ def add_estimate_parser(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.images, args.shots, args.copies, args.pairs
         (10, 15, 'auto', 0)
     """
-    from ..cli import _positive_int
+    from qiskit_natural_qnn.cli.app import _positive_int
 
     p = subparsers.add_parser(
         "estimate",
@@ -293,29 +360,48 @@ def add_estimate_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_estimate_command(args: argparse.Namespace) -> int:
     """Run ``qnqnn estimate``."""
-    from ..io import load_model
-    from .cost import estimate_cost
+    from qiskit_natural_qnn.experiments.cost import estimate_cost
+    from qiskit_natural_qnn.io import load_model
 
     model = load_model(args.model)
-    est = estimate_cost(model, backend=args.backend, n_images=args.images, shots=args.shots, copies=args.copies,
-                        pairs=args.pairs, gate=args.gate, optimization_level=args.optimization_level,
-                        max_sets_per_job=args.max_sets_per_job)
+    est = estimate_cost(
+        model,
+        backend=args.backend,
+        n_images=args.images,
+        shots=args.shots,
+        copies=args.copies,
+        pairs=args.pairs,
+        gate=args.gate,
+        optimization_level=args.optimization_level,
+        max_sets_per_job=args.max_sets_per_job,
+    )
     if args.json:
-        print(json.dumps({
-            "backend": est.backend, "n_images": est.n_images, "shots": est.shots, "pairs": list(est.pairs),
-            "jobs": est.jobs, "circuits": est.circuits, "total_shots": est.total_shots, "max_qubits": est.max_qubits,
-            "two_qubit_gates_executed": est.two_qubit_gates_executed,
-            "mid_circuit_measurements_executed": est.mid_circuit_measurements_executed,
-            "device_time_s": est.device_time_s, "rep_delay_s": est.rep_delay_s,
-            "layers": [r._asdict() for r in est.layers],
-        }))
+        print(
+            json.dumps(
+                {
+                    "backend": est.backend,
+                    "n_images": est.n_images,
+                    "shots": est.shots,
+                    "pairs": list(est.pairs),
+                    "jobs": est.jobs,
+                    "circuits": est.circuits,
+                    "total_shots": est.total_shots,
+                    "max_qubits": est.max_qubits,
+                    "two_qubit_gates_executed": est.two_qubit_gates_executed,
+                    "mid_circuit_measurements_executed": est.mid_circuit_measurements_executed,
+                    "device_time_s": est.device_time_s,
+                    "rep_delay_s": est.rep_delay_s,
+                    "layers": [r._asdict() for r in est.layers],
+                }
+            )
+        )
     else:
         print(est.table())
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one of these subcommands alone (``python -m qiskit_natural_qnn.experiments.hardware_cli ...``).
+    """Run one of these subcommands alone (``python -m qiskit_natural_qnn.cli.hardware ...``).
 
     Returns:
         0 on success, 2 for a library error (printed as ``error: <message>``), 130 when interrupted.
@@ -324,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (add_noise_sweep_parser, add_borderline_parser, add_estimate_parser):
         add(sub)
-    from ..cli import run_handler
+    from qiskit_natural_qnn.cli.app import run_handler
 
     return run_handler(parser.parse_args(argv))
 

@@ -25,43 +25,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
-
 from qiskit.primitives import BaseSamplerV2, StatevectorSampler
 
-from ..exceptions import ConfigurationError
-from .samplers import AER_DEFAULT_BACKEND_OPTIONS
+from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS, SamplerSetup
 
 __all__ = ["BACKEND_FORMS", "SamplerSetup", "make_sampler"]
 
 #: The accepted forms of a backend string.
 BACKEND_FORMS: tuple[str, ...] = ("aer", "aer-mps", "statevector", "fake_NAME", "ibm:NAME", "ionq:NAME")
-
-
-class SamplerSetup(NamedTuple):
-    """A sampler ready to use, with what runs need to know about it.
-
-    Attributes:
-        sampler: the ``BaseSamplerV2``.
-        pass_manager: maps circuits to the device (None for simulators that need none).
-        target: the target rules for mode selection and checks (a profile name, backend or profile).
-        name: the backend string it was made from.
-        fetch_job: ``job_id -> result`` for resuming cloud runs (:class:`~.records.RunRecord`), or None.
-        execution: the ``Session`` or ``Batch`` to close when done, or None.
-    """
-
-    sampler: BaseSamplerV2
-    pass_manager: Any
-    target: Any
-    name: str
-    fetch_job: Callable[[str], Any] | None = None
-    execution: Any = None
-
-    def close(self) -> None:
-        """Close the Session or Batch, if any."""
-        if self.execution is not None and hasattr(self.execution, "close"):
-            self.execution.close()
 
 
 def _aer(shots: int, method: str | None) -> BaseSamplerV2:
@@ -108,7 +80,7 @@ def make_sampler(
     if lower.startswith("fake"):
         from qiskit_aer import AerSimulator
 
-        from .ibm import local_backend, runtime_sampler
+        from qiskit_natural_qnn.providers.ibm import local_backend, runtime_sampler
 
         device = local_backend(text, noise=True)
         # Local testing mode on an AerSimulator made from the device (its noise model unless noise=False),
@@ -120,7 +92,7 @@ def make_sampler(
         )
         return SamplerSetup(runtime_sampler(mode, default_shots=shots), pm, device, text)
     if lower.startswith("ibm:"):
-        from .ibm import (
+        from qiskit_natural_qnn.providers.ibm import (
             ibm_backend,
             ibm_service,
             job_fetcher,
@@ -143,7 +115,7 @@ def make_sampler(
             None if mode is device else mode,
         )
     if lower.startswith("ionq:"):
-        from .ionq import IonQShotsBackend, ionq_backend, ionq_sampler
+        from qiskit_natural_qnn.providers.ionq import IonQShotsBackend, ionq_backend, ionq_sampler
 
         wrapped = IonQShotsBackend(ionq_backend(text[5:] or "simulator"))
         pm = wrapped.natural_qnn_pass_manager(optimization_level=min(int(optimization_level), 1))

@@ -14,7 +14,7 @@ over seeds and writes the figures into ``RESULTS_DIR``: ``error_vs_a.png``, ``er
 Values of ``g`` accept multiples of pi (``pi/8``, ``5*pi/19``).
 
 Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``handler=run_sweep_command``.
-Until then (and in scripts), ``python -m qiskit_natural_qnn.experiments.cli sweep ...`` runs it alone.
+Until then (and in scripts), ``python -m qiskit_natural_qnn.cli.experiments sweep ...`` runs it alone.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigurationError
-from ..neurons import STRETCH_KINDS, WEAK_UPDATES
+from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.neurons import STRETCH_KINDS, WEAK_UPDATES
 
 __all__ = ["add_sweep_parser", "main", "parse_values", "report_text", "run_sweep_command"]
 
@@ -53,7 +53,7 @@ def parse_values(text: str, *, angles: bool = False) -> list[float]:
         ...
         qiskit_natural_qnn.exceptions.ConfigurationError: cannot read 'x' in '0,x' as a number; pass comma-separated values such as 0,0.1,0.316
     """
-    from ..cli import parse_angle
+    from qiskit_natural_qnn.cli.app import parse_angle
 
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
@@ -83,7 +83,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.param, args.values, args.hidden, args.seeds, args.epochs, args.eval_every
         ('a', '0,0.316', [16, 16], 3, 100, 10)
     """
-    from ..cli import _angle, _positive_int
+    from qiskit_natural_qnn.cli.app import _angle, _positive_int
 
     p = subparsers.add_parser(
         "sweep",
@@ -95,44 +95,84 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
             "10 epochs and after the last, 15-shot majority vote, the embedded default split."
         ),
     )
-    from ..fastpath import SURROGATES
-    from ..training import add_recipe_options
+    from qiskit_natural_qnn.fastpath import SURROGATES
+    from qiskit_natural_qnn.training import add_recipe_options
 
     grid = p.add_argument_group("grid")
-    grid.add_argument("--param", choices=_PARAMS, required=True,
-                      help="sweep the stretch a, the angle g, or the grid of both (--a-values x --g-values)")
-    grid.add_argument("--values", default=None, metavar="LIST",
-                      help="comma-separated values of --param a or g, e.g. 0,0.1,0.316 or pi/8,pi/4,pi/2 "
-                      "(not needed with --report)")
+    grid.add_argument(
+        "--param",
+        choices=_PARAMS,
+        required=True,
+        help="sweep the stretch a, the angle g, or the grid of both (--a-values x --g-values)",
+    )
+    grid.add_argument(
+        "--values",
+        default=None,
+        metavar="LIST",
+        help="comma-separated values of --param a or g, e.g. 0,0.1,0.316 or pi/8,pi/4,pi/2 (not needed with --report)",
+    )
     grid.add_argument("--a-values", default=None, metavar="LIST", help="values of a for --param grid")
     grid.add_argument("--g-values", default=None, metavar="LIST", help="values of g for --param grid")
     grid.add_argument("--a", type=float, default=0.0, help="fixed a when sweeping g (default 0)")
     grid.add_argument("--g", type=_angle, default=math.pi / 2, help="fixed g when sweeping a (default pi/2)")
-    grid.add_argument("--seeds", type=_positive_int, default=3, help="seeds per point: first-seed, first-seed+1, ... (default 3)")
+    grid.add_argument(
+        "--seeds", type=_positive_int, default=3, help="seeds per point: first-seed, first-seed+1, ... (default 3)"
+    )
     grid.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     model = p.add_argument_group("model and training")
-    model.add_argument("--hidden", type=_positive_int, nargs="+", default=[512, 512, 512], metavar="N",
-                       help="hidden widths (default 512 512 512; the hardware networks: 16 16 16, 32 32 32)")
+    model.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=[512, 512, 512],
+        metavar="N",
+        help="hidden widths (default 512 512 512; the hardware networks: 16 16 16, 32 32 32)",
+    )
     model.add_argument("--stretch", choices=STRETCH_KINDS, default="tanh", help="stretch function (default tanh)")
-    model.add_argument("--weak-update", choices=WEAK_UPDATES, default="circuit",
-                       help="post-measurement rule for g < pi/2 (default circuit)")
+    model.add_argument(
+        "--weak-update",
+        choices=WEAK_UPDATES,
+        default="circuit",
+        help="post-measurement rule for g < pi/2 (default circuit)",
+    )
     model.add_argument("--epochs", type=_positive_int, default=100, help="epochs (default 100)")
-    model.add_argument("--surrogate", choices=SURROGATES, default="hardtanh",
-                       help="training pseudo-gradient: hardtanh (the paper's STE, default) or expected "
-                       "(derivative of the neuron's expected activation; needs a > 0)")
+    model.add_argument(
+        "--surrogate",
+        choices=SURROGATES,
+        default="hardtanh",
+        help="training pseudo-gradient: hardtanh (the paper's STE, default) or expected "
+        "(derivative of the neuron's expected activation; needs a > 0)",
+    )
     add_recipe_options(model)
     model.add_argument("--shots", type=_positive_int, default=15, help="validation shots for the vote (default 15)")
-    model.add_argument("--eval-every", type=_positive_int, default=10,
-                       help="validate every this many epochs and after the last (default 10)")
+    model.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        default=10,
+        help="validate every this many epochs and after the last (default 10)",
+    )
     data = p.add_argument_group("data, output, device")
-    data.add_argument("--data-dir", default=None, help="full MNIST IDX folder: the paper's split (default: embedded split)")
+    data.add_argument(
+        "--data-dir", default=None, help="full MNIST IDX folder: the paper's split (default: embedded split)"
+    )
     data.add_argument("--train-size", type=_positive_int, default=None, help="train on the first N training images")
-    data.add_argument("--limit", type=_positive_int, default=None,
-                      help="keep only the first N training and validation images (smoke tests)")
-    data.add_argument("--results-dir", default=None,
-                      help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)")
-    data.add_argument("--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models")
-    data.add_argument("--report", action="store_true", help="train nothing: tabulate and plot the records in --results-dir")
+    data.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        help="keep only the first N training and validation images (smoke tests)",
+    )
+    data.add_argument(
+        "--results-dir",
+        default=None,
+        help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)",
+    )
+    data.add_argument(
+        "--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models"
+    )
+    data.add_argument(
+        "--report", action="store_true", help="train nothing: tabulate and plot the records in --results-dir"
+    )
     data.add_argument("--markdown", action="store_true", help="print the table as Markdown (with --report)")
     data.add_argument("--no-plots", action="store_true", help="write no figures")
     data.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -144,26 +184,37 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _grid(args: argparse.Namespace) -> tuple[list[float], list[float]]:
     if args.param == "grid":
         if args.values is not None:
-            raise ConfigurationError("--values goes with --param a or g; for --param grid pass --a-values and --g-values")
+            raise ConfigurationError(
+                "--values goes with --param a or g; for --param grid pass --a-values and --g-values"
+            )
         if args.a_values is None or args.g_values is None:
-            raise ConfigurationError("--param grid needs both --a-values and --g-values, e.g. --a-values 0,0.316 --g-values pi/4,pi/2")
+            raise ConfigurationError(
+                "--param grid needs both --a-values and --g-values, e.g. --a-values 0,0.316 --g-values pi/4,pi/2"
+            )
         return parse_values(args.a_values), parse_values(args.g_values, angles=True)
     if args.values is None:
-        raise ConfigurationError(f"--param {args.param} needs --values, e.g. --values " + ("0,0.1,0.316" if args.param == "a" else "pi/8,pi/4,pi/2"))
+        raise ConfigurationError(
+            f"--param {args.param} needs --values, e.g. --values "
+            + ("0,0.1,0.316" if args.param == "a" else "pi/8,pi/4,pi/2")
+        )
     if args.a_values is not None or args.g_values is not None:
-        raise ConfigurationError(f"--a-values and --g-values go with --param grid; for --param {args.param} pass --values")
+        raise ConfigurationError(
+            f"--a-values and --g-values go with --param grid; for --param {args.param} pass --values"
+        )
     if args.param == "a":
         return parse_values(args.values), [args.g]
     return [args.a], parse_values(args.values, angles=True)
 
 
 def _default_results_dir(args: argparse.Namespace) -> Path:
-    hidden = "x".join(str(h) for h in args.hidden) if len(set(args.hidden)) > 1 else f"{args.hidden[0]}x{len(args.hidden)}"
+    hidden = (
+        "x".join(str(h) for h in args.hidden) if len(set(args.hidden)) > 1 else f"{args.hidden[0]}x{len(args.hidden)}"
+    )
     return Path("sweeps") / f"{args.param}-{hidden}-e{args.epochs}"
 
 
 def _table(records: list[Any], *, markdown: bool = False) -> str:
-    from .sweep import aggregate
+    from qiskit_natural_qnn.experiments.sweep import aggregate
 
     metrics = ("val_vote_error", "val_single_shot_error", "train_vote_error", "train_error")
     aggs = {m: {(p.a, p.g): p for p in aggregate(records, m)} for m in metrics}
@@ -196,17 +247,20 @@ def report_text(records: list[Any], param: str, *, markdown: bool = False) -> tu
     Returns:
         ``(text, gc)``: ``gc`` is the :class:`~qiskit_natural_qnn.experiments.CriticalAngle`, or None.
     """
-    from .gc import locate_gc_from_records
-    from .sweep import best_by_method
+    from qiskit_natural_qnn.experiments.gc import locate_gc_from_records
+    from qiskit_natural_qnn.experiments.sweep import best_by_method
 
     lines = [_table(records, markdown=markdown), "errors: mean ± sample standard deviation over seeds"]
     best = best_by_method(records)
     if len(best) > 1:
-        lines.append("best mean validation vote error per method: " + "; ".join(
-            f"{method} {100 * p.mean:.2f} ± {100 * p.std:.2f} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
-            f"({p.n} seed{'s' if p.n > 1 else ''})"
-            for method, p in best.items()
-        ))
+        lines.append(
+            "best mean validation vote error per method: "
+            + "; ".join(
+                f"{method} {100 * p.mean:.2f} ± {100 * p.std:.2f} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
+                f"({p.n} seed{'s' if p.n > 1 else ''})"
+                for method, p in best.items()
+            )
+        )
     gc = None
     if param == "g" and len({r.g for r in records}) >= 3:
         gc = locate_gc_from_records(records)
@@ -218,15 +272,28 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
     text, gc = report_text(records, param, markdown=markdown)
     print(text)
     if gc is not None:
-        (out / "gc.json").write_text(json.dumps({
-            "g_c": gc.g_c, "uncertainty": gc.uncertainty, "resolution": gc.resolution,
-            "bootstrap_std": gc.bootstrap_std, "interval": list(gc.interval), "slope": gc.slope,
-            "rise": gc.rise, "g": list(gc.g), "mean_val_vote_error": list(gc.mean_error),
-            "n_bootstrap": gc.n_bootstrap,
-        }, indent=1) + "\n", encoding="utf-8")
+        (out / "gc.json").write_text(
+            json.dumps(
+                {
+                    "g_c": gc.g_c,
+                    "uncertainty": gc.uncertainty,
+                    "resolution": gc.resolution,
+                    "bootstrap_std": gc.bootstrap_std,
+                    "interval": list(gc.interval),
+                    "slope": gc.slope,
+                    "rise": gc.rise,
+                    "g": list(gc.g),
+                    "mean_val_vote_error": list(gc.mean_error),
+                    "n_bootstrap": gc.n_bootstrap,
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     if not plots:
         return
-    from .plots import plot_error_vs_a, plot_error_vs_g, plot_heatmap, save_figure
+    from qiskit_natural_qnn.experiments.plots import plot_error_vs_a, plot_error_vs_g, plot_heatmap, save_figure
 
     if param == "a":
         # the paper's Method 1 optimum (PAPER.md section 6) belongs on the paper's 100-epoch network only
@@ -243,9 +310,9 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run (or, with ``--report``, only report) the sweep described by parsed ``qnqnn sweep`` arguments."""
-    from ..cli import _check_device, _default_device, _load_split
-    from ..training import TrainConfig, recipe_options
-    from .sweep import SweepSettings, grid_points, load_records, run_sweep
+    from qiskit_natural_qnn.cli.app import _check_device, _default_device, _load_split
+    from qiskit_natural_qnn.experiments.sweep import SweepSettings, grid_points, load_records, run_sweep
+    from qiskit_natural_qnn.training import TrainConfig, recipe_options
 
     out = Path(args.results_dir) if args.results_dir else _default_results_dir(args)
     if args.report:
@@ -258,31 +325,46 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     points = grid_points(a=a_values, g=g_values, seeds=range(args.first_seed, args.first_seed + args.seeds))
     config = TrainConfig(
         epochs=args.epochs,
-        eval_shots=args.shots, eval_every=args.eval_every,
+        eval_shots=args.shots,
+        eval_every=args.eval_every,
         **recipe_options(args),
     )
-    settings = SweepSettings(hidden=tuple(args.hidden), stretch=args.stretch, weak_update=args.weak_update,
-                             config=config, surrogate=args.surrogate)
+    settings = SweepSettings(
+        hidden=tuple(args.hidden),
+        stretch=args.stretch,
+        weak_update=args.weak_update,
+        config=config,
+        surrogate=args.surrogate,
+    )
     device = _check_device(args.device or _default_device())
     split = _load_split(args.data_dir, args.train_size, args.limit)
     print(f"data: {split.source}")
-    print(f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds), "
-          f"784-{'-'.join(map(str, args.hidden))}-10, {args.epochs} epochs, device {device}, results in {out}")
-    records = run_sweep(points, settings=settings, results_dir=out, data=split, device=device,
-                        progress=not args.no_progress, save_models=args.save_models)
+    print(
+        f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds), "
+        f"784-{'-'.join(map(str, args.hidden))}-10, {args.epochs} epochs, device {device}, results in {out}"
+    )
+    records = run_sweep(
+        points,
+        settings=settings,
+        results_dir=out,
+        data=split,
+        device=device,
+        progress=not args.no_progress,
+        save_models=args.save_models,
+    )
     _report(records, args.param, out, plots=not args.no_plots)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``sweep`` alone, as ``python -m qiskit_natural_qnn.experiments.cli sweep ...``.
+    """Run ``sweep`` alone, as ``python -m qiskit_natural_qnn.cli.experiments sweep ...``.
 
     Returns:
         0 on success, 2 for a library error (printed as ``error: <message>``), 130 when interrupted.
     """
     parser = argparse.ArgumentParser(prog="qnqnn")
     add_sweep_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    from ..cli import run_handler
+    from qiskit_natural_qnn.cli.app import run_handler
 
     return run_handler(parser.parse_args(argv))
 

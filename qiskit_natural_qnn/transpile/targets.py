@@ -57,8 +57,8 @@ from qiskit.circuit import (
 from qiskit.circuit.classical import expr, types
 from qiskit.transpiler import Target
 
-from ..exceptions import ConfigurationError, TargetCapabilityError
-from .backends import get_backend, ionq_native_target  # noqa: F401  (also importable from here)
+from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
+from qiskit_natural_qnn.transpile.devices import get_backend, ionq_native_target  # noqa: F401  (also importable from here)
 
 __all__ = [
     "PROFILES",
@@ -407,8 +407,7 @@ def find_violations(circuit: QuantumCircuit, target: Any, *, check_gates: bool =
     if measures and not profile.mid_circuit_measurement:
         problems.append(
             f"{measures} mid-circuit measurement(s) (a qubit used or its result read after measurement) are not "
-            f"supported by {profile.name}; use deferred_circuit(model) (all measurements at the end) or "
-            + _LAYERS_FIX
+            f"supported by {profile.name}; use deferred_circuit(model) (all measurements at the end) or " + _LAYERS_FIX
         )
     if resets and not profile.mid_circuit_reset:
         problems.append(
