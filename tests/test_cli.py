@@ -1,10 +1,13 @@
-"""Tests of the qnqnn command line (qiskit_natural_qnn.cli)."""
+"""Tests of the qnqnn command line (qiskit_natural_qnn.cli): parser, train, evaluate, shared options."""
 
 from __future__ import annotations
 
+import argparse
+import ast
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from qiskit_natural_qnn.cli.app import build_parser, main, parse_angle
+from qiskit_natural_qnn.cli import app as cli_app
+from qiskit_natural_qnn.cli.app import build_parser, main
+from qiskit_natural_qnn.cli.argtypes import parse_angle
 from qiskit_natural_qnn.training import History
+from qiskit_natural_qnn.version import __version__
 
 REPO = Path(__file__).resolve().parents[1]
+CLI_SOURCES = Path(cli_app.__file__).parent
 
 
 # ------------------------------------------------------------------------------------- parse_angle
@@ -229,3 +236,105 @@ def test_python_dash_m_help() -> None:
         timeout=120,
     )
     assert proc.returncode == 0 and "--weak-update" in proc.stdout and "--limit" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------ the parser itself
+def _all_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The main parser and every subcommand's parser, by name."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"qnqnn": parser, **{f"qnqnn {name}": p for name, p in sub.choices.items()}}
+
+
+def test_version_prints_the_library_version_and_exits_0(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"qnqnn {__version__}\n"
+
+
+def test_every_subcommand_is_wired_in() -> None:
+    names = set(_all_parsers()) - {"qnqnn"}
+    assert names == {
+        f"qnqnn {n}" for n in ("train", "evaluate", "circuit", "sweep", "noise-sweep", "borderline", "estimate")
+    }
+
+
+def test_every_option_has_help_and_no_help_shows_a_literal_double_percent() -> None:
+    """argparse needs %% in an option's help to print %, but prints a description's %% as it is."""
+    missing, doubled = [], []
+    for name, parser in _all_parsers().items():
+        for action in parser._actions:
+            if not action.help or not action.help.strip() or action.help == argparse.SUPPRESS:
+                missing.append(f"{name}: {'/'.join(action.option_strings) or action.dest}")
+        text = parser.format_help()
+        if "%%" in text:
+            doubled.append(name)
+    assert not missing, f"options without help: {missing}"
+    assert not doubled, f"help shows a literal %%: {doubled}"
+    helps = _all_parsers()
+    for name in ("qnqnn borderline", "qnqnn noise-sweep"):
+        assert re.search(r"95%\s+Wilson", helps[name].format_help()), name
+
+
+#: Options that several subcommands take: each is defined once, in qiskit_natural_qnn/cli/options.py.
+SHARED_OPTIONS = [
+    "--device",
+    "--data-dir",
+    "--limit",
+    "--hidden",
+    "--shots",
+    "--seed",
+    "--train-size",
+    "--split",
+    "--json",
+    "--no-progress",
+    "--a",
+    "--g",
+    "--stretch",
+    "--weak-update",
+    "--surrogate",
+    "--epochs",
+    "--eval-every",
+    "--lr",
+    "--momentum",
+    "--weight-decay",
+    "--schedule",
+    "--train-shots",
+    "--average-from",
+    "--native",
+    "--l1-margin",
+    "--optimization-level",
+    "--copies",
+    "--gate",
+]
+
+
+def _option_definitions() -> dict[str, list[str]]:
+    """Every ``add_argument("--X", ...)`` call in the cli package's code (docstrings aside): X -> file:line."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(CLI_SOURCES.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_argument"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.setdefault(node.args[0].value, []).append(f"{path.name}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("option", SHARED_OPTIONS)
+def test_a_shared_option_is_defined_once_in_the_cli_sources(option: str) -> None:
+    hits = _option_definitions().get(option, [])
+    assert len(hits) == 1, f"{option} is defined at {hits}; define it once in cli/options.py"
+
+
+@pytest.mark.parametrize("option", ["--device", "--data-dir", "--limit", "--hidden", "--shots", "--seed"])
+def test_the_shared_options_are_shared(option: str) -> None:
+    """Each of these options reaches several subcommands through its one definition."""
+    users = [name for name, p in _all_parsers().items() if option in p._option_string_actions]
+    assert len(users) >= 2, users

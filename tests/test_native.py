@@ -1,4 +1,4 @@
-"""Hardware-native training (qiskit_natural_qnn.native) and the ``expected`` surrogate (fastpath).
+"""Hardware-native training (qiskit_natural_qnn.native) and the surrogates (qiskit_natural_qnn.surrogates).
 
 Statistics (fixed seeds, every run reproducible):
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -28,19 +29,22 @@ from hypothesis import strategies as st
 
 from qiskit_natural_qnn import ConfigurationError, NaturalQNN
 from qiskit_natural_qnn.circuits import bind_inputs, check_exact, dynamic_circuit, outcome_counts
+from qiskit_natural_qnn.cli.options import add_native_arguments, native_setup_from_args
 from qiskit_natural_qnn.data import Dataset, load_default, take
 from qiskit_natural_qnn.exact import exact_distribution
-from qiskit_natural_qnn.fastpath import expected_slope, sample_network
+from qiskit_natural_qnn.fastpath import sample_network
 from qiskit_natural_qnn.io import load_model, save_model
-from qiskit_natural_qnn.native import (
-    L1RowConstraint,
-    add_native_arguments,
-    native_config,
-    native_setup_from_args,
-    project_rows_l1_,
-    rows_l1,
+from qiskit_natural_qnn.native import L1RowConstraint, native_config, project_rows_l1_, rows_l1
+from qiskit_natural_qnn.network import QuantizationSpec
+from qiskit_natural_qnn.neurons import Neuron, Stretch
+from qiskit_natural_qnn.surrogates import (
+    SURROGATES,
+    ExpectedSurrogate,
+    HardTanhSurrogate,
+    Surrogate,
+    expected_slope,
+    get_surrogate,
 )
-from qiskit_natural_qnn.neurons import Stretch
 from qiskit_natural_qnn.training import TrainConfig, fit
 from qiskit_natural_qnn.transpile import resource_report, transpile_for_target, validate_for_target
 
@@ -217,7 +221,7 @@ def test_native_config_kinds() -> None:
     lin = native_config(kind="linear", layer_sizes=[6, 16, 16, 3], a=1.0, surrogate="expected", seed=0)
     assert (lin.model.spec.stretch, lin.model.surrogate, lin.step_hooks, lin.kind) == (
         "linear",
-        "expected",
+        ExpectedSurrogate(),
         [],
         "linear",
     )
@@ -246,7 +250,7 @@ def test_native_config_kinds() -> None:
         ),
         (
             {"kind": "linear", "a": 1.0, "surrogate": "sigmoid"},
-            r"^unknown surrogate 'sigmoid'; expected one of hardtanh, expected$",
+            r"^unknown surrogate 'sigmoid'; expected one of hardtanh, expected; pass one of these names or a Surrogate object$",
         ),
     ],
 )
@@ -310,7 +314,7 @@ def test_backward_matches_numpy_reference(stretch, surrogate, reference) -> None
     w2 = torch.randn(3, 6, generator=gen, dtype=torch.float64).requires_grad_()
     net = NaturalQNN(layer_sizes=[5, 6, 3], a=a, stretch=stretch, surrogate=surrogate, seed=0)
     fp = sample_network(
-        x, [w1, w2], [None, None], net.neuron, generator=torch.Generator().manual_seed(1), surrogate=surrogate
+        x, [w1, w2], [None, None], net.neuron, generator=torch.Generator().manual_seed(1), surrogate=net.surrogate
     )
     fp.logits.sum().backward()
     z = (x @ w1.detach().T).numpy()
@@ -332,7 +336,10 @@ def test_expected_slope_is_the_derivative_of_the_expected_activation(kind) -> No
 
 
 def test_surrogate_errors_and_default_is_unchanged() -> None:
-    with pytest.raises(ConfigurationError, match=r"^unknown surrogate 'ste'; expected one of hardtanh, expected$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^unknown surrogate 'ste'; expected one of hardtanh, expected; pass one of these names or a Surrogate object$",
+    ):
         NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, surrogate="ste")
     with pytest.raises(
         ConfigurationError,
@@ -347,7 +354,7 @@ def test_surrogate_errors_and_default_is_unchanged() -> None:
         net.surrogate = "x"
     assert "surrogate='expected'" in net.extra_repr()
     plain = NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, seed=0)
-    assert plain.surrogate == "hardtanh" and "surrogate" not in plain.extra_repr()
+    assert plain.surrogate == HardTanhSurrogate() and "surrogate" not in plain.extra_repr()
     x = torch.rand(16, 4, generator=torch.Generator().manual_seed(0))
     grads = []
     for surrogate in ("hardtanh", "expected"):
@@ -357,6 +364,58 @@ def test_surrogate_errors_and_default_is_unchanged() -> None:
         plain(x).sum().backward()
         grads.append(plain.layers[0].weight.grad.clone())
     assert not torch.allclose(grads[0], grads[1])  # the option does change training
+
+
+def test_surrogates_are_small_frozen_objects_with_names() -> None:
+    assert list(SURROGATES) == ["hardtanh", "expected"]
+    for name, surrogate in SURROGATES.items():
+        assert isinstance(surrogate, Surrogate) and surrogate.name == str(surrogate) == name
+        assert get_surrogate(name) is surrogate and get_surrogate(surrogate) is surrogate
+    assert repr(HardTanhSurrogate()) == "HardTanhSurrogate()" and repr(ExpectedSurrogate()) == "ExpectedSurrogate()"
+    assert HardTanhSurrogate() == HardTanhSurrogate() != ExpectedSurrogate()
+    assert len({HardTanhSurrogate(), HardTanhSurrogate(), ExpectedSurrogate()}) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        HardTanhSurrogate().name = "other"
+    with pytest.raises(TypeError):
+        Surrogate()  # abstract: subclasses define the slope
+    with pytest.raises(TypeError):
+        HardTanhSurrogate(1)  # keyword-only
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^surrogate must be a name \(hardtanh, expected\) or a Surrogate object, got int; pass e\.g\. "
+        r"surrogate='hardtanh'$",
+    ):
+        get_surrogate(3)
+    with pytest.raises(ConfigurationError, match=r"^surrogate 'expected' needs a stochastic neuron"):
+        get_surrogate("expected", neuron=Neuron(stretch=Stretch(a=0.0)))
+    assert get_surrogate("hardtanh", neuron=Neuron(stretch=Stretch(a=0.0))) == HardTanhSurrogate()
+
+
+@pytest.mark.parametrize("kind", ["linear", "hardtanh", "tanh"])
+def test_surrogate_slopes_match_numpy_references(kind) -> None:
+    a = 0.7
+    z = torch.linspace(-3.0, 3.0, 601, dtype=torch.float64)
+    stretch = Stretch(a=a, kind=kind)
+    np.testing.assert_allclose(
+        ExpectedSurrogate().slope(z, stretch).numpy(), _slope_reference(kind, z.numpy(), a), rtol=1e-12, atol=1e-14
+    )
+    hard = HardTanhSurrogate().slope(z, stretch)
+    assert hard.dtype == z.dtype
+    np.testing.assert_array_equal(hard.numpy(), _slope_reference("hardtanh-ste", z.numpy(), a))
+
+
+def test_the_spec_carries_the_surrogate() -> None:
+    net = NaturalQNN(layer_sizes=[4, 3, 2], a=1.0, stretch="linear", surrogate=ExpectedSurrogate(), seed=0)
+    assert net.surrogate is net.spec.surrogate == ExpectedSurrogate()
+    assert net.spec == QuantizationSpec(a=1.0, stretch="linear", surrogate="expected")
+    assert net.spec != net.spec.replace(surrogate="hardtanh")
+    assert len({net.spec, net.spec.replace(surrogate="hardtanh"), QuantizationSpec(a=1.0, stretch="linear")}) == 2
+    assert repr(net.spec).endswith("weak_update='circuit', surrogate=ExpectedSurrogate())")
+    assert net.spec.to_dict() == {"a": 1.0, "stretch": "linear", "g": math.pi / 2, "weak_update": "circuit"}
+    net.spec = net.spec.replace(surrogate="hardtanh")  # setting the spec sets the surrogate
+    assert net.surrogate == HardTanhSurrogate()
+    with pytest.raises(ConfigurationError, match=r"^surrogate 'expected' needs a stochastic neuron"):
+        QuantizationSpec(a=0.0, surrogate="expected")
 
 
 # ------------------------------------------------------------------------- trained natively, on Aer

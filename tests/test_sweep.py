@@ -10,7 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main, parse_values
+from qiskit_natural_qnn.cli.argtypes import parse_values
+from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main
 from qiskit_natural_qnn.data import MNISTSplit, load_default, take
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.experiments import (

@@ -26,16 +26,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qiskit_natural_qnn.cli.app import int_argument
+from qiskit_natural_qnn.circuits.angles import input_angles
+from qiskit_natural_qnn.circuits.deferred import deferred_circuit
+from qiskit_natural_qnn.circuits.dynamic import bind_inputs, dynamic_circuit
+from qiskit_natural_qnn.circuits.exactness import check_exact
+from qiskit_natural_qnn.circuits.layers import bind_layer, layer_circuits
+from qiskit_natural_qnn.circuits.qasm import to_qasm3
+from qiskit_natural_qnn.cli.argtypes import non_negative_int
+from qiskit_natural_qnn.cli.options import add_model_argument
+from qiskit_natural_qnn.data import load_default
 from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.io import load_model
+from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
 
 __all__ = ["add_circuit_parser", "run_circuit_command"]
 
 _MODES = ("layers", "dynamic", "deferred")
 _FORMATS = ("text", "png", "qasm3")
-
-
-_non_negative_int = int_argument(minimum=0)
 
 
 def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,8 +64,8 @@ def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:
             "deferred-measurement circuit (deferred). Single circuits are built only when exact."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model file written by qnqnn train / save_model")
-    p.add_argument("--image", type=_non_negative_int, required=True, metavar="N", help="validation image index")
+    add_model_argument(p)
+    p.add_argument("--image", type=non_negative_int, required=True, metavar="N", help="validation image index")
     p.add_argument("--mode", choices=_MODES, default="dynamic", help="which circuits (default: dynamic)")
     p.add_argument(
         "--construction",
@@ -79,12 +86,7 @@ def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _circuits(model: Any, x: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
-    from qiskit_natural_qnn.circuits.angles import input_angles
-    from qiskit_natural_qnn.circuits.deferred import deferred_circuit
-    from qiskit_natural_qnn.circuits.dynamic import bind_inputs, dynamic_circuit
-    from qiskit_natural_qnn.circuits.exactness import check_exact
-    from qiskit_natural_qnn.circuits.layers import bind_layer, layer_circuits
-
+    """The circuits of ``--mode`` for image ``x``, first-layer angles bound, and the exactness report."""
     if args.mode != "dynamic" and args.reuse_qubits:
         raise ConfigurationError(f"--reuse-qubits applies to --mode dynamic only, got --mode {args.mode}")
     if args.mode == "layers":
@@ -111,6 +113,43 @@ def _paths(output: str, count: int) -> list[Path]:
     return [path.with_name(f"{path.stem}_h{k}{path.suffix}") for k in range(1, count + 1)]
 
 
+def _check_target(circuits: list[Any], backend: str) -> list[Any]:
+    """Check ``circuits`` against ``--backend``'s rules (``ibm``, ``static``) or transpile them for the device."""
+    if backend.lower() in ("ibm", "static"):
+        for qc in circuits:
+            validate_for_target(qc, backend)
+        return circuits
+    return transpile_for_target(circuits, backend, optimization_level=1, seed_transpiler=0)
+
+
+def _write_png(circuits: list[Any], output: str) -> None:
+    import matplotlib  # only here: selecting the Agg backend is a global switch
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    for qc, path in zip(circuits, _paths(output, len(circuits))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig = qc.draw("mpl", fold=40)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _write_text(circuits: list[Any], fmt: str, output: str | None) -> None:
+    texts = [to_qasm3(qc) if fmt == "qasm3" else str(qc.draw("text", fold=120)) for qc in circuits]
+    if output:
+        for text, path in zip(texts, _paths(output, len(texts))):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+            print(f"wrote {path}", file=sys.stderr)
+        return
+    for k, text in enumerate(texts, start=1):
+        if len(texts) > 1:
+            print(f"{'//' if fmt == 'qasm3' else '#'} hidden layer {k}")
+        print(text)
+
+
 def run_circuit_command(args: argparse.Namespace) -> int:
     """Run ``qnqnn circuit`` with parsed arguments; return the exit status (0 on success).
 
@@ -118,11 +157,6 @@ def run_circuit_command(args: argparse.Namespace) -> int:
         NaturalQNNError: any library error (bad model file, image index, non-exact construction,
             target rule violation); ``qnqnn``'s ``main`` prints it and exits with status 2.
     """
-    from qiskit_natural_qnn.circuits.qasm import to_qasm3
-    from qiskit_natural_qnn.data import load_default
-    from qiskit_natural_qnn.io import load_model
-    from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
-
     if args.format == "png" and not args.output:
         raise ConfigurationError("--format png needs --output PATH (a .png file)")
     model = load_model(args.model)
@@ -133,34 +167,10 @@ def run_circuit_command(args: argparse.Namespace) -> int:
         )
     circuits, explanation = _circuits(model, images[args.image], args)
     if args.backend:
-        if args.backend.lower() in ("ibm", "static"):
-            for qc in circuits:
-                validate_for_target(qc, args.backend)
-        else:
-            circuits = transpile_for_target(circuits, args.backend, optimization_level=1, seed_transpiler=0)
+        circuits = _check_target(circuits, args.backend)
     print(explanation, file=sys.stderr)
     if args.format == "png":
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        for qc, path in zip(circuits, _paths(args.output, len(circuits))):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fig = qc.draw("mpl", fold=40)
-            fig.savefig(path, dpi=120, bbox_inches="tight")
-            plt.close(fig)
-            print(f"wrote {path}", file=sys.stderr)
-        return 0
-    texts = [to_qasm3(qc) if args.format == "qasm3" else str(qc.draw("text", fold=120)) for qc in circuits]
-    if args.output:
-        for text, path in zip(texts, _paths(args.output, len(texts))):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
-            print(f"wrote {path}", file=sys.stderr)
+        _write_png(circuits, args.output)
     else:
-        for k, text in enumerate(texts, start=1):
-            if len(texts) > 1:
-                print(f"{'//' if args.format == 'qasm3' else '#'} hidden layer {k}")
-            print(text)
+        _write_text(circuits, args.format, args.output)
     return 0

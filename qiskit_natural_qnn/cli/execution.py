@@ -27,16 +27,13 @@ import argparse
 import json
 from typing import Any
 
-from qiskit_natural_qnn.cli.app import int_argument
+from qiskit_natural_qnn.cli.options import add_copies_option, add_optimization_level_option
 from qiskit_natural_qnn.execution.auto import MODES
 from qiskit_natural_qnn.execution.predict import evaluate_on_sampler
 from qiskit_natural_qnn.providers.ibm import EXECUTION_MODES
 from qiskit_natural_qnn.providers.samplers import BACKEND_FORMS, make_sampler
 
 __all__ = ["add_backend_arguments", "run_evaluate_on_backend"]
-
-
-_copies = int_argument(minimum=1, auto=True)
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,19 +64,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         help="run record (JSON): job ids, backend, shots and seeds; rerun with the same path to "
         "reuse finished jobs after a crash",
     )
-    group.add_argument(
-        "--copies",
-        type=_copies,
-        default="auto",
-        help="layerwise: copies of a layer circuit side by side per parameter set (default auto)",
-    )
-    group.add_argument(
-        "--optimization-level",
-        type=int,
-        choices=[0, 1, 2, 3],
-        default=1,
-        help="transpiler optimization level (default 1; IonQ: at most 1)",
-    )
+    add_copies_option(group, default="auto")
+    add_optimization_level_option(group)
     group.add_argument(
         "--execution",
         choices=EXECUTION_MODES,

@@ -14,7 +14,7 @@ over seeds and writes the figures into ``RESULTS_DIR``: ``error_vs_a.png``, ``er
 Values of ``g`` accept multiples of pi (``pi/8``, ``5*pi/19``).
 
 Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``handler=run_sweep_command``.
-Until then (and in scripts), ``python -m qiskit_natural_qnn.cli.experiments sweep ...`` runs it alone.
+``python -m qiskit_natural_qnn.cli.experiments sweep ...`` runs it alone.
 """
 
 from __future__ import annotations
@@ -25,52 +25,46 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qiskit_natural_qnn.cli.argtypes import parse_values, positive_int
+from qiskit_natural_qnn.cli.options import (
+    add_a_option,
+    add_data_dir_option,
+    add_device_option,
+    add_epochs_option,
+    add_eval_every_option,
+    add_g_option,
+    add_hidden_option,
+    add_limit_option,
+    add_no_progress_option,
+    add_recipe_options,
+    add_shots_option,
+    add_stretch_option,
+    add_surrogate_option,
+    add_train_size_option,
+    add_weak_update_option,
+    recipe_options,
+)
+from qiskit_natural_qnn.cli.runtime import choose_device, load_split, run_handler
 from qiskit_natural_qnn.exceptions import ConfigurationError
-from qiskit_natural_qnn.neurons import STRETCH_KINDS, WEAK_UPDATES
+from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
+from qiskit_natural_qnn.experiments.sweep import (
+    PointRecord,
+    SweepSettings,
+    aggregate,
+    best_by_method,
+    grid_points,
+    load_records,
+    run_sweep,
+)
+from qiskit_natural_qnn.training import TrainConfig
 
-__all__ = ["add_sweep_parser", "main", "parse_values", "report_text", "run_sweep_command"]
+__all__ = ["add_sweep_parser", "main", "report_text", "run_sweep_command"]
 
 _PARAMS = ("a", "g", "grid")
 
 #: The paper's second network and its reported Method 1 optimum ``(a, validation error)``.
 PAPER_NETWORK = (784, 512, 512, 512, 10)
 PAPER_METHOD1_BEST = (0.316, 0.0472)
-
-
-def parse_values(text: str, *, angles: bool = False) -> list[float]:
-    """Parse a comma-separated list of numbers (or of angles such as ``pi/8`` when ``angles``).
-
-    Raises:
-        ConfigurationError: an empty list or an unreadable value.
-
-    Example:
-        >>> parse_values("0, 0.1,0.316")
-        [0.0, 0.1, 0.316]
-        >>> [round(v, 4) for v in parse_values("pi/8,5*pi/19,pi/2", angles=True)]
-        [0.3927, 0.8267, 1.5708]
-        >>> parse_values("0,x")
-        Traceback (most recent call last):
-        ...
-        qiskit_natural_qnn.exceptions.ConfigurationError: cannot read 'x' in '0,x' as a number; pass comma-separated values such as 0,0.1,0.316
-    """
-    from qiskit_natural_qnn.cli.app import parse_angle
-
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise ConfigurationError(f"no values in {text!r}; pass comma-separated values such as 0,0.1,0.316")
-    out = []
-    for item in items:
-        try:
-            out.append(parse_angle(item) if angles else float(item))
-        except ValueError:
-            example = "pi/8,pi/4,pi/2" if angles else "0,0.1,0.316"
-            raise ConfigurationError(
-                f"cannot read {item!r} in {text!r} as {'an angle' if angles else 'a number'}; "
-                f"pass comma-separated values such as {example}"
-            ) from None
-        if not math.isfinite(out[-1]):
-            raise ConfigurationError(f"{item!r} in {text!r} is not finite; pass finite values")
-    return out
 
 
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -83,8 +77,6 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
         >>> args.param, args.values, args.hidden, args.seeds, args.epochs, args.eval_every
         ('a', '0,0.316', [16, 16], 3, 100, 10)
     """
-    from qiskit_natural_qnn.cli.app import _angle, _positive_int
-
     p = subparsers.add_parser(
         "sweep",
         help="train over a grid of a and/or g (resumable), then tabulate and plot",
@@ -95,10 +87,45 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
             "10 epochs and after the last, 15-shot majority vote, the embedded default split."
         ),
     )
-    from qiskit_natural_qnn.fastpath import SURROGATES
-    from qiskit_natural_qnn.training import add_recipe_options
+    _add_grid_options(p.add_argument_group("grid"))
+    model = p.add_argument_group("model and training")
+    add_hidden_option(
+        model,
+        default=[512, 512, 512],
+        help="hidden widths (default 512 512 512; the hardware networks: 16 16 16, 32 32 32)",
+    )
+    add_stretch_option(model)
+    add_weak_update_option(model)
+    add_epochs_option(model, default=100)
+    add_surrogate_option(model)
+    add_recipe_options(model)
+    add_shots_option(model, default=15, help="validation shots for the vote (default 15)")
+    add_eval_every_option(model, default=10, help="validate every this many epochs and after the last (default 10)")
+    data = p.add_argument_group("data, output, device")
+    add_data_dir_option(data)
+    add_train_size_option(data)
+    add_limit_option(data)
+    data.add_argument(
+        "--results-dir",
+        default=None,
+        help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)",
+    )
+    data.add_argument(
+        "--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models"
+    )
+    data.add_argument(
+        "--report", action="store_true", help="train nothing: tabulate and plot the records in --results-dir"
+    )
+    data.add_argument("--markdown", action="store_true", help="print the table as Markdown (with --report)")
+    data.add_argument("--no-plots", action="store_true", help="write no figures")
+    add_no_progress_option(data)
+    add_device_option(data)
+    p.set_defaults(handler=run_sweep_command)
+    return p
 
-    grid = p.add_argument_group("grid")
+
+def _add_grid_options(grid: Any) -> None:
+    """The points of the sweep: which parameter, its values, the fixed other one, the seeds."""
     grid.add_argument(
         "--param",
         choices=_PARAMS,
@@ -113,72 +140,12 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     grid.add_argument("--a-values", default=None, metavar="LIST", help="values of a for --param grid")
     grid.add_argument("--g-values", default=None, metavar="LIST", help="values of g for --param grid")
-    grid.add_argument("--a", type=float, default=0.0, help="fixed a when sweeping g (default 0)")
-    grid.add_argument("--g", type=_angle, default=math.pi / 2, help="fixed g when sweeping a (default pi/2)")
+    add_a_option(grid, help="fixed a when sweeping g (default 0)")
+    add_g_option(grid, help="fixed g when sweeping a (default pi/2)")
     grid.add_argument(
-        "--seeds", type=_positive_int, default=3, help="seeds per point: first-seed, first-seed+1, ... (default 3)"
+        "--seeds", type=positive_int, default=3, help="seeds per point: first-seed, first-seed+1, ... (default 3)"
     )
     grid.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
-    model = p.add_argument_group("model and training")
-    model.add_argument(
-        "--hidden",
-        type=_positive_int,
-        nargs="+",
-        default=[512, 512, 512],
-        metavar="N",
-        help="hidden widths (default 512 512 512; the hardware networks: 16 16 16, 32 32 32)",
-    )
-    model.add_argument("--stretch", choices=STRETCH_KINDS, default="tanh", help="stretch function (default tanh)")
-    model.add_argument(
-        "--weak-update",
-        choices=WEAK_UPDATES,
-        default="circuit",
-        help="post-measurement rule for g < pi/2 (default circuit)",
-    )
-    model.add_argument("--epochs", type=_positive_int, default=100, help="epochs (default 100)")
-    model.add_argument(
-        "--surrogate",
-        choices=SURROGATES,
-        default="hardtanh",
-        help="training pseudo-gradient: hardtanh (the paper's STE, default) or expected "
-        "(derivative of the neuron's expected activation; needs a > 0)",
-    )
-    add_recipe_options(model)
-    model.add_argument("--shots", type=_positive_int, default=15, help="validation shots for the vote (default 15)")
-    model.add_argument(
-        "--eval-every",
-        type=_positive_int,
-        default=10,
-        help="validate every this many epochs and after the last (default 10)",
-    )
-    data = p.add_argument_group("data, output, device")
-    data.add_argument(
-        "--data-dir", default=None, help="full MNIST IDX folder: the paper's split (default: embedded split)"
-    )
-    data.add_argument("--train-size", type=_positive_int, default=None, help="train on the first N training images")
-    data.add_argument(
-        "--limit",
-        type=_positive_int,
-        default=None,
-        help="keep only the first N training and validation images (smoke tests)",
-    )
-    data.add_argument(
-        "--results-dir",
-        default=None,
-        help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)",
-    )
-    data.add_argument(
-        "--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models"
-    )
-    data.add_argument(
-        "--report", action="store_true", help="train nothing: tabulate and plot the records in --results-dir"
-    )
-    data.add_argument("--markdown", action="store_true", help="print the table as Markdown (with --report)")
-    data.add_argument("--no-plots", action="store_true", help="write no figures")
-    data.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    data.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, else cpu)")
-    p.set_defaults(handler=run_sweep_command)
-    return p
 
 
 def _grid(args: argparse.Namespace) -> tuple[list[float], list[float]]:
@@ -213,9 +180,8 @@ def _default_results_dir(args: argparse.Namespace) -> Path:
     return Path("sweeps") / f"{args.param}-{hidden}-e{args.epochs}"
 
 
-def _table(records: list[Any], *, markdown: bool = False) -> str:
-    from qiskit_natural_qnn.experiments.sweep import aggregate
-
+def _table(records: list[PointRecord], *, markdown: bool = False) -> str:
+    """The table of mean errors over seeds, one row per (a, g)."""
     metrics = ("val_vote_error", "val_single_shot_error", "train_vote_error", "train_error")
     aggs = {m: {(p.a, p.g): p for p in aggregate(records, m)} for m in metrics}
     secs: dict[tuple[float, float], list[float]] = {}
@@ -238,7 +204,7 @@ def _table(records: list[Any], *, markdown: bool = False) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
 
 
-def report_text(records: list[Any], param: str, *, markdown: bool = False) -> tuple[str, Any]:
+def report_text(records: list[PointRecord], param: str, *, markdown: bool = False) -> tuple[str, CriticalAngle | None]:
     """What ``qnqnn sweep --report`` prints for ``records``, and the located critical angle.
 
     The text is the table of means over seeds, a line on the errors, the best point of each method
@@ -247,9 +213,6 @@ def report_text(records: list[Any], param: str, *, markdown: bool = False) -> tu
     Returns:
         ``(text, gc)``: ``gc`` is the :class:`~qiskit_natural_qnn.experiments.CriticalAngle`, or None.
     """
-    from qiskit_natural_qnn.experiments.gc import locate_gc_from_records
-    from qiskit_natural_qnn.experiments.sweep import best_by_method
-
     lines = [_table(records, markdown=markdown), "errors: mean ± sample standard deviation over seeds"]
     best = best_by_method(records)
     if len(best) > 1:
@@ -268,7 +231,7 @@ def report_text(records: list[Any], param: str, *, markdown: bool = False) -> tu
     return "\n".join(lines), gc
 
 
-def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
+def _report(records: list[PointRecord], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
     text, gc = report_text(records, param, markdown=markdown)
     print(text)
     if gc is not None:
@@ -293,10 +256,11 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
         )
     if not plots:
         return
+    # matplotlib is the [plot] extra: imported only when a figure is drawn
     from qiskit_natural_qnn.experiments.plots import plot_error_vs_a, plot_error_vs_g, plot_heatmap, save_figure
 
     if param == "a":
-        # the paper's Method 1 optimum (PAPER.md section 6) belongs on the paper's 100-epoch network only
+        # the paper's Method 1 optimum (arXiv:2503.15482) belongs on the paper's 100-epoch network only
         cfg = records[0].settings.get("config", {})
         on_paper_net = records[0].layer_sizes == list(PAPER_NETWORK) and cfg.get("epochs") == 100
         paper = PAPER_METHOD1_BEST if on_paper_net and all(math.isclose(r.g, math.pi / 2) for r in records) else None
@@ -310,10 +274,6 @@ def _report(records: list[Any], param: str, out: Path, plots: bool, markdown: bo
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run (or, with ``--report``, only report) the sweep described by parsed ``qnqnn sweep`` arguments."""
-    from qiskit_natural_qnn.cli.app import _check_device, _default_device, _load_split
-    from qiskit_natural_qnn.experiments.sweep import SweepSettings, grid_points, load_records, run_sweep
-    from qiskit_natural_qnn.training import TrainConfig, recipe_options
-
     out = Path(args.results_dir) if args.results_dir else _default_results_dir(args)
     if args.report:
         records = load_records(out)
@@ -336,8 +296,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         config=config,
         surrogate=args.surrogate,
     )
-    device = _check_device(args.device or _default_device())
-    split = _load_split(args.data_dir, args.train_size, args.limit)
+    device = choose_device(args.device)
+    split = load_split(args.data_dir, train_size=args.train_size, limit=args.limit)
     print(f"data: {split.source}")
     print(
         f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds), "
@@ -364,8 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="qnqnn")
     add_sweep_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    from qiskit_natural_qnn.cli.app import run_handler
-
     return run_handler(parser.parse_args(argv))
 
 

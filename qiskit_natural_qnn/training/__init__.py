@@ -1,17 +1,12 @@
-"""Training with the straight-through estimator: the recipe (:class:`TrainConfig`), the loop
-(:func:`fit`) and resumable checkpoints (:mod:`~qiskit_natural_qnn.training.checkpoint`).
+"""Training with the straight-through estimator: the recipe, the loop and resumable checkpoints.
+
+:class:`TrainConfig` is the recipe, :func:`fit` the loop, :mod:`~qiskit_natural_qnn.training.checkpoint`
+the checkpoints. The command line's recipe options (``--lr``, ``--batch-size``...) live in
+:mod:`qiskit_natural_qnn.cli.options`.
 """
 
 from __future__ import annotations
 
-from qiskit_natural_qnn.training.loop import (
-    SCHEDULES,
-    EpochRecord,
-    History,
-    TrainConfig,
-    add_recipe_options,
-    fit,
-    recipe_options,
-)
+from qiskit_natural_qnn.training.loop import SCHEDULES, EpochRecord, History, TrainConfig, fit
 
-__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "add_recipe_options", "fit", "recipe_options"]
+__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "fit"]
