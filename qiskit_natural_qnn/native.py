@@ -1,6 +1,6 @@
 r"""Hardware-native training: networks whose single dynamic circuit is exact at any width.
 
-A dynamic circuit can add fixed angles under per-bit conditions, nothing more (PAPER.md section 8).
+A dynamic circuit can add fixed angles under per-bit conditions, nothing more (``docs/model.md``, "Circuits").
 The ``linear`` construction (:func:`~qiskit_natural_qnn.circuits.dynamic_circuit`) rotates each
 neuron of hidden layer ``k >= 2`` by a fixed base angle plus one fixed angle per measured bit of
 layer ``k - 1``; the angles add up to :math:`\theta = \frac{\pi}{2}(1 - z/a)`. Two kinds of network
@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,16 +45,14 @@ import numpy as np
 import torch
 
 from qiskit_natural_qnn.exceptions import ConfigurationError
-from qiskit_natural_qnn.fastpath import SURROGATES
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.surrogates import Surrogate
 
 __all__ = [
     "NATIVE_KINDS",
     "L1RowConstraint",
     "NativeSetup",
-    "add_native_arguments",
     "native_config",
-    "native_setup_from_args",
     "project_rows_l1_",
     "rows_l1",
 ]
@@ -126,8 +123,9 @@ def project_rows_l1_(weight: torch.Tensor, bias: torch.Tensor | None = None, *, 
     are left unchanged; a row outside becomes :math:`\mathrm{sign}(v)\max(|v| - \tau, 0)` with the
     threshold :math:`\tau > 0` that puts it on the sphere (so small entries become exactly 0). It is
     computed in float64; a row whose stored (e.g. float32) values still sum above ``radius`` after
-    rounding is shrunk by 8 machine epsilons (float32: about :math:`10^{-6}`), so :func:`rows_l1` of the stored tensors is at
-    most ``radius * (1 + 1e-13)``, which :func:`~qiskit_natural_qnn.circuits.check_exact` accepts.
+    rounding is shrunk by 8 machine epsilons (float32: about :math:`10^{-6}`), so :func:`rows_l1` of
+    the stored tensors is at most ``radius * (1 + 1e-13)``, which
+    :func:`~qiskit_natural_qnn.circuits.check_exact` accepts.
 
     Args:
         weight: shape ``(fan_out, fan_in)``, modified in place.
@@ -225,20 +223,21 @@ class L1RowConstraint:
         """Project hidden layers ``2..L`` of ``model`` in place (no gradients)."""
         r = self.radius(model)
         with torch.no_grad():
-            for layer in model.layers[1:-1]:
-                project_rows_l1_(layer.weight, layer.bias, radius=r)
+            for weight, bias in zip(model.weights()[1:-1], model.biases()[1:-1]):
+                project_rows_l1_(weight, bias, radius=r)
 
     def holds(self, model: NaturalQNN, *, rel_tol: float = 0.0) -> bool:
         """True when every row of hidden layers ``2..L`` has L1 norm (bias included) ``<= radius (1 + rel_tol)``."""
         r = self.radius(model) * (1.0 + rel_tol)
-        return all(bool((rows_l1(layer.weight, layer.bias) <= r).all()) for layer in model.layers[1:-1])
+        hidden = zip(model.weights()[1:-1], model.biases()[1:-1])
+        return all(bool((rows_l1(weight, bias) <= r).all()) for weight, bias in hidden)
 
 
 class NativeSetup(NamedTuple):
     """A network built for hardware-native training, and what ``fit`` needs to keep it native.
 
     Attributes:
-        model: the network (stretch ``linear`` or ``hardtanh``; its ``surrogate`` set).
+        model: the network (stretch ``linear`` or ``hardtanh``; its spec's ``surrogate`` set).
         step_hooks: pass as ``fit(..., step_hooks=setup.step_hooks)`` (empty for ``linear``).
         kind: ``"linear"`` or ``"hardtanh-l1"``.
     """
@@ -253,7 +252,7 @@ def native_config(
     kind: str,
     layer_sizes: Sequence[int],
     a: float,
-    surrogate: str = "hardtanh",
+    surrogate: str | Surrogate = "hardtanh",
     margin: float = 0.0,
     g: float = math.pi / 2,
     weak_update: str = "circuit",
@@ -268,7 +267,8 @@ def native_config(
             with :class:`L1RowConstraint`; the initial weights are projected at once).
         layer_sizes: ``[n_inputs, hidden_1, ..., hidden_L, n_outputs]``.
         a: the stretch, ``> 0``.
-        surrogate: the pseudo-gradient, ``"hardtanh"`` (the paper's) or ``"expected"``.
+        surrogate: the pseudo-gradient, a name or a :class:`~qiskit_natural_qnn.surrogates.Surrogate`:
+            ``"hardtanh"`` (the paper's) or ``"expected"``.
         margin: ``hardtanh-l1`` only: keep rows at L1 norm ``a (1 - margin)``.
         g: the entanglement angle (``pi/2``: Method 1).
         weak_update: see :class:`~qiskit_natural_qnn.network.NaturalQNN`.
@@ -286,7 +286,7 @@ def native_config(
     Example:
         >>> setup = native_config(kind="linear", layer_sizes=[4, 16, 16, 2], a=1.0, surrogate="expected", seed=0)
         >>> setup.model.spec.stretch, setup.model.surrogate, setup.step_hooks
-        ('linear', 'expected', [])
+        ('linear', ExpectedSurrogate(), [])
     """
     if kind not in NATIVE_KINDS:
         raise ConfigurationError(f"unknown native kind {kind!r}; expected one of {', '.join(NATIVE_KINDS)}")
@@ -321,80 +321,3 @@ def native_config(
         hook(model)
         hooks.append(hook)
     return NativeSetup(model=model, step_hooks=hooks, kind=kind)
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-def add_native_arguments(parser: argparse.ArgumentParser | Any) -> None:
-    """Add ``--native``, ``--surrogate`` and ``--l1-margin`` to a ``train`` parser (or argument group).
-
-    Example:
-        >>> p = argparse.ArgumentParser()
-        >>> add_native_arguments(p)
-        >>> args = p.parse_args(["--native", "hardtanh-l1", "--surrogate", "expected"])
-        >>> args.native, args.surrogate, args.l1_margin
-        ('hardtanh-l1', 'expected', 0.0)
-    """
-    parser.add_argument(
-        "--native",
-        choices=NATIVE_KINDS,
-        default=None,
-        help="train a hardware-native network whose single dynamic circuit (linear construction) is exact "
-        "at any width: 'linear' (stretch z/a, unclipped) or 'hardtanh-l1' (hardtanh, every row of hidden "
-        "layers 2..L projected onto the L1 ball of radius a after each step); sets --stretch; needs --a > 0",
-    )
-    parser.add_argument(
-        "--surrogate",
-        choices=SURROGATES,
-        default="hardtanh",
-        help="training pseudo-gradient: hardtanh (the paper's unit-scale straight-through estimator, default) "
-        "or expected (derivative of the neuron's expected activation)",
-    )
-    parser.add_argument(
-        "--l1-margin",
-        type=float,
-        default=0.0,
-        help="with --native hardtanh-l1: keep rows at L1 norm a (1 - margin) (default 0)",
-    )
-
-
-def native_setup_from_args(args: argparse.Namespace, *, layer_sizes: Sequence[int]) -> NativeSetup | None:
-    """The :class:`NativeSetup` that ``qnqnn train --native KIND`` asks for, or None without ``--native``.
-
-    Reads ``native``, ``surrogate``, ``l1_margin``, ``a``, ``stretch``, ``g``, ``weak_update``,
-    ``bias`` and ``seed`` from ``args``.
-
-    Raises:
-        ConfigurationError: ``--stretch`` other than the default ``tanh`` or the kind's own stretch
-            (``--native`` sets it), ``--l1-margin`` without ``--native hardtanh-l1``, and every error
-            of :func:`native_config`.
-
-    Example:
-        >>> ns = argparse.Namespace(native="linear", surrogate="expected", l1_margin=0.0, a=1.0,
-        ...                         stretch="tanh", g=math.pi / 2, weak_update="circuit", bias=False, seed=0)
-        >>> native_setup_from_args(ns, layer_sizes=[784, 16, 16, 16, 10]).model.spec.stretch
-        'linear'
-    """
-    kind = getattr(args, "native", None)
-    margin = float(getattr(args, "l1_margin", 0.0) or 0.0)
-    if kind is None:
-        if margin != 0.0:
-            raise ConfigurationError(
-                f"--l1-margin applies to --native hardtanh-l1, got --l1-margin {margin} without --native"
-            )
-        return None
-    stretch = getattr(args, "stretch", None)
-    if stretch not in (None, "tanh", _STRETCH_OF.get(kind)):
-        raise ConfigurationError(
-            f"--native {kind} sets the stretch to {_STRETCH_OF.get(kind)!r}, got --stretch {stretch}; drop --stretch"
-        )
-    return native_config(
-        kind=kind,
-        layer_sizes=layer_sizes,
-        a=args.a,
-        surrogate=getattr(args, "surrogate", "hardtanh"),
-        margin=margin,
-        g=getattr(args, "g", math.pi / 2),
-        weak_update=getattr(args, "weak_update", "circuit"),
-        bias=bool(getattr(args, "bias", False)),
-        seed=getattr(args, "seed", None),
-    )

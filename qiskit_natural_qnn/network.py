@@ -2,14 +2,14 @@
 
 :class:`NaturalQNN` is a plain :class:`torch.nn.Module` (named parameters, ``state_dict``,
 ``.to(device)``). Its ``forward`` draws one stochastic forward pass per input row with the exact
-statistics of the model and back-propagates through the straight-through estimator; its
-:meth:`NaturalQNN.sample` draws many shots per image without gradients.
+statistics of the model and back-propagates through its spec's surrogate (by default the paper's
+straight-through estimator); its :meth:`NaturalQNN.sample` draws many shots per image without gradients.
 
 Example:
     >>> import torch
     >>> net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=0.5, seed=1)
     >>> net.spec
-    QuantizationSpec(a=0.5, stretch='tanh', g=1.5707963267948966, weak_update='circuit')
+    QuantizationSpec(a=0.5, stretch='tanh', g=1.5707963267948966, weak_update='circuit', surrogate=HardTanhSurrogate())
     >>> net(torch.zeros(5, 4)).shape
     torch.Size([5, 2])
 """
@@ -27,21 +27,16 @@ import torch
 from torch import nn
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import (
-    ForwardPass,
-    UniformSource,
-    check_surrogate,
-    make_generator,
-    sample_network,
-)
+from qiskit_natural_qnn.fastpath import ForwardPass, UniformSource, make_generator, sample_network
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 
 __all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
 
 
 @dataclass(frozen=True)
 class QuantizationSpec:
-    """How hidden neurons are quantized (PAPER.md sections 2-3).
+    """How hidden neurons are quantized and trained (``docs/model.md``, "Neurons", "Measurement", "Training").
 
     Attributes:
         a: the stretch (``0`` = the classical sign neuron).
@@ -49,17 +44,32 @@ class QuantizationSpec:
             ``"sgn"``, or ``"linear"`` (hardware-native, unsaturated).
         g: the entanglement angle of the weak measurement; ``pi/2`` is projective (Method 1).
         weak_update: post-measurement state rule, ``"circuit"`` (reference) or ``"authors_arcsin"``.
+        surrogate: the training pseudo-gradient, a :class:`~qiskit_natural_qnn.surrogates.Surrogate`
+            (a name of :data:`~qiskit_natural_qnn.surrogates.SURROGATES` is accepted and turned into
+            one): the paper's hard-tanh straight-through estimator (default) or the expected-activation
+            surrogate. It changes gradients only, never what is sampled.
+
+    Raises:
+        ConfigurationError: an invalid field, or a surrogate that does not fit the neuron
+            (``"expected"`` with ``a = 0``).
+
+    Example:
+        >>> spec = QuantizationSpec(a=1.0, stretch="linear", surrogate="expected")
+        >>> spec.surrogate, spec == spec.replace(surrogate=spec.surrogate), spec.to_dict()["stretch"]
+        (ExpectedSurrogate(), True, 'linear')
     """
 
     a: float = 0.0
     stretch: str = "tanh"
     g: float = math.pi / 2
     weak_update: str = "circuit"
+    surrogate: Surrogate = HardTanhSurrogate()
 
     def __post_init__(self) -> None:
-        neuron = self.neuron  # validates every field
+        neuron = self.neuron  # validates every other field
         object.__setattr__(self, "a", neuron.stretch.a)
         object.__setattr__(self, "g", neuron.measurement.g)
+        object.__setattr__(self, "surrogate", get_surrogate(self.surrogate, neuron=neuron))
 
     @property
     def neuron(self) -> Neuron:
@@ -79,8 +89,13 @@ class QuantizationSpec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as a JSON-ready dict."""
-        return dataclasses.asdict(self)
+        """What is sampled, as a JSON-ready dict: ``a``, ``stretch``, ``g`` and ``weak_update``.
+
+        This is what model files store under ``spec`` and what run records fingerprint. The surrogate,
+        which changes gradients only, is written next to it by name (``spec.surrogate.name``, the
+        ``surrogate`` key of model files and records).
+        """
+        return {"a": self.a, "stretch": self.stretch, "g": self.g, "weak_update": self.weak_update}
 
 
 def validate_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
@@ -122,10 +137,11 @@ class NaturalQNN(nn.Module):
         weak_update: ``"circuit"`` (default) or ``"authors_arcsin"`` (see
             :class:`~qiskit_natural_qnn.neurons.Measurement`).
         bias: add biases to every layer (off in the paper).
-        surrogate: the training pseudo-gradient: ``"hardtanh"`` (default, the paper's unit-scale
-            straight-through estimator) or ``"expected"`` (the derivative of the neuron's expected
-            activation, :func:`~qiskit_natural_qnn.fastpath.expected_slope`). A training choice, not
-            part of :attr:`spec`: sampling is the same either way.
+        surrogate: the training pseudo-gradient, a name or a
+            :class:`~qiskit_natural_qnn.surrogates.Surrogate`: ``"hardtanh"`` (default, the paper's
+            unit-scale straight-through estimator) or ``"expected"`` (the derivative of the neuron's
+            expected activation). Part of :attr:`spec`; it changes gradients only, sampling is the
+            same either way.
         seed: seeds the Kaiming-normal initialisation and the sampling stream of ``forward``.
         dtype: parameter dtype.
 
@@ -143,15 +159,20 @@ class NaturalQNN(nn.Module):
         g: float = math.pi / 2,
         weak_update: str = "circuit",
         bias: bool = False,
-        surrogate: str = "hardtanh",
+        surrogate: str | Surrogate = "hardtanh",
         seed: int | np.random.Generator | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         sizes = validate_layer_sizes(layer_sizes)
-        self._spec = QuantizationSpec(a=a, stretch=stretch, g=g, weak_update=weak_update)
+        self._spec = QuantizationSpec(
+            a=a,
+            stretch=stretch,
+            g=g,
+            weak_update=weak_update,
+            surrogate=get_surrogate(surrogate),
+        )
         self._check_widths(sizes, self._spec)
-        self._surrogate = check_surrogate(surrogate, self._spec.neuron)
         self.layer_sizes: tuple[int, ...] = sizes
         self.bias = bool(bias)
         rng = np.random.default_rng(seed)
@@ -160,7 +181,7 @@ class NaturalQNN(nn.Module):
             nn.Linear(fan_in, fan_out, bias=self.bias, dtype=dtype) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
         )
         with torch.no_grad():
-            for layer in self.layers:
+            for layer in self.linear_layers():
                 nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="linear", generator=init_gen)
                 if layer.bias is not None:
                     layer.bias.zero_()
@@ -179,25 +200,26 @@ class NaturalQNN(nn.Module):
 
     @property
     def spec(self) -> QuantizationSpec:
-        """The quantization spec (stretch ``a``, stretch function, ``g``, weak update rule)."""
+        """The quantization spec (stretch ``a``, stretch function, ``g``, weak update rule, surrogate)."""
         return self._spec
 
     @spec.setter
     def spec(self, spec: QuantizationSpec) -> None:
         if not isinstance(spec, QuantizationSpec):
-            raise ConfigurationError(f"spec must be a QuantizationSpec, got {type(spec).__name__}")
+            raise ConfigurationError(
+                f"spec must be a QuantizationSpec, got {type(spec).__name__}; pass e.g. model.spec.replace(a=0.5)"
+            )
         self._check_widths(self.layer_sizes, spec)
-        check_surrogate(self._surrogate, spec.neuron)
         self._spec = spec
 
     @property
-    def surrogate(self) -> str:
-        """The training pseudo-gradient, ``"hardtanh"`` (the paper's) or ``"expected"``."""
-        return self._surrogate
+    def surrogate(self) -> Surrogate:
+        """The training pseudo-gradient of :attr:`spec` (set it with a name or a surrogate object)."""
+        return self._spec.surrogate
 
     @surrogate.setter
-    def surrogate(self, surrogate: str) -> None:
-        self._surrogate = check_surrogate(surrogate, self._spec.neuron)
+    def surrogate(self, surrogate: str | Surrogate) -> None:
+        self._spec = self._spec.replace(surrogate=get_surrogate(surrogate))
 
     @property
     def neuron(self) -> Neuron:
@@ -229,18 +251,23 @@ class NaturalQNN(nn.Module):
         """Widths of the hidden (qubit) layers."""
         return self.layer_sizes[1:-1]
 
+    def linear_layers(self) -> list[nn.Linear]:
+        """The layers, input to output, as the ``nn.Linear`` modules they are (typed view of :attr:`layers`)."""
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
     def weights(self) -> list[torch.Tensor]:
         """``[W_1, ..., W_L, W_out]``, each ``(fan_out, fan_in)`` (the live parameters)."""
-        return [layer.weight for layer in self.layers]
+        return [layer.weight for layer in self.linear_layers()]
 
     def biases(self) -> list[torch.Tensor | None]:
         """One bias per layer, or None when the network has no biases."""
-        return [layer.bias for layer in self.layers]
+        return [layer.bias if isinstance(layer.bias, torch.Tensor) else None for layer in self.linear_layers()]
 
     def extra_repr(self) -> str:
+        """The sizes and spec in ``repr(model)``; the surrogate only when it is not the default."""
         s = self._spec
         text = f"layer_sizes={list(self.layer_sizes)}, a={s.a}, stretch={s.stretch!r}, g={s.g:.6g}, bias={self.bias}"
-        return text if self._surrogate == "hardtanh" else f"{text}, surrogate={self._surrogate!r}"
+        return text if isinstance(s.surrogate, HardTanhSurrogate) else f"{text}, surrogate={s.surrogate.name!r}"
 
     # ------------------------------------------------------------- sampling
     def generator(self, device: torch.device | str = "cpu") -> torch.Generator:
@@ -262,7 +289,7 @@ class NaturalQNN(nn.Module):
         Raises:
             InputError: wrong trailing width, empty batch, non-numeric or non-finite values.
         """
-        ref = self.layers[0].weight
+        ref = self.weights()[0]
         if not isinstance(x, torch.Tensor):
             try:
                 arr = np.asarray(x)
@@ -324,11 +351,11 @@ class NaturalQNN(nn.Module):
             self.neuron,
             generator=generator,
             uniform=uniform,
-            surrogate=self._surrogate,
+            surrogate=self._spec.surrogate,
         )
 
     def forward(self, x: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:  # noqa: D401
-        """Logits of one stochastic forward pass per row (straight-through gradients)."""
+        """Logits of one stochastic forward pass per row (gradients through the spec's surrogate)."""
         return self.forward_pass(x, generator=generator).logits
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, ModelFileError, NaturalQNNError
 from qiskit_natural_qnn.io import FORMAT_NAME, FORMAT_VERSION, ModelMetadata, load_model, read_metadata, save_model
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec
+from qiskit_natural_qnn.surrogates import ExpectedSurrogate, HardTanhSurrogate
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -468,18 +469,21 @@ def test_errors_are_catchable_as_builtin_and_base(tmp_path: Path) -> None:
 def test_surrogate_round_trips_and_defaults_to_hardtanh(tmp_path):
     net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=1.0, stretch="linear", surrogate="expected", seed=0)
     path = save_model(net, tmp_path / "m.safetensors")
-    assert read_metadata(path).surrogate == "expected"
-    assert load_model(path).surrogate == "expected"
+    assert read_metadata(path).spec.surrogate == ExpectedSurrogate()
+    assert read_metadata(path).spec == net.spec
+    assert load_model(path).surrogate == ExpectedSurrogate()
     # A file written before the key existed (or by another writer) reads as the paper's estimator.
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     with safe_open(str(path), "pt") as f:
         meta = dict(f.metadata())
+    assert meta["surrogate"] == "expected"  # on disk: the name, next to the spec, which does not hold it
+    assert set(json.loads(meta["spec"])) == {"a", "stretch", "g", "weak_update"}
     del meta["surrogate"]
     old = tmp_path / "old.safetensors"
     save_file(load_file(str(path)), str(old), metadata=meta)
-    assert load_model(old).surrogate == "hardtanh"
+    assert load_model(old).surrogate == HardTanhSurrogate()
     meta["surrogate"] = "magic"
     bad = tmp_path / "bad.safetensors"
     save_file(load_file(str(path)), str(bad), metadata=meta)

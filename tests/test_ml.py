@@ -8,6 +8,7 @@ comparisons use float32 tolerances (rtol 1e-5, atol 1e-6).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -47,6 +48,9 @@ SPECS = [
     ("method2-carry", [6, 4, 4, 4, 3], dict(a=0.4, g=0.6), {}),
     ("classical", [6, 5, 5, 3], dict(a=0.0), {}),
     ("shots3", [6, 5, 5, 3], dict(a=0.5, g=1.0), dict(shots=3)),
+    # The expected-activation surrogate: backward must use the model's surrogate, not the hard-tanh mask.
+    ("expected-linear", [6, 5, 5, 3], dict(a=0.7, stretch="linear", surrogate="expected"), {}),
+    ("expected-method2-shots2", [6, 4, 4, 4, 3], dict(a=0.6, g=0.8, surrogate="expected"), dict(shots=2)),
 ]
 
 
@@ -188,6 +192,37 @@ def test_torch_connector_outputs_and_gradients_equal_module(spec):
     torch.testing.assert_close(xc.grad.double(), xm.grad, **F32_TOL)
     torch.testing.assert_close(connector.weight.grad.double(), _param_grads(model), **F32_TOL)
     assert float(xm.grad.abs().max()) > 0 and float(connector.weight.grad.abs().max()) > 0
+
+
+@pytest.mark.parametrize("stretch", ["linear", "tanh"])
+def test_torch_connector_trains_with_the_models_surrogate(stretch):
+    """Regression: the TorchConnector path ignored ``model.surrogate`` and always used the hard-tanh mask.
+
+    On the same sampled outcomes (same seed), the connector's input and weight gradients must equal those
+    of the model's own forward with ``surrogate="expected"``, and differ from the hard-tanh ones.
+    """
+    model = _model([6, 5, 5, 3], a=0.7, stretch=stretch, surrogate="expected")
+    hard = copy.deepcopy(model)
+    hard.surrogate = "hardtanh"
+    x = _inputs((8, 6))
+    upstream = _inputs((8, 3), seed=9) - 0.5
+
+    def module_grads(net: NaturalQNN) -> tuple[torch.Tensor, torch.Tensor]:
+        net.zero_grad()
+        xm = x.clone().requires_grad_(True)
+        (_module_logits(net, xm, 1) * upstream).sum().backward()
+        return xm.grad, _param_grads(net)
+
+    connector = torch_connector(model, seed=SEED)
+    xc = x.float().requires_grad_(True)
+    (connector(xc) * upstream.float()).sum().backward()
+    got_x, got_w = xc.grad.double(), connector.weight.grad.double()
+
+    expected_x, expected_w = module_grads(model)
+    hard_x, hard_w = module_grads(hard)
+    torch.testing.assert_close(got_x, expected_x, **F32_TOL)
+    torch.testing.assert_close(got_w, expected_w, **F32_TOL)
+    assert float((got_w - hard_w).abs().max()) > 1e-2 and float((got_x - hard_x).abs().max()) > 1e-2
 
 
 def test_torch_connector_starts_from_the_models_weights_and_leaves_it_alone():

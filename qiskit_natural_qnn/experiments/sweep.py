@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
 __all__ = [
@@ -173,13 +174,15 @@ class SweepSettings:
         stretch: the stretch function (``"tanh"``, the paper's training choice, or ``"hardtanh"``...).
         weak_update: post-measurement rule for ``g < pi/2`` (``"circuit"`` or ``"authors_arcsin"``).
         bias: biases on every layer (off in the paper).
-        surrogate: the training pseudo-gradient: ``"hardtanh"`` (the paper's straight-through
-            estimator) or ``"expected"`` (the derivative of the neuron's expected activation; see
-            :class:`~qiskit_natural_qnn.network.NaturalQNN`).
+        surrogate: the training pseudo-gradient, a :class:`~qiskit_natural_qnn.surrogates.Surrogate`
+            (a name is accepted and turned into one): ``"hardtanh"`` (the paper's straight-through
+            estimator) or ``"expected"`` (the derivative of the neuron's expected activation).
+            Records store its name.
         config: the training recipe; its ``seed`` is ignored (each point brings its own).
 
     Raises:
-        ConfigurationError: empty or non-positive ``hidden``, or ``config`` not a TrainConfig.
+        ConfigurationError: empty or non-positive ``hidden``, ``config`` not a TrainConfig, or an
+            unknown surrogate.
     """
 
     hidden: tuple[int, ...] = (512, 512, 512)
@@ -187,13 +190,14 @@ class SweepSettings:
     weak_update: str = "circuit"
     bias: bool = False
     config: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, eval_every=10))
-    surrogate: str = "hardtanh"
+    surrogate: Surrogate = HardTanhSurrogate()
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
         if not hidden or any(not _is_int(h) or h < 1 for h in hidden):
             raise ConfigurationError(
-                f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}; pass e.g. hidden=(512, 512, 512)"
+                f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}; "
+                "pass e.g. hidden=(512, 512, 512)"
             )
         object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
         if not isinstance(self.config, TrainConfig):
@@ -201,6 +205,7 @@ class SweepSettings:
                 f"config must be a TrainConfig, got {type(self.config).__name__}; pass TrainConfig(...)"
             )
         object.__setattr__(self, "config", self.config.replace(seed=None))
+        object.__setattr__(self, "surrogate", get_surrogate(self.surrogate))
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
@@ -210,7 +215,7 @@ class SweepSettings:
             "weak_update": self.weak_update,
             "bias": self.bias,
             "config": self.config.to_dict(),
-            "surrogate": self.surrogate,
+            "surrogate": self.surrogate.name,
         }
 
 
@@ -761,7 +766,7 @@ def _fake_record(
     *, a: float = 0.0, g: float = _HALF_PI, seed: int = 0, val_vote_error: float = 0.1, **kw: Any
 ) -> PointRecord:
     """A record with made-up numbers, for examples and tests."""
-    fields = {
+    fields: dict[str, Any] = {
         "layer_sizes": [784, 16, 10],
         "settings": SweepSettings(hidden=(16,)).to_dict(),
         "data": {"source": "fake", "train": "t", "n_train": 1, "validation": "v", "n_validation": 1},

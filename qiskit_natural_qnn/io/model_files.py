@@ -4,7 +4,8 @@ A model file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file 
 weight matrix (``layers.{i}.weight``, shape ``(fan_out, fan_in)``) and, for a network with biases, one
 per bias vector (``layers.{i}.bias``), all float32 or all float64 as the network stores them. Its
 string metadata describes the network: ``format``, ``format_version``, ``layer_sizes``, ``spec``,
-``bias``, ``library_version`` and optional ``user`` metadata. ``docs/model-format.md`` is the full
+``bias``, ``library_version``, the optional training ``surrogate`` (its name) and optional ``user``
+metadata. ``docs/model-format.md`` is the full
 specification, with the version policy and a recipe to read a file without this library.
 
 Loading reads a JSON header and raw little-endian floats, nothing else: no pickle, no code.
@@ -41,9 +42,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_save
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, ModelFileError
-from qiskit_natural_qnn.fastpath import check_surrogate
 from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec, validate_layer_sizes
+from qiskit_natural_qnn.surrogates import get_surrogate
 from qiskit_natural_qnn.version import __version__
 
 __all__ = [
@@ -78,11 +79,11 @@ class ModelMetadata:
     Attributes:
         format_version: the file's format version (``1``).
         layer_sizes: ``(n_inputs, hidden_1, ..., n_outputs)``.
-        spec: the quantization spec (stretch ``a``, stretch function, ``g``, weak update rule).
+        spec: the quantization spec (stretch ``a``, stretch function, ``g``, weak update rule) with
+            the training surrogate of the optional ``surrogate`` key (``"hardtanh"`` when absent).
         bias: whether every layer has a bias vector.
         library_version: the qiskit-natural-qnn version that wrote the file (informative only).
         user: the user metadata passed to :func:`save_model` (``{}`` when none).
-        surrogate: the training pseudo-gradient (optional key; ``"hardtanh"`` when absent).
     """
 
     format_version: int
@@ -91,7 +92,6 @@ class ModelMetadata:
     bias: bool
     library_version: str
     user: dict[str, Any]
-    surrogate: str = "hardtanh"
 
 
 def _tensor_names(n_layers: int, bias: bool) -> list[str]:
@@ -155,17 +155,17 @@ def save_model(model: NaturalQNN, path: str | os.PathLike[str], *, metadata: Map
     user = _user_json(metadata)
 
     tensors: dict[str, torch.Tensor] = {}
-    for i, layer in enumerate(model.layers):
-        tensors[f"layers.{i}.weight"] = layer.weight.detach().to("cpu").contiguous().clone()
-        if layer.bias is not None:
-            tensors[f"layers.{i}.bias"] = layer.bias.detach().to("cpu").contiguous().clone()
+    for i, (weight, bias) in enumerate(zip(model.weights(), model.biases())):
+        tensors[f"layers.{i}.weight"] = weight.detach().to("cpu").contiguous().clone()
+        if bias is not None:
+            tensors[f"layers.{i}.bias"] = bias.detach().to("cpu").contiguous().clone()
     header = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "layer_sizes": json.dumps(list(model.layer_sizes)),
         "spec": json.dumps(model.spec.to_dict(), allow_nan=False),
         "bias": "true" if model.bias else "false",
-        "surrogate": model.surrogate,
+        "surrogate": model.surrogate.name,
         "library_version": __version__,
     }
     if user is not None:
@@ -307,9 +307,8 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
     except ConfigurationError as exc:
         raise ModelFileError(f"{str(path)!r}: layer_sizes and spec disagree: {exc}") from None
 
-    surrogate = meta.get("surrogate", "hardtanh")
-    try:
-        check_surrogate(surrogate, spec.neuron)
+    try:  # the optional key; files written before it existed trained with the paper's estimator
+        spec = spec.replace(surrogate=get_surrogate(meta.get("surrogate", "hardtanh")))
     except ConfigurationError as exc:
         raise ModelFileError(f"{str(path)!r}: invalid surrogate: {exc}") from None
 
@@ -325,7 +324,6 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
         bias=bias,
         library_version=meta["library_version"],
         user=user,
-        surrogate=surrogate,
     )
 
 
@@ -479,16 +477,16 @@ def load_model(
             g=spec.g,
             weak_update=spec.weak_update,
             bias=meta.bias,
-            surrogate=meta.surrogate,
+            surrogate=spec.surrogate,
             seed=0,
             dtype=dtype,
         )
     except ConfigurationError as exc:  # pragma: no cover - validated above
         raise ModelFileError(f"{str(path)!r}: invalid model description: {exc}") from None
     with torch.no_grad():
-        for i, layer in enumerate(model.layers):
-            layer.weight.copy_(tensors[f"layers.{i}.weight"])
-            if layer.bias is not None:
-                layer.bias.copy_(tensors[f"layers.{i}.bias"])
+        for i, (weight, bias) in enumerate(zip(model.weights(), model.biases())):
+            weight.copy_(tensors[f"layers.{i}.weight"])
+            if bias is not None:
+                bias.copy_(tensors[f"layers.{i}.bias"])
     model.reseed(seed)
     return model.to(target)

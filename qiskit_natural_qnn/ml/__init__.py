@@ -1,7 +1,8 @@
 """Natural QNNs for PyTorch users and for qiskit-machine-learning's ``TorchConnector``.
 
 * :class:`NaturalQNNNetwork` -- a qiskit-machine-learning ``NeuralNetwork``: stochastic forward
-  passes (fast path or any ``BaseSamplerV2``) and the straight-through backward of those very passes.
+  passes (fast path or any ``BaseSamplerV2``) and the backward of those very passes under the model's
+  surrogate (:mod:`qiskit_natural_qnn.surrogates`).
 * :func:`torch_connector` -- that network inside a ``TorchConnector`` (:class:`NaturalQNNConnector`,
   which also keeps several leading batch dimensions) started from the model's weights.
 * :data:`NaturalQNNModule` -- the plain ``torch.nn.Module`` (the same class as ``NaturalQNN``).

@@ -1,22 +1,23 @@
-r"""Per-sample Jacobians of the straight-through estimator, for a fixed stochastic pass.
+r"""Per-sample Jacobians of a surrogate pseudo-gradient, for a fixed stochastic pass.
 
 qiskit-machine-learning's ``NeuralNetwork.backward`` must return full Jacobians: of the logits with
 respect to the inputs, shape ``(batch, n_outputs, n_inputs)``, and with respect to the flat weight
 vector, shape ``(batch, n_outputs, num_weights)``. :class:`~qiskit_machine_learning.connectors.TorchConnector`
 contracts them with the upstream gradient. This module computes them in closed form from the
-pass's sampled activations ``d_k`` and its masks :math:`\mathbb{1}[-1 < z_k < 1]`; nothing is
-resampled.
+pass's sampled activations ``d_k`` and its surrogate slopes :math:`s_k = \partial d_k/\partial z_k`
+(:meth:`Surrogate.slope <qiskit_natural_qnn.surrogates.Surrogate.slope>`: the masks
+:math:`\mathbb{1}[-1 < z_k < 1]` of the paper's straight-through estimator, or the derivative of the
+expected activation); nothing is resampled.
 
 With :math:`h_0 = x`, :math:`z_k = W_k h_{k-1} + b_k`, :math:`h_k = d_k` and logits
-:math:`y = W_{out} h_L + b_{out}`, the straight-through rule :math:`\partial d/\partial z :=
-\mathbb{1}[-1<z<1]` (PAPER.md section 4, the same rule as
-:class:`~qiskit_natural_qnn.fastpath.StraightThrough`) gives, for output ``o``,
+:math:`y = W_{out} h_L + b_{out}`, the surrogate rule :math:`\partial d_k/\partial z_k := s_k`
+(``docs/model.md``, "Training"; the same rule as the module's own backward) gives, for output ``o``,
 
 .. math::
     g_{L+1} = e_o, \quad
     \frac{\partial y_o}{\partial W_k} = g_k\, h_{k-1}^\top, \quad
     \frac{\partial y_o}{\partial b_k} = g_k, \quad
-    g_{k-1} = (W_k^\top g_k) \odot \mathbb{1}[-1 < z_{k-1} < 1], \quad
+    g_{k-1} = (W_k^\top g_k) \odot s_{k-1}, \quad
     \frac{\partial y_o}{\partial x} = W_1^\top g_1.
 
 Memory is ``batch * n_outputs * num_weights`` numbers: the price of the ``NeuralNetwork`` contract
@@ -37,18 +38,19 @@ def ste_jacobians(
     weights: Sequence[torch.Tensor],
     biases: Sequence[torch.Tensor | None],
     activations: Sequence[torch.Tensor],
-    masks: Sequence[torch.Tensor],
+    slopes: Sequence[torch.Tensor],
     *,
     input_gradients: bool = True,
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Jacobians of one batch of stochastic passes under the straight-through estimator.
+    """Jacobians of one batch of stochastic passes under a surrogate pseudo-gradient.
 
     Args:
         x: inputs, shape ``(batch, n_inputs)``.
         weights: ``[W_1, ..., W_L, W_out]``, each ``(fan_out, fan_in)``.
         biases: one bias (or None) per weight.
         activations: the sampled ``d_k`` in ``{+1, -1}``, each ``(batch, width_k)``.
-        masks: ``-1 < z_k < 1`` per hidden layer, each ``(batch, width_k)`` (bool or 0/1).
+        slopes: the surrogate's ``d d_k / d z_k`` per hidden layer, each ``(batch, width_k)`` (a 0/1 or
+            bool mask ``-1 < z_k < 1`` for the paper's straight-through estimator).
         input_gradients: also return the input Jacobian.
 
     Returns:
@@ -84,7 +86,7 @@ def ste_jacobians(
         if b is not None:
             jac_w[:, :, start + fan_out * fan_in : start + sizes[k]] = g
         if k > 0:
-            g = (g @ w) * masks[k - 1][:, None, :].to(x.dtype)
+            g = (g @ w) * slopes[k - 1][:, None, :].to(x.dtype)
         elif input_gradients:
             jac_x = g @ w
     return jac_x, jac_w

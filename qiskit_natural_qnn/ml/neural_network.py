@@ -5,11 +5,12 @@ r"""A natural QNN as a qiskit-machine-learning ``NeuralNetwork``, ready for ``To
 * ``forward(input_data, weights)`` draws one stochastic forward pass per input row (fast path by
   default, or layer circuits on any ``BaseSamplerV2``) and returns its logits, shape
   ``(batch, n_classes)``; with ``shots > 1``, the mean logits over ``shots`` independent passes.
-* ``backward(input_data, weights)`` returns the straight-through Jacobians **of the very passes that
-  ``forward`` drew for these inputs and weights**. ``TorchConnector`` calls ``backward`` in a separate
-  call, after ``forward``, with the same tensors, so ``forward`` caches each call's sampled
-  activations and masks, keyed by the exact bytes of the inputs and weights; ``backward`` looks them
-  up and never resamples. A ``backward`` whose inputs and weights match no cached ``forward`` raises
+* ``backward(input_data, weights)`` returns the Jacobians, under the model's surrogate
+  (``model.surrogate``, as in ``fit``), **of the very passes that ``forward`` drew for these inputs and
+  weights**. ``TorchConnector`` calls ``backward`` in a separate call, after ``forward``, with the same
+  tensors, so ``forward`` caches each call's sampled activations and surrogate slopes, keyed by the
+  exact bytes of the inputs and weights; ``backward`` looks them up and never resamples. A
+  ``backward`` whose inputs and weights match no cached ``forward`` raises
   :class:`~qiskit_natural_qnn.exceptions.InputError`, and so does one that matches two cached
   forwards (identical inputs and weights sampled twice: their gradients cannot be told apart).
 
@@ -56,10 +57,10 @@ __all__ = ["NaturalQNNNetwork"]
 
 
 class _CachedPass(NamedTuple):
-    """What the straight-through backward needs from one forward call (compact, on the model's device)."""
+    """What the surrogate backward needs from one forward call (on the model's device)."""
 
     plus: list[torch.Tensor]  # per hidden layer: d == +1, bool, shape (*shots, batch, width)
-    inside: list[torch.Tensor]  # per hidden layer: -1 < z < 1, bool, same shape
+    slopes: list[torch.Tensor]  # per hidden layer: the surrogate's d d / d z, model dtype, same shape
 
 
 class _PassCache:
@@ -77,7 +78,7 @@ class _PassCache:
         for arr in (input_data, weights):
             arr = np.ascontiguousarray(arr)
             digest.update(repr((arr.dtype.str, arr.shape)).encode())
-            digest.update(arr)
+            digest.update(arr.data)
         return digest.digest()
 
     def store(self, key: bytes, entry: _CachedPass) -> None:
@@ -91,7 +92,7 @@ class _PassCache:
         if entry is None:
             raise InputError(
                 f"backward received inputs ({n_rows} rows) and weights that match none of the last "
-                f"{self.capacity} forward calls; the straight-through gradient must differentiate the "
+                f"{self.capacity} forward calls; the surrogate gradient must differentiate the "
                 "pass that forward sampled, so call forward(input_data, weights) first with exactly "
                 "the same arrays (TorchConnector does this), or raise cache_size if many forward "
                 "calls happen between a forward and its backward"
@@ -99,7 +100,7 @@ class _PassCache:
         if entry is self._AMBIGUOUS:
             raise InputError(
                 f"backward received inputs ({n_rows} rows) and weights that two forward calls sampled "
-                "independently; their straight-through gradients differ and cannot be told apart. "
+                "independently; their surrogate gradients differ and cannot be told apart. "
                 "Draw repeated passes inside one call instead (shots=S averages S passes, or "
                 "concatenate the copies into one batch), or use the NaturalQNN module directly"
             )
@@ -111,14 +112,16 @@ class NaturalQNNNetwork(NeuralNetwork):
     r"""A :class:`~qiskit_natural_qnn.network.NaturalQNN` as a qiskit-machine-learning ``NeuralNetwork``.
 
     Forward: logits of one stochastic pass per input row (``shots=1``), or the mean logits of
-    ``shots`` independent passes per row. Backward: the straight-through estimator
-    :math:`\partial d/\partial z := \mathbb{1}[-1<z<1]` applied to the cached passes of the
-    matching ``forward`` call (see the module docstring).
+    ``shots`` independent passes per row. Backward: the model's surrogate (``model.surrogate``; by
+    default the paper's straight-through estimator :math:`\partial d/\partial z :=
+    \mathbb{1}[-1<z<1]`) applied to the cached passes of the matching ``forward`` call (see the
+    module docstring).
 
-    With the same seed and weights, forward and backward agree exactly with the ``nn.Module``
-    path: ``NaturalQNNNetwork(model, seed=s)`` draws what ``model(x, generator=make_generator(s))``
-    draws (and, for ``shots=S``, what ``model(x.expand(S, *x.shape)).mean(0)`` draws), computed in
-    the model's dtype on the model's device.
+    With the same seed and weights, forward and backward agree with the ``nn.Module`` path (the
+    same samples, the same surrogate): ``NaturalQNNNetwork(model, seed=s)`` draws what
+    ``model(x, generator=make_generator(s))`` draws (and, for ``shots=S``, what
+    ``model(x.expand(S, *x.shape)).mean(0)`` draws), computed in the model's dtype on the model's
+    device.
 
     Args:
         model: the network; its architecture and quantization spec are used, its parameters only
@@ -271,8 +274,17 @@ class NaturalQNNNetwork(NeuralNetwork):
 
     # ------------------------------------------------------------- forward/backward
     def _input_tensor(self, input_data: np.ndarray) -> torch.Tensor:
-        ref = self._model.layers[0].weight
+        ref = self._model.weights()[0]
         return torch.as_tensor(input_data).to(device=ref.device, dtype=ref.dtype)
+
+    @staticmethod
+    def _checked(input_data: np.ndarray | None, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The arrays ``NeuralNetwork.forward/backward`` validated (never None by then)."""
+        if input_data is None or weights is None:
+            raise InputError(
+                "input_data and weights must be arrays, got None; call forward/backward, which validate them"
+            )
+        return input_data, weights
 
     def _draw(self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor | None]) -> ForwardPass:
         shots = None if self._shots == 1 else self._shots
@@ -280,15 +292,19 @@ class NaturalQNNNetwork(NeuralNetwork):
             return self._executor.forward_pass(x, weights, biases, shots=shots)
         with torch.no_grad():
             gen = self._generator(x.device)
-            return sample_network(x, weights, biases, self._model.neuron, generator=gen, shots=shots)
+            return sample_network(
+                x, weights, biases, self._model.neuron, generator=gen, shots=shots, surrogate=self._model.surrogate
+            )
 
     def _forward(self, input_data: np.ndarray | None, weights: np.ndarray | None) -> np.ndarray:
+        input_data, weights = self._checked(input_data, weights)
         x = self._input_tensor(input_data)
         mats, biases = unflatten_weights(self._model, weights)
         fp = self._draw(x, mats, biases)
+        surrogate, stretch = self._model.surrogate, self._model.neuron.stretch
         entry = _CachedPass(
             plus=[d > 0 for d in fp.activations],
-            inside=[(z > -1) & (z < 1) for z in fp.preactivations],
+            slopes=[surrogate.slope(z.detach(), stretch) for z in fp.preactivations],
         )
         self._cache.store(_PassCache.key(input_data, weights), entry)
         logits = fp.logits if self._shots == 1 else fp.logits.mean(dim=0)
@@ -297,23 +313,25 @@ class NaturalQNNNetwork(NeuralNetwork):
     def _backward(
         self, input_data: np.ndarray | None, weights: np.ndarray | None
     ) -> tuple[np.ndarray | None, np.ndarray]:
+        input_data, weights = self._checked(input_data, weights)
         entry = self._cache.lookup(_PassCache.key(input_data, weights), len(input_data))
         x = self._input_tensor(input_data)
         mats, biases = unflatten_weights(self._model, weights)
 
-        def jacobians(plus: list[torch.Tensor], inside: list[torch.Tensor]):
+        def jacobians(plus: list[torch.Tensor], slopes: list[torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor]:
             acts = [torch.where(p, 1.0, -1.0).to(x.dtype) for p in plus]
-            return ste_jacobians(x, mats, biases, acts, inside, input_gradients=self.input_gradients)
+            return ste_jacobians(x, mats, biases, acts, slopes, input_gradients=self.input_gradients)
 
         if self._shots == 1:
-            jac_x, jac_w = jacobians(entry.plus, entry.inside)
+            jac_x, jac_w = jacobians(entry.plus, entry.slopes)
         else:  # the Jacobian of a mean of passes is the mean of their Jacobians
-            jac_x, jac_w = None, None
-            for s in range(self._shots):
-                jx, jw = jacobians([p[s] for p in entry.plus], [m[s] for m in entry.inside])
-                jac_w = jw if jac_w is None else jac_w.add_(jw)
-                if jx is not None:
-                    jac_x = jx if jac_x is None else jac_x.add_(jx)
-            jac_w = jac_w.div_(self._shots)
-            jac_x = None if jac_x is None else jac_x.div_(self._shots)
+            jac_x, jac_w = jacobians([p[0] for p in entry.plus], [m[0] for m in entry.slopes])
+            for s in range(1, self._shots):
+                jx, jw = jacobians([p[s] for p in entry.plus], [m[s] for m in entry.slopes])
+                jac_w.add_(jw)
+                if jac_x is not None and jx is not None:
+                    jac_x.add_(jx)
+            jac_w.div_(self._shots)
+            if jac_x is not None:
+                jac_x.div_(self._shots)
         return (None if jac_x is None else jac_x.cpu().numpy()), jac_w.cpu().numpy()

@@ -49,7 +49,14 @@ from safetensors.torch import save as _safetensors_save
 from qiskit_natural_qnn.exceptions import ConfigurationError, ModelFileError
 from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
-from qiskit_natural_qnn.training.config import EpochRecord, History, complete_config_dict, is_int, is_real
+from qiskit_natural_qnn.training.config import (
+    EpochRecord,
+    History,
+    TrainConfig,
+    complete_config_dict,
+    is_int,
+    is_real,
+)
 from qiskit_natural_qnn.version import __version__
 
 __all__ = [
@@ -202,6 +209,31 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
             f"no checkpoint at {where!r}; train with a checkpoint directory first, or start a new run without resume"
         )
     data = path.read_bytes()
+    meta = _checkpoint_metadata(where, data)
+    version = _format_version(where, meta)
+    state_json, digest = meta.get("state"), meta.get("sha256")
+    if not isinstance(state_json, str) or not isinstance(digest, str):
+        raise ModelFileError(f"checkpoint {where!r} is corrupt: metadata 'state' or 'sha256' is missing")
+    try:
+        tensors = _safetensors_load(data)
+    except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError, MemoryError) as exc:
+        raise ModelFileError(f"checkpoint {where!r} is corrupt: safetensors cannot read it: {exc}") from None
+    if _digest(state_json, tensors) != digest:
+        raise ModelFileError(
+            f"checkpoint {where!r} is corrupt or was edited: its SHA-256 digest does not match its contents; "
+            "delete it to restart the run, or restore an intact copy"
+        )
+    try:
+        state = json.loads(state_json)
+    except ValueError:  # pragma: no cover - the digest covers the text, so only a forged file gets here
+        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' is not valid JSON") from None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' must be a JSON object")
+    return Checkpoint(path=path, format_version=version, state=state, tensors=tensors)
+
+
+def _checkpoint_metadata(where: str, data: bytes) -> dict[str, Any]:
+    """The safetensors metadata of the checkpoint bytes ``data``, checked to be a checkpoint's."""
     if len(data) < 8:
         raise ModelFileError(
             f"checkpoint {where!r} is truncated: {len(data)} bytes, shorter than its 8-byte header length"
@@ -222,6 +254,11 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
             f"{where!r} is not a qiskit-natural-qnn checkpoint (metadata 'format' is not "
             f"{CHECKPOINT_FORMAT!r}); pass the directory fit wrote its checkpoint to"
         )
+    return meta
+
+
+def _format_version(where: str, meta: Mapping[str, Any]) -> int:
+    """The checkpoint's format version, refused when malformed or newer than this library reads."""
     raw_version = meta.get("format_version")
     if not (isinstance(raw_version, str) and raw_version.isascii() and raw_version.isdigit() and int(raw_version) >= 1):
         raise ModelFileError(f"checkpoint {where!r}: format_version must be a positive integer, got {raw_version!r}")
@@ -231,25 +268,7 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
             f"checkpoint {where!r} was written by a newer qiskit-natural-qnn (checkpoint format {version}); "
             f"this version reads format {CHECKPOINT_VERSION}; upgrade the library to resume it"
         )
-    state_json, digest = meta.get("state"), meta.get("sha256")
-    if not isinstance(state_json, str) or not isinstance(digest, str):
-        raise ModelFileError(f"checkpoint {where!r} is corrupt: metadata 'state' or 'sha256' is missing")
-    try:
-        tensors = _safetensors_load(data)
-    except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError, MemoryError) as exc:
-        raise ModelFileError(f"checkpoint {where!r} is corrupt: safetensors cannot read it: {exc}") from None
-    if _digest(state_json, tensors) != digest:
-        raise ModelFileError(
-            f"checkpoint {where!r} is corrupt or was edited: its SHA-256 digest does not match its contents; "
-            "delete it to restart the run, or restore an intact copy"
-        )
-    try:
-        state = json.loads(state_json)
-    except ValueError:  # pragma: no cover - the digest covers the text, so only a forged file gets here
-        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' is not valid JSON") from None
-    if not isinstance(state, dict):
-        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' must be a JSON object")
-    return Checkpoint(path=path, format_version=version, state=state, tensors=tensors)
+    return version
 
 
 def run_differences(saved: Mapping[str, Any], current: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -309,24 +328,54 @@ def load_optimizer_state(
     if not isinstance(json_state, dict) or set(json_state) != {"param_groups", "state"}:
         raise bad("expected 'param_groups' and 'state'")
     groups = json_state["param_groups"]
-    if not isinstance(groups, list) or len(groups) != len(current["param_groups"]):
-        raise bad(f"expected {len(current['param_groups'])} parameter group(s)")
-    for saved, now in zip(groups, current["param_groups"]):
+    _check_param_groups(groups, current["param_groups"], bad)
+    state = _per_parameter_state(json_state["state"], len(params), bad)
+    _add_state_tensors(state, tensors, params, bad)
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # pragma: no cover - checked above
+        raise bad(str(exc)) from None
+
+
+#: Builds the error for one inconsistency of a checkpoint, from what is wrong.
+_Bad = Callable[[str], ModelFileError]
+
+
+def _same_json_type(saved: Any, now: Any) -> bool:
+    """True when a value read from JSON has the type of the live one (an int may stand for a float)."""
+    return type(saved) is type(now) or (isinstance(now, float) and type(saved) is int)
+
+
+def _check_param_groups(groups: Any, current: list[dict[str, Any]], bad: _Bad) -> None:
+    """The saved parameter groups have the live groups' keys, types and parameter indices."""
+    if not isinstance(groups, list) or len(groups) != len(current):
+        raise bad(f"expected {len(current)} parameter group(s)")
+    for saved, now in zip(groups, current):
         if not isinstance(saved, dict) or set(saved) != set(now):
             raise bad(f"parameter group keys differ from {sorted(now)}")
         for key, value in now.items():
-            if type(saved[key]) is not type(value) and not (isinstance(value, float) and type(saved[key]) is int):
+            if not _same_json_type(saved[key], value):
                 raise bad(f"parameter group entry {key!r} is {saved[key]!r}, expected a {type(value).__name__}")
         if saved["params"] != now["params"]:
             raise bad(f"parameter indices {saved['params']!r}, expected {now['params']!r}")
-    plain = json_state["state"]
+
+
+def _per_parameter_state(plain: Any, n_params: int, bad: _Bad) -> dict[int, dict[str, Any]]:
+    """The non-tensor state entries by parameter index (``"0"``, ``"1"``... in JSON)."""
     if not isinstance(plain, dict):
         raise bad("'state' must be an object")
     state: dict[int, dict[str, Any]] = {}
     for key, entries in plain.items():
-        if not (key.isascii() and key.isdigit() and int(key) < len(params)) or not isinstance(entries, dict):
+        if not (key.isascii() and key.isdigit() and int(key) < n_params) or not isinstance(entries, dict):
             raise bad(f"unknown parameter index {key!r}")
         state[int(key)] = dict(entries)
+    return state
+
+
+def _add_state_tensors(
+    state: dict[int, dict[str, Any]], tensors: Mapping[str, torch.Tensor], params: list[torch.Tensor], bad: _Bad
+) -> None:
+    """Put each ``optimizer.<index>.<key>`` tensor into ``state``, checked against its parameter."""
     for name, tensor in tensors.items():
         parts = name.split(".")
         if len(parts) != 3 or parts[0] != "optimizer" or not (parts[1].isascii() and parts[1].isdigit()):
@@ -340,16 +389,12 @@ def load_optimizer_state(
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise bad(f"tensor {name!r} holds NaN or infinity")
         state[index][parts[2]] = tensor
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # pragma: no cover - checked above
-        raise bad(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------ the training loop
 def run_description(
-    model: Any,
-    config: Any,
+    model: NaturalQNN,
+    config: TrainConfig,
     x: torch.Tensor,
     y: torch.Tensor,
     val: tuple[torch.Tensor, torch.Tensor, str | None] | None,
@@ -364,8 +409,9 @@ def run_description(
         val: ``(images, labels, name)`` of the validation set, or None.
 
     Returns:
-        A JSON-ready dict: the config, the network (layer sizes, spec, bias, dtype, surrogate), the
-        device type, and the number and SHA-256 digest of the training and validation images.
+        A JSON-ready dict: the config, the network (layer sizes, spec, bias, dtype, and the name of
+        the spec's surrogate), the device type, and the number and SHA-256 digest of the training and
+        validation images.
     """
     return {
         "config": config.to_dict(),
@@ -373,8 +419,8 @@ def run_description(
             "layer_sizes": list(model.layer_sizes),
             "spec": model.spec.to_dict(),
             "bias": model.bias,
-            "dtype": str(model.layers[0].weight.dtype).removeprefix("torch."),
-            "surrogate": getattr(model, "surrogate", "hardtanh"),
+            "dtype": str(model.weights()[0].dtype).removeprefix("torch."),
+            "surrogate": model.spec.surrogate.name,
         },
         "device": x.device.type,
         "train_data": {"n_images": int(x.shape[0]), "sha256": digest_tensors(x, y)},
@@ -489,136 +535,216 @@ def restore_training_checkpoint(
         ModelFileError: no checkpoint, or a corrupt one.
         ConfigurationError: a checkpoint of another run (config, network, data or device differ).
     """
-    ckpt = read_checkpoint(directory)
-    where, st, tensors = str(ckpt.path), ckpt.state, dict(ckpt.tensors)
-    config = loop.history.config
+    reader = _CheckpointReader(read_checkpoint(directory))
+    _check_same_run(reader, loop.run)
+    restored = _read_training_state(reader, loop, n_batches)
+    _apply_training_state(restored, loop, reader.where)
+    return restored.position
 
-    def bad(what: str) -> ModelFileError:
-        return ModelFileError(f"checkpoint {where!r} is inconsistent: {what}; delete it to restart the run")
 
-    saved_run = st.get("run")
+class _CheckpointReader:
+    """A checkpoint being checked: its JSON state, the tensors not taken yet, and its error messages."""
+
+    def __init__(self, ckpt: Checkpoint) -> None:
+        self.where = str(ckpt.path)
+        self.state = ckpt.state
+        self.tensors = dict(ckpt.tensors)
+
+    def bad(self, what: str) -> ModelFileError:
+        """The error for one inconsistency, ``what``."""
+        return ModelFileError(f"checkpoint {self.where!r} is inconsistent: {what}; delete it to restart the run")
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        """The state's ``key``, an int in ``[low, high]``."""
+        value = self.state.get(key)
+        if not is_int(value) or not low <= value <= high:
+            raise self.bad(f"{key} must be an int in [{low}, {high}], got {value!r}")
+        return int(value)
+
+    def take_like(self, params: Mapping[str, torch.Tensor], prefix: str, label: str) -> dict[str, torch.Tensor]:
+        """Take ``prefix + name`` for every parameter, checked for shape, dtype and finiteness."""
+        taken = {}
+        for name, current in params.items():
+            t = self.tensors.pop(f"{prefix}{name}", None)
+            if t is None or t.shape != current.shape or t.dtype != current.dtype:
+                got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+                raise self.bad(f"{label}{name} is {got}, expected {current.dtype} {tuple(current.shape)}")
+            if not bool(torch.isfinite(t).all()):
+                raise self.bad(f"{label}{name} holds NaN or infinity")
+            taken[name] = t
+        return taken
+
+    def take_prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
+        """Take every tensor whose name starts with ``prefix`` (checked by whoever uses them)."""
+        return {k: self.tensors.pop(k) for k in list(self.tensors) if k.startswith(prefix)}
+
+    def check_all_taken(self) -> None:
+        """Refuse tensors that nothing took."""
+        if self.tensors:
+            raise self.bad(f"unexpected tensor(s) {', '.join(sorted(self.tensors))}")
+
+
+@dataclass
+class _TrainingState:
+    """A checkpoint's training state, checked against the resumed run and not applied yet."""
+
+    position: LoopPosition
+    eval_seed: int
+    records: list[EpochRecord]
+    params: dict[str, torch.Tensor]
+    generator_states: dict[str, torch.Tensor]
+    scheduler_state: dict[str, Any] | None
+    average: dict[str, torch.Tensor] | None
+    n_averaged: int
+    optimizer_tensors: dict[str, torch.Tensor]
+    optimizer_json: Any
+
+
+def _check_same_run(reader: _CheckpointReader, run: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint whose run description differs from ``run`` (listing the differences)."""
+    saved_run = reader.state.get("run")
     if not isinstance(saved_run, dict):
-        raise bad("it has no run description")
+        raise reader.bad("it has no run description")
     if isinstance(saved_run.get("config"), dict):  # perhaps written before some TrainConfig fields existed
         saved_run = {**saved_run, "config": complete_config_dict(saved_run["config"])}
-    diffs = run_differences(saved_run, loop.run)
+    diffs = run_differences(saved_run, run)
     if diffs:
         raise ConfigurationError(
-            f"cannot resume from {where!r}: it was written by another run ({'; '.join(diffs)}); resume with "
+            f"cannot resume from {reader.where!r}: it was written by another run ({'; '.join(diffs)}); resume with "
             "the same network, data, device and TrainConfig, or start a new run without resume (or with "
             "another checkpoint directory)"
         )
 
-    def integer(key: str, low: int, high: int) -> int:
-        value = st.get(key)
-        if not is_int(value) or not low <= value <= high:
-            raise bad(f"{key} must be an int in [{low}, {high}], got {value!r}")
-        return int(value)
 
-    epochs_done = integer("epochs_done", 0, config.epochs)
-    epoch_step = integer("epoch_step", 0, n_batches - 1 if epochs_done < config.epochs else 0)
-    eval_seed = integer("eval_seed", 0, 2**63 - 1)
-    seconds = st.get("epoch_seconds")
-    if not is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
-        raise bad(f"epoch_seconds must be a finite number >= 0, got {seconds!r}")
-    stopped = st.get("stopped")
-    if not isinstance(stopped, bool):
-        raise bad(f"stopped must be true or false, got {stopped!r}")
-    records = _checkpoint_records(st.get("history"), epochs_done, bad)
-
-    # model parameters
+def _read_training_state(reader: _CheckpointReader, loop: TrainingObjects, n_batches: int) -> _TrainingState:
+    """Check every field and tensor of the checkpoint against ``loop``, changing nothing."""
+    config = loop.history.config
+    position, eval_seed = _read_position(reader, config, n_batches)
+    records = _checkpoint_records(reader.state.get("history"), position.epochs_done, reader.bad)
     params = loop.model.state_dict()
+    new_params = reader.take_like(params, "model.", "parameter ")
+    generator_states = _read_generator_states(reader, loop)
+    _read_interrupted_epoch(reader, position, n_images=loop.run["train_data"]["n_images"], config=config)
+    scheduler_state = _read_scheduler_state(reader, loop.scheduler)
+    n_averaged = _read_n_averaged(reader, config, position.epochs_done)
+    average = reader.take_like(params, "average.", "average.") if n_averaged else None
+    optimizer_tensors = reader.take_prefixed("optimizer.")
+    reader.check_all_taken()
+    return _TrainingState(
+        position=position,
+        eval_seed=eval_seed,
+        records=records,
+        params=new_params,
+        generator_states=generator_states,
+        scheduler_state=scheduler_state,
+        average=average,
+        n_averaged=n_averaged,
+        optimizer_tensors=optimizer_tensors,
+        optimizer_json=reader.state.get("optimizer"),
+    )
 
-    def take_like_params(prefix: str, label: str) -> dict[str, torch.Tensor]:
-        """Pop ``prefix + name`` for every parameter, checked for shape, dtype and finiteness."""
-        taken = {}
-        for name, current in params.items():
-            t = tensors.pop(f"{prefix}{name}", None)
-            if t is None or t.shape != current.shape or t.dtype != current.dtype:
-                got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
-                raise bad(f"{label}{name} is {got}, expected {current.dtype} {tuple(current.shape)}")
-            if not bool(torch.isfinite(t).all()):
-                raise bad(f"{label}{name} holds NaN or infinity")
-            taken[name] = t
-        return taken
 
-    new_params = take_like_params("model.", "parameter ")
-    # generators
+def _read_position(reader: _CheckpointReader, config: TrainConfig, n_batches: int) -> tuple[LoopPosition, int]:
+    """The loop position (without the interrupted epoch's tensors) and the validation seed."""
+    epochs_done = reader.integer("epochs_done", 0, config.epochs)
+    epoch_step = reader.integer("epoch_step", 0, n_batches - 1 if epochs_done < config.epochs else 0)
+    eval_seed = reader.integer("eval_seed", 0, 2**63 - 1)
+    seconds = reader.state.get("epoch_seconds")
+    if not is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
+        raise reader.bad(f"epoch_seconds must be a finite number >= 0, got {seconds!r}")
+    stopped = reader.state.get("stopped")
+    if not isinstance(stopped, bool):
+        raise reader.bad(f"stopped must be true or false, got {stopped!r}")
+    position = LoopPosition(
+        epochs_done=epochs_done, epoch_step=epoch_step, epoch_seconds=float(seconds), stopped=stopped
+    )
+    return position, eval_seed
+
+
+def _read_generator_states(reader: _CheckpointReader, loop: TrainingObjects) -> dict[str, torch.Tensor]:
+    """The shuffle and sampling generators' states, each of the live generator's size."""
     states: dict[str, torch.Tensor] = {}
     for key, gen in (("rng.shuffle", loop.shuffle_gen), ("rng.sampling", loop.sampling_gen)):
-        t = tensors.pop(key, None)
-        expected = gen.get_state()
-        if t is None or t.dtype != torch.uint8 or t.shape != expected.shape:
-            raise bad(f"generator state {key} is missing or has the wrong size")
+        t = reader.tensors.pop(key, None)
+        if t is None or t.dtype != torch.uint8 or t.shape != gen.get_state().shape:
+            raise reader.bad(f"generator state {key} is missing or has the wrong size")
         states[key] = t
-    # the interrupted epoch
-    pos = LoopPosition(epochs_done=epochs_done, epoch_step=epoch_step, epoch_seconds=float(seconds), stopped=stopped)
-    epoch_keys = ("epoch.order", "epoch.loss_sum", "epoch.wrong")
-    if epoch_step:
-        order, loss_sum, wrong = (tensors.pop(k, None) for k in epoch_keys)
-        n = loop.run["train_data"]["n_images"]
-        if (
-            order is None
-            or order.dtype != torch.int64
-            or order.shape != (n,)
-            or not torch.equal(torch.sort(order).values, torch.arange(n))
-        ):
-            raise bad(f"epoch.order must be a permutation of the {n} training images")
-        if loss_sum is None or loss_sum.shape != () or loss_sum.dtype != torch.zeros(()).dtype:
-            raise bad("epoch.loss_sum must be a float scalar")
-        if not bool(torch.isfinite(loss_sum)):
-            raise bad("epoch.loss_sum holds NaN or infinity")
-        passes = n * config.train_shots
-        if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= passes:
-            raise bad(f"epoch.wrong must be an int64 scalar in [0, {passes}]")
-        pos.order, pos.loss_sum, pos.wrong = order, loss_sum, wrong
-    elif stopped and epochs_done == 0:
-        raise bad("stopped before the first epoch ended")
-    # scheduler
-    sched = st.get("scheduler")
-    if loop.scheduler is None:
+    return states
+
+
+def _read_interrupted_epoch(
+    reader: _CheckpointReader, position: LoopPosition, *, n_images: int, config: TrainConfig
+) -> None:
+    """Into ``position``: the permutation and running sums of the epoch interrupted mid-way (if any)."""
+    if not position.epoch_step:
+        if position.stopped and position.epochs_done == 0:
+            raise reader.bad("stopped before the first epoch ended")
+        return
+    order, loss_sum, wrong = (reader.tensors.pop(k, None) for k in ("epoch.order", "epoch.loss_sum", "epoch.wrong"))
+    if (
+        order is None
+        or order.dtype != torch.int64
+        or order.shape != (n_images,)
+        or not torch.equal(torch.sort(order).values, torch.arange(n_images))
+    ):
+        raise reader.bad(f"epoch.order must be a permutation of the {n_images} training images")
+    if loss_sum is None or loss_sum.shape != () or loss_sum.dtype != torch.zeros(()).dtype:
+        raise reader.bad("epoch.loss_sum must be a float scalar")
+    if not bool(torch.isfinite(loss_sum)):
+        raise reader.bad("epoch.loss_sum holds NaN or infinity")
+    passes = n_images * config.train_shots
+    if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= passes:
+        raise reader.bad(f"epoch.wrong must be an int64 scalar in [0, {passes}]")
+    position.order, position.loss_sum, position.wrong = order, loss_sum, wrong
+
+
+def _read_scheduler_state(reader: _CheckpointReader, scheduler: Any) -> dict[str, Any] | None:
+    """The scheduler's state, with the live scheduler's entries and types (None without a schedule)."""
+    sched = reader.state.get("scheduler")
+    if scheduler is None:
         if sched is not None:
-            raise bad("it holds a scheduler state but the run has no schedule")
-    else:
-        now = loop.scheduler.state_dict()
-        if (
-            not isinstance(sched, dict)
-            or set(sched) != set(now)
-            or any(
-                type(sched[k]) is not type(v) and not (isinstance(v, float) and type(sched[k]) is int)
-                for k, v in now.items()
-            )
-        ):
-            raise bad(f"scheduler state must have the entries {sorted(now)} with their types")
-    # the running average of the weights (TrainConfig.average_from)
+            raise reader.bad("it holds a scheduler state but the run has no schedule")
+        return None
+    now = scheduler.state_dict()
+    if (
+        not isinstance(sched, dict)
+        or set(sched) != set(now)
+        or any(not _same_json_type(sched[k], v) for k, v in now.items())
+    ):
+        raise reader.bad(f"scheduler state must have the entries {sorted(now)} with their types")
+    return sched
+
+
+def _read_n_averaged(reader: _CheckpointReader, config: TrainConfig, epochs_done: int) -> int:
+    """How many epochs' weights the running average holds (``TrainConfig.average_from``)."""
     start = config.average_from
-    n_averaged = st.get("n_averaged", 0)
+    n_averaged = reader.state.get("n_averaged", 0)
     expected_n = 0 if start is None else max(0, epochs_done - start + 1)
     if n_averaged != expected_n:
-        raise bad(f"n_averaged must be {expected_n} after {epochs_done} epoch(s), got {n_averaged!r}")
-    average = take_like_params("average.", "average.") if expected_n else None
-    opt_tensors = {k: tensors.pop(k) for k in list(tensors) if k.startswith("optimizer.")}
-    if tensors:
-        raise bad(f"unexpected tensor(s) {', '.join(sorted(tensors))}")
+        raise reader.bad(f"n_averaged must be {expected_n} after {epochs_done} epoch(s), got {n_averaged!r}")
+    return expected_n
 
-    # everything checked: apply
-    load_optimizer_state(loop.optimizer, opt_tensors, st.get("optimizer"), where)
+
+def _apply_training_state(restored: _TrainingState, loop: TrainingObjects, where: str) -> None:
+    """Put a checked training state into ``loop``: optimizer, weights, scheduler, generators, history, average."""
+    load_optimizer_state(loop.optimizer, restored.optimizer_tensors, restored.optimizer_json, where)
+    params = loop.model.state_dict()
     with torch.no_grad():
         for name, p in params.items():
-            p.copy_(new_params[name])
+            p.copy_(restored.params[name])
     if loop.scheduler is not None:
-        loop.scheduler.load_state_dict(sched)
-    loop.shuffle_gen.set_state(states["rng.shuffle"])
-    loop.sampling_gen.set_state(states["rng.sampling"])
-    loop.eval_seed = eval_seed
-    loop.history.records[:] = records
+        loop.scheduler.load_state_dict(restored.scheduler_state)
+    loop.shuffle_gen.set_state(restored.generator_states["rng.shuffle"])
+    loop.sampling_gen.set_state(restored.generator_states["rng.sampling"])
+    loop.eval_seed = restored.eval_seed
+    loop.history.records[:] = restored.records
     device = next(iter(params.values())).device if params else torch.device("cpu")
-    loop.average = {k: v.to(device) for k, v in average.items()} if average is not None else None
-    loop.n_averaged = expected_n
-    return pos
+    loop.average = {k: v.to(device) for k, v in restored.average.items()} if restored.average is not None else None
+    loop.n_averaged = restored.n_averaged
 
 
-def _checkpoint_records(history: Any, epochs_done: int, bad: Callable[[str], ModelFileError]) -> list[Any]:
+def _checkpoint_records(history: Any, epochs_done: int, bad: _Bad) -> list[EpochRecord]:
+    """The history's epoch records, one per epoch done, each with finite numbers."""
     raw = history.get("records") if isinstance(history, dict) else None
     if not isinstance(raw, list) or len(raw) != epochs_done:
         raise bad(f"its history must hold {epochs_done} epoch record(s)")

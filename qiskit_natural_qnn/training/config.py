@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -20,19 +20,19 @@ __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_confi
 SCHEDULES: tuple[str, ...] = ("cosine",)
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int | np.integer[Any]]:
     """True for a Python or NumPy integer that is not a bool."""
     return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
-def is_real(value: Any) -> bool:
+def is_real(value: Any) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
     """True for a Python or NumPy real number (int or float) that is not a bool."""
     return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train (the defaults are the paper's recipe, PAPER.md section 4).
+    """How to train (the defaults are the paper's recipe, ``docs/model.md``, "Training").
 
     Attributes:
         epochs: passes over the training set (``>= 1``).
@@ -80,6 +80,12 @@ class TrainConfig:
     average_from: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_counts()
+        self._check_sgd()
+        self._check_options()
+
+    def _check_counts(self) -> None:
+        """``epochs``, ``batch_size``, ``eval_shots``, ``eval_every``, ``train_shots``: ints >= 1."""
         for name, example in (
             ("epochs", 10),
             ("batch_size", 64),
@@ -91,6 +97,9 @@ class TrainConfig:
             if not is_int(value) or value < 1:
                 raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}; pass e.g. {name}={example}")
             object.__setattr__(self, name, int(value))
+
+    def _check_sgd(self) -> None:
+        """``lr > 0``, ``momentum`` in ``[0, 1)``, ``weight_decay >= 0``: finite numbers, stored as floats."""
         if not is_real(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
             raise ConfigurationError(f"lr must be a finite number > 0, got {self.lr!r}; pass e.g. lr=0.01")
         if not is_real(self.momentum) or not 0 <= self.momentum < 1:
@@ -103,6 +112,9 @@ class TrainConfig:
             )
         for name in ("lr", "momentum", "weight_decay"):
             object.__setattr__(self, name, float(getattr(self, name)))
+
+    def _check_options(self) -> None:
+        """``shuffle``, ``seed``, ``schedule`` and ``average_from``."""
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise ConfigurationError(f"shuffle must be True or False, got {self.shuffle!r}")
         object.__setattr__(self, "shuffle", bool(self.shuffle))

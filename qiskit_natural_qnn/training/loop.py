@@ -1,9 +1,27 @@
-"""Training a naturally quantized network: the fit loop, its configuration and its history.
+"""Training a naturally quantized network: the fit loop.
 
-The default :class:`TrainConfig` is the paper's recipe (PAPER.md section 4): SGD with learning rate
-0.01, momentum 0.9, batch 64, no weight decay, no schedule, cross-entropy on the logits. Every forward
-pass draws one fresh stochastic sample per neuron (``NaturalQNN.forward``) and the backward pass is
-the straight-through estimator of :mod:`qiskit_natural_qnn.fastpath`.
+The default :class:`TrainConfig` is the paper's recipe (``docs/model.md``, "Training"): SGD with
+learning rate 0.01, momentum 0.9, batch 64, no weight decay, no schedule, cross-entropy on the logits.
+Every forward pass draws one fresh stochastic sample per neuron (``NaturalQNN.forward``) and the
+backward pass goes through the surrogate of the network's spec (by default the paper's
+straight-through estimator; :mod:`qiskit_natural_qnn.surrogates`).
+
+:func:`fit` reads as its steps: check the arguments, set up the run (data on the device, generators,
+optimizer, schedule, history), restore a checkpoint or start, then per epoch: train every mini-batch
+(with step checkpoints), end the epoch (schedule, checks, weight average, mean loss), validate,
+record, checkpoint; finally keep the weight average and write the history and the model.
+
+Checkpoints and resuming: with a checkpoint directory (``checkpoint_dir``, or ``out_dir/checkpoint``
+when only ``out_dir`` is given), a run writes ``checkpoint.safetensors`` there atomically at the end
+of every epoch and, with ``checkpoint_every=N``, after every ``N``-th optimizer step (counted over the
+whole run). It holds the weights, the optimizer and scheduler states, the shuffle and sampling
+generators' states, the epoch's permutation and running sums, the running weight average
+(``config.average_from``), the history and a description of the run
+(:mod:`qiskit_natural_qnn.training.checkpoint`). Calling ``fit`` again with the same arguments and
+``resume=True`` (on a network of the same shape, e.g. freshly constructed) continues from it and ends
+with bit-for-bit the weights and history (apart from ``seconds``) of an uninterrupted run on the same
+device. The step hooks' initial call is skipped on resume (the checkpoint's weights already went
+through them); the callbacks see only the epochs run after it.
 
 Example:
     >>> import numpy as np
@@ -20,8 +38,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +52,7 @@ from tqdm import tqdm
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import make_generator, nonfinite_preactivation_message
 from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
+from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training.checkpoint import (
     LoopPosition,
@@ -44,13 +65,22 @@ from qiskit_natural_qnn.training.checkpoint import (
 from qiskit_natural_qnn.training.config import SCHEDULES, EpochRecord, History, TrainConfig, is_int
 from qiskit_natural_qnn.version import __version__
 
-__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "add_recipe_options", "fit", "recipe_options"]
+__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "fit"]
 
 #: A callback gets the epoch's record and the model after every epoch; returning True stops training.
 Callback = Callable[["EpochRecord", NaturalQNN], "bool | None"]
 
+#: A step hook gets the model, without gradients, after every optimizer step and once before the first.
+StepHook = Callable[[NaturalQNN], None]
 
-def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+#: A checked dataset on the model's device: ``(images, labels, name)``.
+_Data = tuple[torch.Tensor, torch.Tensor, "str | None"]
+
+#: The paper's recipe, ``fit``'s default.
+_PAPER_RECIPE = TrainConfig()
+
+
+def _check_dataset(model: NaturalQNN, data: Any, role: str) -> _Data:
     """Validate ``data`` once and return ``(images, labels)`` as tensors on the model's device."""
     if not (hasattr(data, "images") and hasattr(data, "labels")):
         raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
@@ -64,68 +94,6 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tenso
     labels = check_labels(data.labels, x.shape[0], model.n_outputs)
     y = torch.as_tensor(labels, dtype=torch.int64, device=x.device)
     return x, y, getattr(data, "name", None)
-
-
-def add_recipe_options(parser: Any) -> None:
-    """Add the training-recipe options shared by ``qnqnn train`` and ``qnqnn sweep`` to a parser or group.
-
-    ``--lr``, ``--momentum``, ``--batch-size``, ``--weight-decay`` and ``--schedule`` default to the
-    paper's recipe; ``--train-shots`` and ``--average-from`` are options beyond it (off by default).
-    :func:`recipe_options` turns the parsed values into :class:`TrainConfig` keyword arguments, which
-    validates them.
-
-    Example:
-        >>> import argparse
-        >>> p = argparse.ArgumentParser()
-        >>> add_recipe_options(p)
-        >>> recipe_options(p.parse_args(["--train-shots", "4", "--average-from", "51"]))
-        {'lr': 0.01, 'momentum': 0.9, 'batch_size': 64, 'weight_decay': 0.0, 'schedule': None, 'train_shots': 4, 'average_from': 51}
-    """
-    defaults = TrainConfig()
-    parser.add_argument("--lr", type=float, default=defaults.lr, help=f"SGD learning rate (default {defaults.lr})")
-    parser.add_argument(
-        "--momentum", type=float, default=defaults.momentum, help=f"SGD momentum (default {defaults.momentum})"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=defaults.batch_size, help=f"mini-batch size (default {defaults.batch_size})"
-    )
-    parser.add_argument(
-        "--weight-decay", type=float, default=defaults.weight_decay, help="L2 weight decay (default 0, the paper)"
-    )
-    parser.add_argument(
-        "--schedule",
-        choices=["none", *SCHEDULES],
-        default="none",
-        help="learning-rate schedule (default none, the paper; cosine is an option)",
-    )
-    parser.add_argument(
-        "--train-shots",
-        type=int,
-        default=1,
-        metavar="K",
-        help="stochastic passes per training image and step, loss averaged (default 1, the paper)",
-    )
-    parser.add_argument(
-        "--average-from",
-        type=int,
-        default=None,
-        metavar="EPOCH",
-        help="average the weights of every epoch from EPOCH on (stochastic weight averaging) and keep "
-        "the average as the model; validations from then on use it (default: off, the paper)",
-    )
-
-
-def recipe_options(args: Any) -> dict[str, Any]:
-    """The :class:`TrainConfig` keyword arguments of the options :func:`add_recipe_options` added."""
-    return {
-        "lr": args.lr,
-        "momentum": args.momentum,
-        "batch_size": args.batch_size,
-        "weight_decay": args.weight_decay,
-        "schedule": None if args.schedule == "none" else args.schedule,
-        "train_shots": args.train_shots,
-        "average_from": args.average_from,
-    }
 
 
 def _update_average(loop: TrainingObjects, model: NaturalQNN) -> None:
@@ -165,38 +133,94 @@ def _check_finite(nonfinite: torch.Tensor, epoch: int, dtype: torch.dtype) -> No
         raise InputError(f"training diverged in epoch {epoch}: {nonfinite_preactivation_message(None, dtype)}")
 
 
+@dataclass
+class _Run:
+    """One ``fit`` call, set up: its arguments, the checked data on the device, the objects it trains with.
+
+    Attributes:
+        model: the network, trained in place.
+        config: the recipe.
+        x: the training images, ``(n, n_inputs)`` in the model's dtype on its device.
+        y: the training labels, ``(n,)`` int64.
+        val: the validation set, or None.
+        loop: the objects whose state a checkpoint holds (optimizer, generators, history...).
+        loss_fn: the mean cross-entropy on the logits.
+        out: where to write ``history.json`` and ``model.safetensors``, or None.
+        checkpoint_dir: where to write checkpoints, or None.
+        checkpoint_every: optimizer steps between step checkpoints, or None.
+        callbacks: called after every epoch.
+        step_hooks: called after every optimizer step.
+    """
+
+    model: NaturalQNN
+    config: TrainConfig
+    x: torch.Tensor
+    y: torch.Tensor
+    val: _Data | None
+    loop: TrainingObjects
+    loss_fn: torch.nn.CrossEntropyLoss
+    out: Path | None
+    checkpoint_dir: Path | None
+    checkpoint_every: int | None = None
+    callbacks: list[Callback] = field(default_factory=list)
+    step_hooks: list[StepHook] = field(default_factory=list)
+
+    @property
+    def n_images(self) -> int:
+        """Training images."""
+        return int(self.x.shape[0])
+
+    @property
+    def n_batches(self) -> int:
+        """Mini-batches per epoch (the last one may be smaller)."""
+        return -(-self.n_images // self.config.batch_size)
+
+
+@dataclass
+class _Epoch:
+    """The running state of one epoch.
+
+    Attributes:
+        number: the epoch, from 1.
+        order: its permutation of the training images (on the device).
+        first_step: the first mini-batch to run (after a mid-epoch resume, > 0).
+        loss_sum: running sum of batch-size-weighted losses.
+        wrong: running count of wrong training passes.
+        nonfinite: whether some step's ``W x`` overflowed (inf or NaN).
+        start: ``time.perf_counter()`` at the epoch's start (earlier by the time already spent in it
+            when resumed mid-epoch).
+    """
+
+    number: int
+    order: torch.Tensor
+    first_step: int
+    loss_sum: torch.Tensor
+    wrong: torch.Tensor
+    nonfinite: torch.Tensor
+    start: float
+
+
 def fit(
     model: NaturalQNN,
     train: Any,
     validation: Any | None = None,
     *,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig = _PAPER_RECIPE,
     progress: bool = True,
-    out_dir: str | Path | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
     callbacks: Iterable[Callback] | None = None,
-    step_hooks: Iterable[Callable[[NaturalQNN], None]] | None = None,
-    checkpoint_dir: str | Path | None = None,
+    step_hooks: Iterable[StepHook] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
 ) -> History:
     """Train ``model`` in place with mini-batch SGD on cross-entropy, one stochastic pass per batch.
 
     Each epoch shuffles the training set (``config.shuffle``), and for every mini-batch draws one fresh
-    stochastic forward pass per image, back-propagates the straight-through gradient and takes an SGD
-    step. Validation (single-shot and majority-vote error over ``config.eval_shots`` passes) runs every
-    ``config.eval_every`` epochs and after the last one.
-
-    Checkpoints and resuming: with a checkpoint directory (``checkpoint_dir``, or ``out_dir/checkpoint``
-    when only ``out_dir`` is given), the run writes ``checkpoint.safetensors`` there atomically at the
-    end of every epoch and, with ``checkpoint_every=N``, after every ``N``-th optimizer step (counted
-    over the whole run). It holds the weights, the optimizer and scheduler states, the shuffle and
-    sampling generators' states, the epoch's permutation and running sums, the running weight average
-    (``config.average_from``), the history and a
-    description of the run (see :mod:`qiskit_natural_qnn.training.checkpoint`). Calling ``fit`` again with the
-    same arguments and ``resume=True`` (on a network of the same shape, e.g. freshly constructed)
-    continues from it and ends with bit-for-bit the weights and history (apart from ``seconds``) of an
-    uninterrupted run on the same device. The step hooks' initial call is skipped on resume (the
-    checkpoint's weights already went through them); the callbacks see only the epochs run after it.
+    stochastic forward pass per image, back-propagates the surrogate gradient of the model's spec and
+    takes an SGD step. Validation (single-shot and majority-vote error over ``config.eval_shots`` passes)
+    runs every ``config.eval_every`` epochs and after the last one. With a checkpoint directory the run
+    can be resumed bit-exactly (see the module docstring).
 
     Args:
         model: the network, trained in place on the device it lives on.
@@ -229,9 +253,27 @@ def fit(
         ModelFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
             newer version of the library.
         InputError: bad data (shape, dtype, empty, non-finite, labels out of range), weights that are
-            or become NaN or infinite, pre-activations that overflow to inf or NaN, or a mean epoch loss that
-            is not finite (training diverged).
+            or become NaN or infinite, pre-activations that overflow to inf or NaN, or a mean epoch loss
+            that is not finite (training diverged).
     """
+    out, ckpt_dir = _checked_directories(config, out_dir, checkpoint_dir, checkpoint_every, resume)
+    run = _set_up(model, train, validation, config, out=out, checkpoint_dir=ckpt_dir, resume=resume)
+    run.checkpoint_every = checkpoint_every
+    run.callbacks, run.step_hooks = list(callbacks or []), list(step_hooks or [])
+    _train_epochs(run, _restore_or_start(run, resume), progress=progress)
+    _finish(run)
+    return run.loop.history
+
+
+# ------------------------------------------------------------------------------------------ set-up
+def _checked_directories(
+    config: Any,
+    out_dir: str | os.PathLike[str] | None,
+    checkpoint_dir: str | os.PathLike[str] | None,
+    checkpoint_every: Any,
+    resume: Any,
+) -> tuple[Path | None, Path | None]:
+    """Refuse bad ``fit`` arguments; return the output and checkpoint directories (each or None)."""
     if not isinstance(config, TrainConfig):
         raise ConfigurationError(f"config must be a TrainConfig, got {type(config).__name__}; pass TrainConfig(...)")
     if checkpoint_every is not None and (not is_int(checkpoint_every) or checkpoint_every < 1):
@@ -241,27 +283,57 @@ def fit(
         )
     if not isinstance(resume, (bool, np.bool_)):
         raise ConfigurationError(f"resume must be True or False, got {resume!r}")
-    callbacks = list(callbacks or [])
-    step_hooks = list(step_hooks or [])
     out = Path(out_dir) if out_dir is not None else None
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else (out / "checkpoint" if out is not None else None)
     if resume and ckpt_dir is None:
         raise ConfigurationError(
             "resume=True needs the checkpoint directory of the interrupted run; pass checkpoint_dir= or out_dir="
         )
+    return out, ckpt_dir
+
+
+def _set_up(
+    model: NaturalQNN,
+    train: Any,
+    validation: Any | None,
+    config: TrainConfig,
+    *,
+    out: Path | None,
+    checkpoint_dir: Path | None,
+    resume: bool,
+) -> _Run:
+    """Check the weights (unless resuming) and the data, create ``out``, and build a fresh run's objects."""
     if not resume:
         model.check_weights()
     x, y, train_name = _check_dataset(model, train, "train")
     val = _check_dataset(model, validation, "validation") if validation is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    return _Run(
+        model=model,
+        config=config,
+        x=x,
+        y=y,
+        val=val,
+        loop=_training_objects(model, config, (x, y, train_name), val, describe=checkpoint_dir is not None),
+        loss_fn=torch.nn.CrossEntropyLoss(reduction="mean"),
+        out=out,
+        checkpoint_dir=checkpoint_dir,
+    )
 
+
+def _training_objects(
+    model: NaturalQNN, config: TrainConfig, train: _Data, val: _Data | None, *, describe: bool
+) -> TrainingObjects:
+    """A fresh run's generators (seeded from ``config.seed``), optimizer, schedule and empty history.
+
+    ``describe``: also compute the run description a checkpoint must match (digests of the data).
+    """
     rng = np.random.default_rng(config.seed)
     shuffle_gen = make_generator(rng, "cpu")
     eval_seed = int(rng.integers(0, 2**63 - 1))
     if config.seed is not None:
         model.reseed(rng)
-
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
@@ -270,7 +342,7 @@ def fit(
         if config.schedule == "cosine"
         else None
     )
-    loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+    x, y, train_name = train
     history = History(
         config=config,
         spec=model.spec.to_dict(),
@@ -280,160 +352,231 @@ def fit(
         train_data=train_name,
         validation_data=val[2] if val is not None else None,
     )
-    n = x.shape[0]
-    bs = config.batch_size
-    shots = config.train_shots
-    n_batches = -(-n // bs)
-    loop = TrainingObjects(
+    return TrainingObjects(
         model=model,
         optimizer=optimizer,
         scheduler=scheduler,
         shuffle_gen=shuffle_gen,
         sampling_gen=model.generator(x.device),
-        run=run_description(model, config, x, y, val) if ckpt_dir is not None else {},
+        run=run_description(model, config, x, y, val) if describe else {},
         eval_seed=eval_seed,
         history=history,
     )
-    pos = LoopPosition()
-    if ckpt_dir is not None:
-        remove_stale_temporaries(ckpt_dir)
-    if resume:
-        assert ckpt_dir is not None
-        pos = restore_training_checkpoint(ckpt_dir, loop, n_batches)
-    else:
-        with torch.no_grad():
-            for hook in step_hooks:
-                hook(model)
+
+
+def _restore_or_start(run: _Run, resume: bool) -> LoopPosition:
+    """The checkpoint's position on resume; else the start, after the step hooks' first call."""
+    if run.checkpoint_dir is not None:
+        remove_stale_temporaries(run.checkpoint_dir)
+        if resume:
+            return restore_training_checkpoint(run.checkpoint_dir, run.loop, run.n_batches)
+    _apply_step_hooks(run)
+    return LoopPosition()
+
+
+def _apply_step_hooks(run: _Run) -> None:
+    with torch.no_grad():
+        for hook in run.step_hooks:
+            hook(run.model)
+
+
+# ------------------------------------------------------------------------------------------ epochs
+def _train_epochs(run: _Run, pos: LoopPosition, *, progress: bool) -> None:
+    """Run the epochs after ``pos`` under a progress bar, to the last one or until a callback stops."""
+    config = run.config
+    first = pos.epochs_done + 1
     done = pos.stopped or pos.epochs_done >= config.epochs
-    first_epoch = pos.epochs_done + 1
-    was_training = model.training
+    was_training = run.model.training
     bar = tqdm(
-        range(first_epoch, config.epochs + 1) if not done else range(0),
+        range(first, config.epochs + 1) if not done else range(0),
         desc="training",
         unit="epoch",
-        initial=first_epoch - 1,
+        initial=first - 1,
         total=config.epochs,
         disable=not progress,
     )
     try:
-        for epoch in bar:
-            resumed = pos.epoch_step > 0 and epoch == first_epoch
-            start = time.perf_counter() - (pos.epoch_seconds if resumed else 0.0)
-            model.train()
-            if resumed:
-                assert pos.order is not None and pos.loss_sum is not None and pos.wrong is not None
-                order, first_step = pos.order.to(x.device), pos.epoch_step
-                loss_sum, wrong = pos.loss_sum.to(x.device), pos.wrong.to(x.device)
-            else:
-                order = torch.randperm(n, generator=shuffle_gen) if config.shuffle else torch.arange(n)
-                order, first_step = order.to(x.device), 0
-                loss_sum = torch.zeros((), device=x.device)
-                wrong = torch.zeros((), dtype=torch.int64, device=x.device)
-            nonfinite = torch.zeros((), dtype=torch.bool, device=x.device)  # W x overflowed (inf or NaN)
-            for step in range(first_step, n_batches):
-                idx = order[step * bs : (step + 1) * bs]
-                xb, yb = x[idx], y[idx]
-                if shots > 1:  # K independent passes per image; the mean loss averages their gradients
-                    xb, yb = xb.repeat(shots, 1), yb.repeat(shots)
-                fp = model.forward_pass(xb, validate=False)
-                logits = fp.logits
-                loss = loss_fn(logits, yb)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                with torch.no_grad():
-                    for hook in step_hooks:
-                        hook(model)
-                    loss_sum += loss.detach() * idx.shape[0]
-                    wrong += (logits.argmax(dim=-1) != yb).sum()
-                    for z in fp.preactivations:
-                        nonfinite |= ~torch.isfinite(z).all()
-                if (
-                    ckpt_dir is not None
-                    and checkpoint_every is not None
-                    and step + 1 < n_batches
-                    and ((epoch - 1) * n_batches + step + 1) % checkpoint_every == 0
-                ):
-                    _check_finite(nonfinite, epoch, x.dtype)
-                    save_training_checkpoint(
-                        ckpt_dir,
-                        loop,
-                        LoopPosition(
-                            epochs_done=epoch - 1,
-                            epoch_step=step + 1,
-                            order=order,
-                            loss_sum=loss_sum,
-                            wrong=wrong,
-                            epoch_seconds=time.perf_counter() - start,
-                        ),
-                    )
-            if scheduler is not None:
-                scheduler.step()
-            model.check_weights()
-            _check_finite(nonfinite, epoch, x.dtype)
-            if config.average_from is not None and epoch >= config.average_from:
-                _update_average(loop, model)
-            mean_loss = float(loss_sum) / n  # the epoch's one synchronisation with the device
-            if not math.isfinite(mean_loss):
-                raise InputError(
-                    f"training diverged: the mean loss of epoch {epoch} is {mean_loss}; lower the learning "
-                    f"rate (lr={config.lr}) or check the data"
-                )
-            ev: Evaluation | None = None
-            if val is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
-                model.eval()
-                with _weights(model, loop.average):
-                    ev = evaluate(
-                        model,
-                        (val[0], val[1]),
-                        shots=config.eval_shots,
-                        seed=np.random.default_rng([loop.eval_seed, epoch]),
-                    )
-            record = EpochRecord(
-                epoch=epoch,
-                loss=mean_loss,
-                train_error=int(wrong) / (n * shots),
-                val_single_shot_error=ev.single_shot_error if ev is not None else None,
-                val_vote_error=ev.vote_error if ev is not None else None,
-                seconds=time.perf_counter() - start,
-            )
-            history.records.append(record)
-            postfix = {"loss": f"{record.loss:.4f}", "train_err": f"{record.train_error:.4f}"}
-            if ev is not None:
-                postfix["val_err"] = f"{ev.single_shot_error:.4f}"
-                postfix["val_vote"] = f"{ev.vote_error:.4f}"
-            bar.set_postfix(postfix)
-            if out is not None:
-                history.to_json(out / "history.json")
-            stop = any([bool(cb(record, model)) for cb in callbacks])
-            if ckpt_dir is not None:
-                save_training_checkpoint(ckpt_dir, loop, LoopPosition(epochs_done=epoch, stopped=stop))
-            if stop:
+        for number in bar:
+            resumed = pos if pos.epoch_step > 0 and number == first else None
+            epoch = _begin_epoch(run, number, resumed)
+            record = _run_epoch(run, epoch)
+            bar.set_postfix(_postfix(record))
+            if _end_of_epoch_outputs(run, record):
                 break
     finally:
         bar.close()
-        model.train(was_training)
-    if loop.average is not None:  # the trained model is the average of the weights
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(loop.average[name])
-            for hook in step_hooks:
-                hook(model)
-    if out is not None:
-        from qiskit_natural_qnn.io import save_model
+        run.model.train(was_training)
 
-        history.to_json(out / "history.json")
-        last = history.last_validated
-        save_model(
-            model,
-            out / "model.safetensors",
-            metadata={
-                "train_data": train_name,
-                "validation_data": history.validation_data,
-                "epochs": len(history.records),
-                "config": config.to_dict(),
-                "val_single_shot_error": last.val_single_shot_error if last is not None else None,
-                "val_vote_error": last.val_vote_error if last is not None else None,
-            },
+
+def _begin_epoch(run: _Run, number: int, resumed: LoopPosition | None) -> _Epoch:
+    """Epoch ``number`` with a fresh permutation and zero sums, or the interrupted epoch ``resumed``."""
+    start = time.perf_counter() - (resumed.epoch_seconds if resumed is not None else 0.0)
+    run.model.train()
+    device = run.x.device
+    if resumed is not None:
+        assert resumed.order is not None and resumed.loss_sum is not None and resumed.wrong is not None
+        order, first_step = resumed.order.to(device), resumed.epoch_step
+        loss_sum, wrong = resumed.loss_sum.to(device), resumed.wrong.to(device)
+    else:
+        n = run.n_images
+        order = torch.randperm(n, generator=run.loop.shuffle_gen) if run.config.shuffle else torch.arange(n)
+        order, first_step = order.to(device), 0
+        loss_sum = torch.zeros((), device=device)
+        wrong = torch.zeros((), dtype=torch.int64, device=device)
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+    return _Epoch(
+        number=number,
+        order=order,
+        first_step=first_step,
+        loss_sum=loss_sum,
+        wrong=wrong,
+        nonfinite=nonfinite,
+        start=start,
+    )
+
+
+def _run_epoch(run: _Run, epoch: _Epoch) -> EpochRecord:
+    """Train the epoch's remaining mini-batches, end it, validate it; return its record (kept in the history)."""
+    for step in range(epoch.first_step, run.n_batches):
+        _train_step(run, epoch, step)
+        _checkpoint_step(run, epoch, step)
+    mean_loss = _end_epoch(run, epoch)
+    ev = _validate(run, epoch.number)
+    record = EpochRecord(
+        epoch=epoch.number,
+        loss=mean_loss,
+        train_error=int(epoch.wrong) / (run.n_images * run.config.train_shots),
+        val_single_shot_error=ev.single_shot_error if ev is not None else None,
+        val_vote_error=ev.vote_error if ev is not None else None,
+        seconds=time.perf_counter() - epoch.start,
+    )
+    run.loop.history.records.append(record)
+    return record
+
+
+def _train_step(run: _Run, epoch: _Epoch, step: int) -> None:
+    """One SGD step on mini-batch ``step`` of the epoch's order (``train_shots`` passes per image)."""
+    bs, shots = run.config.batch_size, run.config.train_shots
+    idx = epoch.order[step * bs : (step + 1) * bs]
+    xb, yb = run.x[idx], run.y[idx]
+    if shots > 1:  # K independent passes per image; the mean loss averages their gradients
+        xb, yb = xb.repeat(shots, 1), yb.repeat(shots)
+    fp = run.model.forward_pass(xb, validate=False)
+    logits = fp.logits
+    loss = run.loss_fn(logits, yb)
+    optimizer = run.loop.optimizer
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        for hook in run.step_hooks:
+            hook(run.model)
+        epoch.loss_sum += loss.detach() * idx.shape[0]
+        epoch.wrong += (logits.argmax(dim=-1) != yb).sum()
+        for z in fp.preactivations:
+            epoch.nonfinite |= ~torch.isfinite(z).all()
+
+
+def _checkpoint_step(run: _Run, epoch: _Epoch, step: int) -> None:
+    """After mini-batch ``step``, checkpoint mid-epoch if ``checkpoint_every`` steps of the run have passed.
+
+    The epoch's last step is left to the end-of-epoch checkpoint.
+    """
+    directory, every = run.checkpoint_dir, run.checkpoint_every
+    if directory is None or every is None or step + 1 >= run.n_batches:
+        return
+    if ((epoch.number - 1) * run.n_batches + step + 1) % every != 0:
+        return
+    _check_finite(epoch.nonfinite, epoch.number, run.x.dtype)
+    position = LoopPosition(
+        epochs_done=epoch.number - 1,
+        epoch_step=step + 1,
+        order=epoch.order,
+        loss_sum=epoch.loss_sum,
+        wrong=epoch.wrong,
+        epoch_seconds=time.perf_counter() - epoch.start,
+    )
+    save_training_checkpoint(directory, run.loop, position)
+
+
+def _end_epoch(run: _Run, epoch: _Epoch) -> float:
+    """Step the schedule, check weights and pre-activations, update the weight average; return the mean loss.
+
+    Raises:
+        InputError: NaN or infinite weights, overflowing pre-activations, or a non-finite mean loss.
+    """
+    if run.loop.scheduler is not None:
+        run.loop.scheduler.step()
+    run.model.check_weights()
+    _check_finite(epoch.nonfinite, epoch.number, run.x.dtype)
+    average_from = run.config.average_from
+    if average_from is not None and epoch.number >= average_from:
+        _update_average(run.loop, run.model)
+    mean_loss = float(epoch.loss_sum) / run.n_images  # the epoch's one synchronisation with the device
+    if not math.isfinite(mean_loss):
+        raise InputError(
+            f"training diverged: the mean loss of epoch {epoch.number} is {mean_loss}; lower the learning "
+            f"rate (lr={run.config.lr}) or check the data"
         )
-    return history
+    return mean_loss
+
+
+def _validate(run: _Run, number: int) -> Evaluation | None:
+    """Validate after epoch ``number`` if it is due (with the weight average, if any); else None."""
+    config = run.config
+    if run.val is None or not (number % config.eval_every == 0 or number == config.epochs):
+        return None
+    run.model.eval()
+    with _weights(run.model, run.loop.average):
+        return evaluate(
+            run.model,
+            (run.val[0], run.val[1]),
+            shots=config.eval_shots,
+            seed=np.random.default_rng([run.loop.eval_seed, number]),
+        )
+
+
+def _postfix(record: EpochRecord) -> dict[str, str]:
+    """The progress bar's numbers for an epoch."""
+    postfix = {"loss": f"{record.loss:.4f}", "train_err": f"{record.train_error:.4f}"}
+    if record.val_single_shot_error is not None and record.val_vote_error is not None:
+        postfix["val_err"] = f"{record.val_single_shot_error:.4f}"
+        postfix["val_vote"] = f"{record.val_vote_error:.4f}"
+    return postfix
+
+
+def _end_of_epoch_outputs(run: _Run, record: EpochRecord) -> bool:
+    """Write the history, call the callbacks, checkpoint the epoch; return True when a callback stops."""
+    if run.out is not None:
+        run.loop.history.to_json(run.out / "history.json")
+    stop = any([bool(cb(record, run.model)) for cb in run.callbacks])
+    if run.checkpoint_dir is not None:
+        save_training_checkpoint(run.checkpoint_dir, run.loop, LoopPosition(epochs_done=record.epoch, stopped=stop))
+    return stop
+
+
+# ------------------------------------------------------------------------------------------ the end
+def _finish(run: _Run) -> None:
+    """Keep the weight average as the model (if any), then write the history and the model (if asked)."""
+    if run.loop.average is not None:  # the trained model is the average of the weights
+        with torch.no_grad():
+            for name, p in run.model.named_parameters():
+                p.copy_(run.loop.average[name])
+        _apply_step_hooks(run)
+    if run.out is None:
+        return
+    history = run.loop.history
+    history.to_json(run.out / "history.json")
+    last = history.last_validated
+    save_model(
+        run.model,
+        run.out / "model.safetensors",
+        metadata={
+            "train_data": history.train_data,
+            "validation_data": history.validation_data,
+            "epochs": len(history.records),
+            "config": run.config.to_dict(),
+            "val_single_shot_error": last.val_single_shot_error if last is not None else None,
+            "val_vote_error": last.val_vote_error if last is not None else None,
+        },
+    )
