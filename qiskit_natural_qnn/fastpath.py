@@ -13,36 +13,29 @@ Per hidden layer ``k`` with pre-activation :math:`z = W_k h_{k-1}` (plus bias, i
   it by :math:`\frac{\pi}{2}(m_i - f_a(z_i))`, measures it with angle ``g`` (``pi/2`` for the last
   hidden layer) and leaves it at the post-measurement angle.
 
-The backward pass is the straight-through estimator with the hard-tanh derivative at unit scale,
+The backward pass goes through a surrogate of :mod:`qiskit_natural_qnn.surrogates`: by default the
+paper's straight-through estimator with the hard-tanh derivative at unit scale,
 :math:`\partial d / \partial z := \mathbb{1}[-1 < z < 1]`, whatever ``a`` and ``g`` are
-(PAPER.md section 4). No gradient flows through the qubit state.
-
-``surrogate="expected"`` replaces it by the derivative of the neuron's own expected activation
-(:func:`expected_slope`), :math:`\partial d / \partial z := \frac{d}{dz} E[d] =
-\frac{\pi}{2}\cos(\frac{\pi}{2} f_a(z))\, f_a'(z)`; for the hardware-native ``linear`` stretch
-that is :math:`\frac{\pi}{2a}\cos\frac{\pi z}{2a}` (see ``docs/native.md``).
+(``docs/model.md``, "Training"), or the derivative of the neuron's expected activation
+(:class:`~qiskit_natural_qnn.surrogates.ExpectedSurrogate`). No gradient flows through the qubit state.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.exceptions import InputError
+from qiskit_natural_qnn.neurons import Neuron
+from qiskit_natural_qnn.schedule import LayerSchedule, carried_angle
+from qiskit_natural_qnn.surrogates import SURROGATES, HardTanhSurrogate, Surrogate, get_surrogate
 
 __all__ = [
-    "SURROGATES",
+    "SURROGATES",  # re-exported from qiskit_natural_qnn.surrogates for the CLI's --surrogate choices
     "ForwardPass",
-    "StraightThrough",
-    "straight_through",
-    "SurrogateThrough",
-    "expected_slope",
-    "check_surrogate",
     "sample_network",
     "make_generator",
     "UniformSource",
@@ -52,11 +45,8 @@ __all__ = [
 #: dtype and device of ``like``. The default draws from a :class:`torch.Generator`.
 UniformSource = Callable[[int, torch.Size, torch.Tensor], torch.Tensor]
 
-_STRONG = Measurement()
-
-#: Pseudo-gradients of a sampled activation: ``"hardtanh"`` (the paper's unit-scale straight-through
-#: estimator, the default) and ``"expected"`` (the derivative of the neuron's expected activation).
-SURROGATES: tuple[str, ...] = ("hardtanh", "expected")
+#: The paper's unit-scale straight-through estimator, the default pseudo-gradient.
+_DEFAULT_SURROGATE = HardTanhSurrogate()
 
 
 class ForwardPass(NamedTuple):
@@ -99,124 +89,6 @@ def nonfinite_preactivation_message(layer: int | None, dtype: torch.dtype) -> st
     )
 
 
-class StraightThrough(torch.autograd.Function):
-    r"""Return the sample ``d`` forward; pass :math:`\mathbb{1}[-1<z<1]\,\partial L/\partial d` to ``z``.
-
-    Forward: :math:`d` (a stochastic sample in :math:`\{+1,-1\}`). Pseudo-gradient:
-    :math:`\frac{\partial d}{\partial z} = 1` if :math:`-1 < z < 1` else :math:`0` (the hard-tanh
-    derivative at unit scale, Barney et al. 2025, section "Training").
-    """
-
-    @staticmethod
-    def forward(ctx, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(z)
-        return d.view_as(d)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        (z,) = ctx.saved_tensors
-        # One fused kernel: grad_out where -1 < z < 1 (strictly), else 0.
-        return torch.ops.aten.hardtanh_backward(grad_out, z, -1.0, 1.0), None
-
-
-def straight_through(z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """Attach the unit-scale hard-tanh pseudo-gradient of ``z`` to the sample ``d``.
-
-    Example:
-        >>> z = torch.tensor([-2.0, -0.5, 0.5, 2.0], requires_grad=True)
-        >>> straight_through(z, torch.sign(z)).sum().backward()
-        >>> z.grad
-        tensor([0., 1., 1., 0.])
-    """
-    if not (z.requires_grad and torch.is_grad_enabled()):
-        return d
-    return StraightThrough.apply(z, d)
-
-
-class SurrogateThrough(torch.autograd.Function):
-    r"""Return the sample ``d`` forward; pass ``slope * dL/dd`` to ``z`` (a surrogate given as a tensor).
-
-    ``slope`` is :math:`\partial d/\partial z` evaluated at ``z`` (e.g. :func:`expected_slope`),
-    computed without gradients in the forward pass.
-    """
-
-    @staticmethod
-    def forward(ctx, z: torch.Tensor, d: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(slope)
-        return d.view_as(d)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        (slope,) = ctx.saved_tensors
-        return grad_out * slope, None, None
-
-
-def expected_slope(stretch: Stretch, z: torch.Tensor) -> torch.Tensor:
-    r"""Derivative of a fresh neuron's expected activation, :math:`\frac{d}{dz}E[d]`.
-
-    With :math:`E[d] = 2P(d=+1) - 1 = \sin(\frac{\pi}{2} f_a(z))`:
-
-    .. math::
-        \frac{d}{dz}E[d] = \frac{\pi}{2}\cos\!\left(\frac{\pi}{2} f_a(z)\right) f_a'(z), \qquad
-        \text{linear: } \frac{\pi}{2a}\cos\frac{\pi z}{2a}, \quad
-        \text{hardtanh: } \frac{\pi}{2a}\cos\frac{\pi z}{2a}\,\mathbb{1}[|z| < a], \quad
-        \tanh: \frac{\pi}{2a}\cos\!\left(\frac{\pi}{2}\tanh\frac{z}{a}\right)\mathrm{sech}^2\frac{z}{a}.
-
-    For the ``linear`` stretch the slope is negative where :math:`E[d]` decreases
-    (:math:`|z| > a` within a period), unlike the straight-through estimator. Method 2 uses the same
-    fresh-qubit slope (no gradient through the qubit state, as for the straight-through estimator).
-
-    Args:
-        stretch: a stochastic stretch (``a > 0``, not ``sgn``).
-        z: pre-activations (any shape).
-
-    Returns:
-        The slope, shaped like ``z``.
-
-    Raises:
-        ConfigurationError: a deterministic stretch (``a = 0`` or ``sgn``), whose expected activation
-            is a step with no useful derivative.
-
-    Example:
-        >>> z = torch.tensor([0.0, 0.5, 2.0, 3.0])
-        >>> expected_slope(Stretch(a=1.0, kind="linear"), z).round(decimals=4)  # (pi/2) cos(pi z / 2)
-        tensor([ 1.5708,  1.1107, -1.5708,  0.0000])
-    """
-    kind = stretch.effective_kind
-    if kind == "sgn":
-        raise ConfigurationError(
-            "surrogate 'expected' needs a stochastic neuron (a > 0, stretch tanh/hardtanh/linear), got "
-            f"a = {stretch.a} with stretch {stretch.kind!r}; use surrogate='hardtanh' for the sign neuron"
-        )
-    k = math.pi / (2.0 * stretch.a)
-    if kind == "tanh":
-        t = torch.tanh(z / stretch.a)
-        return torch.cos(t * (math.pi / 2)).mul_(1.0 - t * t).mul_(k)
-    slope = torch.cos(z * k).mul_(k)
-    if kind == "hardtanh":
-        slope = slope.masked_fill_(z.abs() >= stretch.a, 0.0)
-    return slope
-
-
-def check_surrogate(surrogate: str, neuron: Neuron) -> str:
-    """Validate a surrogate name for ``neuron``; return it.
-
-    Raises:
-        ConfigurationError: unknown name, or ``"expected"`` for a deterministic neuron.
-
-    Example:
-        >>> check_surrogate("ste", Neuron())
-        Traceback (most recent call last):
-        ...
-        qiskit_natural_qnn.exceptions.ConfigurationError: unknown surrogate 'ste'; expected one of hardtanh, expected
-    """
-    if surrogate not in SURROGATES:
-        raise ConfigurationError(f"unknown surrogate {surrogate!r}; expected one of {', '.join(SURROGATES)}")
-    if surrogate == "expected" and neuron.stretch.is_deterministic:
-        expected_slope(neuron.stretch, torch.zeros(()))  # raises with the message and fix
-    return surrogate
-
-
 def make_generator(seed: int | np.random.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A :class:`torch.Generator` on ``device`` seeded from ``seed``.
 
@@ -254,7 +126,7 @@ def sample_network(
     generator: torch.Generator | None = None,
     uniform: UniformSource | None = None,
     shots: int | None = None,
-    surrogate: str = "hardtanh",
+    surrogate: Surrogate = _DEFAULT_SURROGATE,
 ) -> ForwardPass:
     """Draw one stochastic forward pass per row of ``x`` (per row and shot when ``shots`` is given).
 
@@ -267,25 +139,26 @@ def sample_network(
         uniform: an optional source of uniforms keyed by layer (for counter-based randomness).
         shots: if given, draw this many passes per row: the first layer's ``z`` (deterministic given
             ``x``) is computed once and every output gains a leading ``shots`` dimension.
-        surrogate: the pseudo-gradient, ``"hardtanh"`` (the paper's unit-scale straight-through
-            estimator) or ``"expected"`` (:func:`expected_slope`); see :data:`SURROGATES`.
+        surrogate: the pseudo-gradient, a :class:`~qiskit_natural_qnn.surrogates.Surrogate` (default:
+            the paper's unit-scale straight-through estimator); it must fit ``neuron``.
 
     Returns:
         The logits and every hidden layer's pre-activations and sampled activations. Gradients flow
-        to the weights through the straight-through estimator when autograd is enabled.
+        to the weights through ``surrogate`` when autograd is enabled.
+
+    Raises:
+        ConfigurationError: ``surrogate`` is not a surrogate, or does not fit ``neuron``.
     """
-    if surrogate != "hardtanh":
-        check_surrogate(surrogate, neuron)
-    stretch, meas = neuron.stretch, neuron.measurement
-    n_hidden = len(weights) - 1
-    carry_state = not meas.is_projective and n_hidden > 1
+    surrogate = get_surrogate(surrogate, neuron=neuron)
+    stretch = neuron.stretch
+    schedule = LayerSchedule(hidden_sizes=tuple(int(w.shape[0]) for w in weights[:-1]), neuron=neuron)
     deterministic = neuron.is_classical
     phi: torch.Tensor | None = None
     m_prev: torch.Tensor | None = None
     pre: list[torch.Tensor] = []
     acts: list[torch.Tensor] = []
     h = x
-    for k in range(n_hidden):
+    for k in range(schedule.n_hidden):
         z = torch.nn.functional.linear(h, weights[k], biases[k])
         if k == 0 and shots is not None:
             z = z.unsqueeze(0).expand(int(shots), *z.shape)
@@ -294,16 +167,13 @@ def sample_network(
             d = stretch(zd)
         else:
             update = None
-            if carry_state:
-                f = stretch(zd)
-                if phi is None:
-                    phi = f.neg_().add_(1.0).mul_(math.pi / 2)  # fresh qubits: angle 0, last outcome +1
-                else:
-                    phi = (m_prev - f).mul_(math.pi / 2).add_(phi)
-                if k < n_hidden - 1:
+            if schedule.carries_state:
+                phi = carried_angle(stretch(zd), phi=phi, m=m_prev)
+                meas = schedule.measurement(k + 1)
+                if schedule.carries_after(k + 1):
                     p, update = meas.readout(phi)
                 else:
-                    p = _STRONG.prob_plus(phi)
+                    p = meas.prob_plus(phi)
             else:
                 p = stretch.prob_plus(zd)
             u = (
@@ -317,9 +187,6 @@ def sample_network(
                 m_prev = d
         pre.append(z)
         acts.append(d)
-        if surrogate == "hardtanh" or not (z.requires_grad and torch.is_grad_enabled()):
-            h = straight_through(z, d)
-        else:
-            h = SurrogateThrough.apply(z, d, expected_slope(stretch, zd))
+        h = surrogate(z, d, stretch)
     logits = torch.nn.functional.linear(h, weights[-1], biases[-1])
     return ForwardPass(logits=logits, preactivations=pre, activations=acts)

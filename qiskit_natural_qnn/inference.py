@@ -1,7 +1,7 @@
 """Inference with a naturally quantized network: shots, majority vote, vote counts, error rates.
 
-A stochastic network classifies an image once per forward pass (a *shot*). PAPER.md section 5
-reports two numbers: the **single-shot error** (one stochastic pass) and the **majority-vote error**
+A stochastic network classifies an image once per forward pass (a *shot*). The paper
+(arXiv:2503.15482) reports two numbers: the **single-shot error** (one stochastic pass) and the **majority-vote error**
 over ``S`` independent passes per image (``S = 15`` in the paper). Ties in the vote go to the
 smallest class index among the tied classes.
 
@@ -25,10 +25,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from qiskit_natural_qnn.decode import classes_from_logits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import counter_uniform, seed_words
+from qiskit_natural_qnn.view import ArrayLike
 
 __all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "evaluate"]
 
@@ -135,7 +137,7 @@ def check_real_dtype(values: Any, what: str) -> None:
         )
 
 
-def _as_images(model: NaturalQNN, images: Any) -> np.ndarray | torch.Tensor:
+def _as_images(model: NaturalQNN, images: ArrayLike) -> np.ndarray | torch.Tensor:
     """``images`` as a 2-D array or tensor of width ``n_inputs`` with at least one row."""
     if not isinstance(images, torch.Tensor):
         try:
@@ -162,7 +164,7 @@ def _seed_stream(model: NaturalQNN, seed: Any, device: torch.device) -> tuple[in
     if seed is None:
         return None, model.generator(device)
     if isinstance(seed, np.random.Generator) or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        lo, hi = seed_words(seed)  # draws once from a NumPy generator, so the next call differs
+        lo, hi = seed_words(seed if isinstance(seed, np.random.Generator) else int(seed))  # draws once from a generator
         return lo | (hi << 32), None
     raise ConfigurationError(
         f"seed must be an int, a numpy.random.Generator, a torch.Generator or None, got {type(seed).__name__}; "
@@ -170,7 +172,7 @@ def _seed_stream(model: NaturalQNN, seed: Any, device: torch.device) -> tuple[in
     )
 
 
-def _check_image_ids(image_ids: Any, n: int) -> torch.Tensor:
+def _check_image_ids(image_ids: ArrayLike, n: int) -> torch.Tensor:
     """``image_ids`` as an int64 tensor ``(n,)`` of non-negative integers."""
     if isinstance(image_ids, torch.Tensor):
         image_ids = image_ids.detach().cpu().numpy()
@@ -191,13 +193,13 @@ def _check_image_ids(image_ids: Any, n: int) -> torch.Tensor:
 
 def predict(
     model: NaturalQNN,
-    images: Any,
+    images: ArrayLike,
     *,
     shots: int = 15,
     seed: int | np.random.Generator | torch.Generator | None = None,
     batch_size: int = 1024,
     return_hidden: bool = False,
-    image_ids: Any | None = None,
+    image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
 ) -> Prediction:
     """Classify each image ``shots`` times with independent stochastic passes, then vote.
@@ -258,7 +260,7 @@ def predict(
         raise ConfigurationError(f"shot_offset must be an int >= 0, got {shot_offset!r}; pass e.g. shot_offset=0")
     images = _as_images(model, images)
     n = images.shape[0]
-    device = model.layers[0].weight.device
+    device = model.weights()[0].device
     counter_seed, gen = _seed_stream(model, seed, device)
     if counter_seed is None and (image_ids is not None or shot_offset != 0):
         raise ConfigurationError(
@@ -275,7 +277,7 @@ def predict(
         else:
             fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], int(shot_offset))
         fp.check_finite()
-        classes.append(fp.logits.argmax(dim=-1).T.cpu())  # (b, S); argmax ties -> first index
+        classes.append(classes_from_logits(fp.logits).T.cpu())  # (b, S); ties -> smallest class index
         if return_hidden:
             for k, d in enumerate(fp.activations):
                 hidden[k].append(d.transpose(0, 1).to(torch.int8).cpu())
@@ -287,7 +289,7 @@ def predict(
 
 @torch.no_grad()
 def _sample_counter(
-    model: NaturalQNN, batch: Any, shots: int, seed: int, ids: torch.Tensor, shot_offset: int
+    model: NaturalQNN, batch: ArrayLike, shots: int, seed: int, ids: torch.Tensor, shot_offset: int
 ) -> ForwardPass:
     """``shots`` passes per row of ``batch`` with counter-based uniforms keyed by ``ids``."""
     x = model.check_input(batch)
@@ -296,7 +298,7 @@ def _sample_counter(
     return sample_network(x, model.weights(), model.biases(), model.neuron, uniform=uniform, shots=shots)
 
 
-def _split_data(data: Any) -> tuple[Any, Any]:
+def split_data(data: Any) -> tuple[Any, Any]:
     """``(images, labels)`` from a Dataset-like object or a 2-sequence."""
     if hasattr(data, "images") and hasattr(data, "labels"):
         return data.images, data.labels
@@ -307,7 +309,7 @@ def _split_data(data: Any) -> tuple[Any, Any]:
     return images, labels
 
 
-def check_labels(labels: Any, n_images: int, n_classes: int) -> np.ndarray:
+def check_labels(labels: ArrayLike, n_images: int, n_classes: int) -> np.ndarray:
     """Return ``labels`` as an ``int64`` array ``(n_images,)`` with values in ``[0, n_classes)``.
 
     Raises:
@@ -335,7 +337,7 @@ def evaluate(
     shots: int = 15,
     seed: int | np.random.Generator | torch.Generator | None = None,
     batch_size: int = 1024,
-    image_ids: Any | None = None,
+    image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
 ) -> Evaluation:
     """Single-shot and majority-vote error of ``model`` on labelled images.
@@ -365,7 +367,7 @@ def evaluate(
         >>> ev.single_shot_error == ev.vote_error, ev.shots, ev.n_images
         (True, 3, 4)
     """
-    images, labels = _split_data(data)
+    images, labels = split_data(data)
     images = _as_images(model, images)
     labels = check_labels(labels, images.shape[0], model.n_outputs)
     pred = predict(

@@ -1,9 +1,11 @@
 r"""Neurons of a naturally quantized network: stretch functions and measurements.
 
-This module is the single source of the model's math (PAPER.md sections 2-3). Every other part of the
-library (the PyTorch fast path, the circuit builders, the decoders) asks it for probabilities, angles
-and post-measurement states. Each function accepts NumPy arrays, Python floats or PyTorch tensors
-and returns the same kind.
+This module is the single source of the model's math for one neuron (docs/model.md, "Neurons" and
+"Measurement"; arXiv:2503.15482); :mod:`qiskit_natural_qnn.schedule` adds how the hidden layers are
+chained (which measurement each layer uses, which layers carry their state on, Method 2's angle
+step). Every other part of the library (the PyTorch fast path, the exact enumeration, the circuit
+builders, the decoders) asks these two modules for probabilities, angles and post-measurement
+states. Each function accepts NumPy arrays, Python floats or PyTorch tensors and returns the same kind.
 
 A hidden neuron is a qubit at Bloch angle :math:`\phi` (state
 :math:`\cos(\phi/2)|0\rangle + \sin(\phi/2)|1\rangle`). Outcome bit 0 means activation :math:`+1`,
@@ -63,7 +65,7 @@ WeakUpdate = Literal["circuit", "authors_arcsin"]
 STRETCH_KINDS: tuple[str, ...] = ("sgn", "tanh", "hardtanh", "linear")
 
 #: Post-measurement updates: ``circuit`` (the reference, what the circuit does) and
-#: ``authors_arcsin`` (compatibility with the authors' simulation code; see PAPER.md section 3).
+#: ``authors_arcsin`` (compatibility with the authors' simulation code; see docs/model.md, "Measurement").
 WEAK_UPDATES: tuple[str, ...] = ("circuit", "authors_arcsin")
 
 _HALF_PI = math.pi / 2
@@ -96,7 +98,7 @@ def _check_finite_nonneg(name: str, value: float, fix: str) -> float:
 
 @dataclass(frozen=True)
 class Stretch:
-    r"""The stretch (quantumness) function :math:`f_a` of PAPER.md section 2.
+    r"""The stretch (quantumness) function :math:`f_a` (docs/model.md, "Neurons").
 
     .. math::
         f_0(z) = \mathrm{sgn}(z), \qquad
@@ -203,7 +205,7 @@ class Stretch:
 
 @dataclass(frozen=True)
 class Measurement:
-    r"""Measurement of a neuron qubit with entanglement angle ``g`` (PAPER.md section 3).
+    r"""Measurement of a neuron qubit with entanglement angle ``g`` (docs/model.md, "Measurement").
 
     The neuron is entangled with an ancilla by :math:`R_{ZY}(g) = e^{-i\frac{g}{2} Z\otimes Y}` and the
     ancilla is measured in the X basis. With Kraus operators
@@ -264,7 +266,7 @@ class Measurement:
 
     @property
     def sin_g(self) -> float:
-        """:math:`\\sin g`, the measurement strength."""
+        r""":math:`\sin g`, the measurement strength."""
         return 1.0 if self.is_projective else math.sin(self.g)
 
     def _ratios(self) -> tuple[float, float]:
@@ -331,11 +333,12 @@ class Measurement:
             if s < 1.0:
                 r_plus, r_minus = self._ratios()
                 if xp is torch:
+                    ratio: torch.Tensor | float
                     if isinstance(m, torch.Tensor):
-                        factor = torch.where(m > 0, phi.new_tensor(r_plus), phi.new_tensor(r_minus))
+                        ratio = torch.where(m > 0, phi.new_tensor(r_plus), phi.new_tensor(r_minus))
                     else:
-                        factor = r_plus if m > 0 else r_minus
-                    return torch.atan2(torch.sin(phi * 0.5).mul_(factor), torch.cos(phi * 0.5)).mul_(2.0)
+                        ratio = r_plus if m > 0 else r_minus
+                    return torch.atan2(torch.sin(phi * 0.5).mul_(ratio), torch.cos(phi * 0.5)).mul_(2.0)
                 factor = np.where(np.asarray(m) > 0, r_plus, r_minus)
                 return 2.0 * np.arctan2(factor * np.sin(phi / 2), np.cos(phi / 2))
             c = xp.sqrt(nonneg(1.0 + m * s)) * xp.cos(phi / 2)

@@ -17,14 +17,17 @@ import pytest
 import torch
 from qiskit.primitives import BaseSamplerV2, StatevectorSampler
 from qiskit_aer.primitives import SamplerV2 as AerSampler
-from qiskit_machine_learning.connectors import TorchConnector
-from qiskit_machine_learning.exceptions import QiskitMachineLearningError
-from torch import nn
 
-from qiskit_natural_qnn import ConfigurationError, ExecutionError, InputError, NaturalQNN
-from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
-from qiskit_natural_qnn.fastpath import make_generator, sample_network
-from qiskit_natural_qnn.ml import (
+pytest.importorskip("qiskit_machine_learning", reason="the [ml] extra (qiskit-machine-learning) is not installed")
+
+from qiskit_machine_learning.connectors import TorchConnector  # noqa: E402
+from qiskit_machine_learning.exceptions import QiskitMachineLearningError  # noqa: E402
+from torch import nn  # noqa: E402
+
+from qiskit_natural_qnn import ConfigurationError, ExecutionError, InputError, NaturalQNN  # noqa: E402
+from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution  # noqa: E402
+from qiskit_natural_qnn.fastpath import make_generator, sample_network  # noqa: E402
+from qiskit_natural_qnn.ml import (  # noqa: E402
     LayerwiseSamplerForward,
     NaturalQNNModule,
     NaturalQNNNetwork,
@@ -36,7 +39,7 @@ from qiskit_natural_qnn.ml import (
     weight_layout,
 )
 
-from .stats import chi2_pvalue, counts_of
+from .stats import chi2_pvalue, counts_of  # noqa: E402
 
 SEED = 11
 F32_TOL = dict(rtol=1e-5, atol=1e-6)

@@ -10,6 +10,7 @@ import torch
 
 from qiskit_natural_qnn import ConfigurationError, Measurement, Neuron, Stretch
 from qiskit_natural_qnn.neurons import activation_to_bit, outcome_to_activation
+from qiskit_natural_qnn.schedule import PROJECTIVE, LayerSchedule, carried_angle, own_outcome_shift
 
 Z_GRID = np.linspace(-3, 3, 61)
 
@@ -241,3 +242,72 @@ def test_post_measurement_state_is_accurate_to_a_few_ulp_at_the_edges(g, update)
                 assert abs(math.cos(got / 2) - want[0]) <= tol and abs(math.sin(got / 2) - want[1]) <= tol, (
                     f"phi={phi!r} m={m} got angle {got!r}, want state {want}"
                 )
+
+
+# --------------------------------------------------------------------------- layer schedule
+def _weak(g: float = 0.4) -> Neuron:
+    return Neuron(stretch=Stretch(a=0.5), measurement=Measurement(g=g))
+
+
+def test_schedule_measures_every_hidden_layer_but_the_last_weakly_in_method_2():
+    schedule = LayerSchedule(hidden_sizes=(3, 3, 3), neuron=_weak(0.4))
+    assert schedule.carries_state and schedule.n_hidden == 3
+    assert [schedule.measurement(k).g for k in (1, 2, 3)] == [0.4, 0.4, math.pi / 2]
+    assert [schedule.carries_after(k) for k in (1, 2, 3)] == [True, True, False]
+    assert [schedule.is_weak(k) for k in (1, 2, 3)] == [True, True, False]
+    assert schedule.measurement(3) == PROJECTIVE and schedule.measurement(1) is schedule.neuron.measurement
+
+
+@pytest.mark.parametrize(
+    "sizes, neuron",
+    [
+        ((3, 4, 2), Neuron(stretch=Stretch(a=0.5), measurement=Measurement())),  # Method 1
+        ((3,), _weak(0.4)),  # Method 2 with one hidden layer: nothing to carry
+        ((2, 2), Neuron(measurement=Measurement(update="authors_arcsin"))),  # projective, whatever the update
+    ],
+)
+def test_schedule_without_carried_state_measures_projectively(sizes, neuron):
+    schedule = LayerSchedule(hidden_sizes=sizes, neuron=neuron)
+    assert not schedule.carries_state
+    for k in range(1, len(sizes) + 1):
+        assert schedule.measurement(k) == PROJECTIVE and not schedule.carries_after(k) and not schedule.is_weak(k)
+
+
+def test_schedule_refuses_unequal_widths_with_carried_state_and_bad_layers():
+    with pytest.raises(
+        ConfigurationError,
+        match=r"Method 2 \(g < pi/2\) carries each neuron's qubit across hidden layers, so all hidden widths must "
+        r"be equal, got \[3, 2\]; use equal widths or g=math.pi/2",
+    ):
+        LayerSchedule(hidden_sizes=(3, 2), neuron=_weak())
+    with pytest.raises(ConfigurationError, match=r"hidden_sizes must hold at least one positive int, got \[\]"):
+        LayerSchedule(hidden_sizes=(), neuron=_weak())
+    schedule = LayerSchedule(hidden_sizes=(2, 2), neuron=_weak())
+    for bad in (0, 3, True, 1.0):
+        with pytest.raises(ConfigurationError, match=r"layer must be a hidden-layer number in \[1, 2\] \(1-based\)"):
+            schedule.measurement(bad)
+    with pytest.raises(ConfigurationError, match=r"in \[2, 2\] \(1-based\), got 1; the network has 2 hidden"):
+        schedule.check_layer(1, first=2)
+
+
+def test_carried_angle_is_the_fresh_angle_then_phi_plus_theta_plus_own_shift():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=50)
+    stretch = Stretch(a=0.7, kind="linear")
+    f = stretch(z)
+    # A fresh qubit (angle 0, last outcome +1) sits at the fresh-qubit angle theta(z), to the bit.
+    np.testing.assert_array_equal(carried_angle(f), stretch.theta(z))
+    phi, m = rng.uniform(-2 * np.pi, 2 * np.pi, size=50), np.where(rng.random(50) < 0.5, 1.0, -1.0)
+    step = carried_angle(f, phi=phi, m=m)
+    np.testing.assert_allclose(step, phi + (np.pi / 2) * (m - f), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(step, phi + stretch.theta(z) + own_outcome_shift(m), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(own_outcome_shift(np.array([1.0, -1.0])), [0.0, -np.pi])
+    # The torch form (the fast path) and the NumPy form (the exact enumeration) agree to the bit.
+    t = torch.as_tensor
+    np.testing.assert_array_equal(carried_angle(t(f)).numpy(), carried_angle(f))
+    np.testing.assert_array_equal(carried_angle(t(f), phi=t(phi), m=t(m)).numpy(), step)
+    ft = t(f)
+    carried_angle(ft, phi=t(phi), m=t(m))
+    np.testing.assert_array_equal(ft.numpy(), f)  # inputs are not changed in place
+    with pytest.raises(ConfigurationError, match=r"carried_angle got the previous angles phi but not the previous"):
+        carried_angle(f, phi=phi)

@@ -10,11 +10,13 @@ import os
 import numpy as np
 import pytest
 
-from qiskit_natural_qnn.cli.argtypes import parse_values
-from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main
-from qiskit_natural_qnn.data import MNISTSplit, load_default, take
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.experiments import (
+pytest.importorskip("matplotlib", reason="the [plot] extra (matplotlib) is not installed")
+
+from qiskit_natural_qnn.cli.argtypes import parse_values  # noqa: E402
+from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main  # noqa: E402
+from qiskit_natural_qnn.data import MNISTSplit, load_default, take  # noqa: E402
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError  # noqa: E402
+from qiskit_natural_qnn.experiments import (  # noqa: E402
     PointRecord,
     SweepPoint,
     SweepSettings,
@@ -31,9 +33,9 @@ from qiskit_natural_qnn.experiments import (
     run_sweep,
     save_figure,
 )
-from qiskit_natural_qnn.experiments.sweep import _fake_record
-from qiskit_natural_qnn.network import NaturalQNN
-from qiskit_natural_qnn.training import TrainConfig, fit
+from qiskit_natural_qnn.experiments.sweep import _fake_record  # noqa: E402
+from qiskit_natural_qnn.network import NaturalQNN  # noqa: E402
+from qiskit_natural_qnn.training import TrainConfig, fit  # noqa: E402
 
 HALF_PI = math.pi / 2
 

@@ -7,7 +7,9 @@
 * :mod:`.deferred`: the static deferred-measurement circuit.
 * :mod:`.exactness`: is a single circuit exact, and why.
 * :mod:`.qasm`: OpenQASM 3 export and import.
-* :mod:`.registers`: register names (``h1``, ``h2``...) and decoding of results by name.
+* :mod:`.layout`: which qubits each hidden layer uses in the whole-network circuits.
+* :mod:`.registers`: register names (``h1``, ``h2``...); results are decoded by name in
+  :mod:`qiskit_natural_qnn.decode`.
 
 Target rules, transpilation, named devices and resource reports are in
 :mod:`qiskit_natural_qnn.transpile`.

@@ -1,14 +1,17 @@
 r"""Host-side angle arithmetic for the circuits: every number comes from :mod:`..neurons`.
 
 The circuit builders never write a formula of the model themselves; they ask this module, which in
-turn asks :class:`~qiskit_natural_qnn.neurons.Stretch` and
-:class:`~qiskit_natural_qnn.neurons.Measurement`.
+turn asks :class:`~qiskit_natural_qnn.neurons.Stretch`, :class:`~qiskit_natural_qnn.neurons.Measurement`
+and the network's :class:`~qiskit_natural_qnn.schedule.LayerSchedule` (which measurement each layer
+uses, which layers carry their state on, and Method 2's angle step). Every function takes a
+:data:`~qiskit_natural_qnn.view.NetworkLike` and reads its :class:`~qiskit_natural_qnn.view.NetworkView`.
 
 * :func:`input_angles`: the first hidden layer's RY angles, computed on the host from real pixels
   (exact for every stretch function).
 * :func:`layer_angles` and :func:`post_angles`: host-side feedforward for layer-by-layer execution.
   For Method 2 the RY angle of a layer circuit is the neuron's *absolute* Bloch angle
-  :math:`\phi_k = \phi'_{k-1} + \frac{\pi}{2}(m_{k-1} - f_a(z_k))`, prepared on a fresh qubit.
+  :math:`\phi_k = \phi'_{k-1} + \theta(z_k) + \frac{\pi}{2}(m_{k-1} - 1)` (the schedule's angle step,
+  :func:`~qiskit_natural_qnn.schedule.carried_angle`, as its two rotations), prepared on a fresh qubit.
 * :func:`linear_feedforward`: a fixed base angle per neuron plus one fixed angle per previous-layer
   bit (the ``linear`` construction); exact only where :math:`f_a(z) = z/a` on every bit pattern.
 * :func:`lookup_angles`: the exact angles for every bit pattern of the previous layer (the
@@ -29,14 +32,14 @@ Example:
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.neurons import Measurement, Stretch, outcome_to_activation
+from qiskit_natural_qnn.schedule import own_outcome_shift
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
 __all__ = [
     "LinearFeedforward",
@@ -51,11 +54,11 @@ __all__ = [
     "register_patterns",
 ]
 
-_STRONG = Measurement()
 
-
-def carries_state(model: Any) -> bool:
+def carries_state(model: NetworkLike) -> bool:
     """True when neurons keep their qubit from layer to layer (Method 2, ``g < pi/2``, >= 2 hidden layers).
+
+    The network's :attr:`~qiskit_natural_qnn.schedule.LayerSchedule.carries_state`.
 
     Example:
         >>> from qiskit_natural_qnn import NaturalQNN
@@ -64,41 +67,28 @@ def carries_state(model: Any) -> bool:
         >>> carries_state(NaturalQNN(layer_sizes=[2, 2, 2], a=0.5, g=0.5, seed=0))  # one hidden layer
         False
     """
-    return not model.neuron.measurement.is_projective and len(model.hidden_sizes) > 1
+    return network_view(model).schedule.carries_state
 
 
-def network_arrays(model: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def network_arrays(model: NetworkLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The weights and biases as float64 NumPy arrays (a zero bias where the network has none).
+
+    The :class:`~qiskit_natural_qnn.view.NetworkView`'s arrays (read-only), as lists.
 
     Returns:
         ``(weights, biases)``: ``weights[k]`` has shape ``(fan_out, fan_in)``, ``biases[k]`` ``(fan_out,)``.
     """
-    with torch.no_grad():
-        weights = [w.detach().cpu().double().numpy() for w in model.weights()]
-        biases = [
-            np.zeros(w.shape[0]) if b is None else b.detach().cpu().double().numpy()
-            for w, b in zip(weights, model.biases())
-        ]
-    return weights, biases
+    view = network_view(model)
+    return list(view.weights), list(view.biases)
 
 
-def _check_layer(model: Any, layer: int, *, first: int = 1) -> int:
-    n_hidden = len(model.hidden_sizes)
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not first <= layer <= n_hidden:
-        raise ConfigurationError(
-            f"layer must be a hidden-layer number in [{first}, {n_hidden}] (1-based), got {layer!r}; "
-            f"the network has {n_hidden} hidden layer(s)"
-        )
-    return int(layer)
-
-
-def input_angles(model: Any, x: Any) -> np.ndarray:
+def input_angles(model: NetworkLike, x: ArrayLike) -> np.ndarray:
     r"""The first hidden layer's RY angles :math:`\theta = \frac{\pi}{2}(1 - f_a(W_1 x + b_1))`.
 
     Computed on the host from real pixels, so they are exact for every stretch function.
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         x: one input ``(n_inputs,)`` or a batch ``(batch, n_inputs)``.
 
     Returns:
@@ -113,19 +103,18 @@ def input_angles(model: Any, x: Any) -> np.ndarray:
         >>> input_angles(net, [[0.0, 0.0, 0.0]])  # sgn(0) = -1 -> theta = pi
         array([[3.14159265, 3.14159265]])
     """
-    xt = model.check_input(x)
-    if xt.ndim > 2:
+    view = network_view(model)
+    x64 = view.inputs(x)
+    if x64.ndim > 2:
         raise InputError(
-            f"inputs must have shape ({model.n_inputs},) or (batch, {model.n_inputs}), got {tuple(xt.shape)}; "
+            f"inputs must have shape ({view.n_inputs},) or (batch, {view.n_inputs}), got {tuple(x64.shape)}; "
             "flatten the batch dimensions"
         )
-    x64 = xt.detach().cpu().double().numpy()
-    weights, biases = network_arrays(model)
-    z = x64 @ weights[0].T + biases[0]
-    return np.asarray(model.neuron.stretch.theta(z), dtype=float)
+    z = x64 @ view.weights[0].T + view.biases[0]
+    return np.asarray(view.neuron.stretch.theta(z), dtype=float)
 
 
-def _bits_array(bits: Any, width: int, what: str) -> np.ndarray:
+def _bits_array(bits: ArrayLike, width: int, what: str) -> np.ndarray:
     arr = np.asarray(bits)
     if arr.ndim == 0 or arr.shape[-1] != width:
         raise InputError(f"{what} must have {width} bits in its last axis, got shape {arr.shape}")
@@ -135,21 +124,27 @@ def _bits_array(bits: Any, width: int, what: str) -> np.ndarray:
 
 
 def _own_shift(bits: np.ndarray) -> np.ndarray:
-    r"""Method 2's own-outcome term :math:`\frac{\pi}{2}(m - 1)`: 0 after ``+1``, ``-pi`` after ``-1``."""
-    return (math.pi / 2) * (outcome_to_activation(bits) - 1.0)
+    r"""Method 2's own-outcome term :math:`\frac{\pi}{2}(m - 1)` of each bit: 0 after ``+1``, ``-pi`` after ``-1``."""
+    return np.asarray(own_outcome_shift(outcome_to_activation(bits)), dtype=float)
 
 
-def layer_angles(model: Any, *, layer: int, bits: Any, carried: Any = None) -> np.ndarray:
+def _theta_of_bits(view: NetworkView, k: int, bits: np.ndarray) -> np.ndarray:
+    """Fresh-qubit angles of hidden layer ``k`` (1-based, ``>= 2``) given the previous layer's bits."""
+    z = outcome_to_activation(bits).astype(float) @ view.weights[k - 1].T + view.biases[k - 1]
+    return np.asarray(view.neuron.stretch.theta(z), dtype=float)
+
+
+def layer_angles(model: NetworkLike, *, layer: int, bits: ArrayLike, carried: ArrayLike | None = None) -> np.ndarray:
     r"""RY angles of hidden layer ``layer >= 2`` given the previous layer's measured bits.
 
     Method 1: :math:`\theta = \frac{\pi}{2}(1 - f_a(z))` with :math:`z = W_k d + b_k`, for a fresh
     qubit. Method 2 (:func:`carries_state`): the neuron's absolute Bloch angle
-    :math:`\phi'_{k-1} + \frac{\pi}{2}(m - f_a(z))`, where ``m`` is the neuron's own last outcome
+    :math:`\phi'_{k-1} + \theta + \frac{\pi}{2}(m - 1)`, where ``m`` is the neuron's own last outcome
     (the previous layer's bit of the same neuron) and ``carried`` is :math:`\phi'_{k-1}`
     (from :func:`post_angles`); a layer circuit prepares it on a fresh qubit.
 
     Args:
-        model: the network.
+        model: the network or its view.
         layer: hidden layer number, 1-based, ``>= 2`` (layer 1 takes :func:`input_angles`).
         bits: the previous layer's bits, shape ``(..., hidden_{k-1})``.
         carried: Method 2 only: each neuron's post-measurement angle after the previous layer,
@@ -163,12 +158,11 @@ def layer_angles(model: Any, *, layer: int, bits: Any, carried: Any = None) -> n
             Method 1.
         InputError: ``bits`` of the wrong width or not 0/1.
     """
-    k = _check_layer(model, layer, first=2)
-    weights, biases = network_arrays(model)
-    prev = _bits_array(bits, weights[k - 1].shape[1], f"bits of hidden layer {k - 1}")
-    z = outcome_to_activation(prev).astype(float) @ weights[k - 1].T + biases[k - 1]
-    theta = np.asarray(model.neuron.stretch.theta(z), dtype=float)
-    if not carries_state(model):
+    view = network_view(model)
+    k = view.schedule.check_layer(layer, first=2)
+    prev = _bits_array(bits, view.weights[k - 1].shape[1], f"bits of hidden layer {k - 1}")
+    theta = _theta_of_bits(view, k, prev)
+    if not view.schedule.carries_state:
         if carried is not None:
             raise ConfigurationError(
                 "carried angles apply to Method 2 only (g < pi/2); this network measures projectively, "
@@ -177,15 +171,17 @@ def layer_angles(model: Any, *, layer: int, bits: Any, carried: Any = None) -> n
         return theta
     if carried is None:
         raise ConfigurationError(
-            f"Method 2 (g = {model.g:.6g}) carries each neuron's state: pass carried=post_angles(...) "
+            f"Method 2 (g = {view.g:.6g}) carries each neuron's state: pass carried=post_angles(...) "
             f"of hidden layer {k - 1}"
         )
     carried = np.asarray(carried, dtype=float)
-    return carried + theta + _own_shift(prev)
+    return np.asarray(carried + theta + _own_shift(prev))
 
 
-def layer_measurement(model: Any, layer: int) -> Measurement:
+def layer_measurement(model: NetworkLike, layer: int) -> Measurement:
     """The measurement of hidden layer ``layer`` (1-based): ``g`` except for the last layer (strong).
+
+    The network's :meth:`~qiskit_natural_qnn.schedule.LayerSchedule.measurement`.
 
     Example:
         >>> from qiskit_natural_qnn import NaturalQNN
@@ -193,20 +189,17 @@ def layer_measurement(model: Any, layer: int) -> Measurement:
         >>> layer_measurement(net, 1).g, layer_measurement(net, 2).is_projective
         (0.5, True)
     """
-    k = _check_layer(model, layer)
-    if carries_state(model) and k < len(model.hidden_sizes):
-        return model.neuron.measurement
-    return _STRONG
+    return network_view(model).schedule.measurement(layer)
 
 
-def post_angles(model: Any, *, layer: int, angles: Any, bits: Any) -> np.ndarray:
+def post_angles(model: NetworkLike, *, layer: int, angles: ArrayLike, bits: ArrayLike) -> np.ndarray:
     """Method 2: each neuron's Bloch angle after hidden layer ``layer`` measured ``bits``.
 
     Delegates to :meth:`~qiskit_natural_qnn.neurons.Measurement.post_angle` with the layer's
     measurement (:func:`layer_measurement`), so the model's ``weak_update`` rule is honoured.
 
     Args:
-        model: the network.
+        model: the network or its view.
         layer: the hidden layer just measured (1-based).
         angles: the Bloch angles before the measurement (what the layer circuit prepared).
         bits: the measured bits, same shape.
@@ -247,7 +240,7 @@ class LinearFeedforward(NamedTuple):
     per_bit: np.ndarray
 
 
-def linear_feedforward(model: Any, *, layer: int) -> LinearFeedforward:
+def linear_feedforward(model: NetworkLike, *, layer: int) -> LinearFeedforward:
     r"""The affine (``linear`` stretch) angles of hidden layer ``layer >= 2``.
 
     With the stretch taken as :math:`f_a(z) = z/a` (the ``linear`` kind of
@@ -258,29 +251,29 @@ def linear_feedforward(model: Any, *, layer: int) -> LinearFeedforward:
     Raises:
         ConfigurationError: ``a = 0`` (there is no affine form of the sign neuron) or bad ``layer``.
     """
-    k = _check_layer(model, layer, first=2)
-    if model.a == 0:
+    view = network_view(model)
+    k = view.schedule.check_layer(layer, first=2)
+    if view.a == 0:
         raise ConfigurationError(
             "the linear construction needs a stretch a > 0 (a = 0 is the sign neuron, which is not "
             "affine in z); use construction='lookup' or layer-by-layer execution"
         )
-    lin = Stretch(a=model.a, kind="linear")
-    weights, biases = network_arrays(model)
-    w, b = weights[k - 1], biases[k - 1]
+    lin = Stretch(a=view.a, kind="linear")
+    w, b = view.weights[k - 1], view.biases[k - 1]
     d0 = outcome_to_activation(np.zeros(w.shape[1], dtype=np.int64)).astype(float)  # every bit 0
     step = float(outcome_to_activation(1) - outcome_to_activation(0))  # d changes by -2 when bit -> 1
     slope = float(lin.theta(1.0) - lin.theta(0.0))  # d theta / d z of the linear stretch
     base = np.asarray(lin.theta(w @ d0 + b), dtype=float)
     per_bit = slope * step * w
-    if carries_state(model):
+    if view.schedule.carries_state:
         # The own-outcome term (pi/2)(m_i - 1) is affine in neuron i's own previous bit.
-        own_step = float(_own_shift(np.int64(1)) - _own_shift(np.int64(0)))
+        own_step = float(_own_shift(np.ones(1, dtype=np.int64))[0] - _own_shift(np.zeros(1, dtype=np.int64))[0])
         base = base + _own_shift(np.zeros(w.shape[0], dtype=np.int64))
         per_bit = per_bit + own_step * np.eye(w.shape[0])
     return LinearFeedforward(base=base, per_bit=per_bit)
 
 
-def lookup_angles(model: Any, *, layer: int) -> np.ndarray:
+def lookup_angles(model: NetworkLike, *, layer: int) -> np.ndarray:
     """Exact angles of hidden layer ``layer >= 2`` for every value of the previous layer's register.
 
     Row ``v`` holds the angles (Method 1: for a fresh qubit; Method 2: the rotation added to the
@@ -289,11 +282,10 @@ def lookup_angles(model: Any, *, layer: int) -> np.ndarray:
     Returns:
         float64 array of shape ``(2**hidden_{k-1}, hidden_k)``.
     """
-    k = _check_layer(model, layer, first=2)
-    weights, biases = network_arrays(model)
-    patterns = register_patterns(weights[k - 1].shape[1])
-    z = outcome_to_activation(patterns).astype(float) @ weights[k - 1].T + biases[k - 1]
-    theta = np.asarray(model.neuron.stretch.theta(z), dtype=float)
-    if carries_state(model):
+    view = network_view(model)
+    k = view.schedule.check_layer(layer, first=2)
+    patterns = register_patterns(view.weights[k - 1].shape[1])
+    theta = _theta_of_bits(view, k, patterns)
+    if view.schedule.carries_state:
         theta = theta + _own_shift(patterns)
     return theta

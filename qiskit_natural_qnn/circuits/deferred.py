@@ -25,30 +25,29 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from qiskit.circuit import ParameterVector, QuantumCircuit
 
-from qiskit.circuit import ParameterVector
-
-from qiskit_natural_qnn.circuits.angles import carries_state, layer_measurement, linear_feedforward
-from qiskit_natural_qnn.circuits.dynamic import (
-    NetworkCircuit,
-    _assemble,
-    _emit_first_layer,
-    _emit_readout,
-    _layout,
-    _metadata,
-    _new_segment,
-)
+from qiskit_natural_qnn.circuits.angles import linear_feedforward
+from qiskit_natural_qnn.circuits.dynamic import NetworkCircuit
 from qiskit_natural_qnn.circuits.exactness import require_exact
+from qiskit_natural_qnn.circuits.layout import (
+    assemble,
+    build_layout,
+    circuit_metadata,
+    emit_first_layer,
+    emit_readout,
+    new_segment,
+)
+from qiskit_natural_qnn.view import NetworkLike, network_view
 
 __all__ = ["deferred_circuit"]
 
 
-def deferred_circuit(model: Any, *, barriers: bool = True) -> NetworkCircuit:
+def deferred_circuit(model: NetworkLike, *, barriers: bool = True) -> NetworkCircuit:
     """The whole network as one static circuit (no control flow, measurements at the end).
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         barriers: a barrier between the gates and the final measurements.
 
     Returns:
@@ -58,18 +57,18 @@ def deferred_circuit(model: Any, *, barriers: bool = True) -> NetworkCircuit:
         CircuitNotExactError: the linear construction is not exact for this network (tanh, sgn, or
             a hardtanh neuron that can saturate).
     """
-    report = require_exact(model, "deferred")
-    layout = _layout(model, reuse=False)
-    angles = ParameterVector("theta1", model.hidden_sizes[0])
-    n_hidden = len(model.hidden_sizes)
-    weak = carries_state(model)
-    gate_segments, measure_segments = [], []
-    for k in range(1, n_hidden + 1):
-        seg = _new_segment(layout, k)
+    view = network_view(model)
+    report = require_exact(view, "deferred")
+    layout = build_layout(view, reuse=False)
+    angles = ParameterVector("theta1", view.hidden_sizes[0])
+    gate_segments: list[QuantumCircuit] = []
+    measure_segments: list[QuantumCircuit] = []
+    for k in range(1, view.n_hidden + 1):
+        seg = new_segment(layout, k)
         if k == 1:
-            _emit_first_layer(seg, layout, angles)
+            emit_first_layer(seg, layout, angles)
         else:
-            ff = linear_feedforward(model, layer=k)
+            ff = linear_feedforward(view, layer=k)
             targets = layout.neurons[k - 1]
             controls = layout.readouts[k - 2]  # Method 1: previous neurons; Method 2: previous ancillas
             for i, q in enumerate(targets):
@@ -79,17 +78,17 @@ def deferred_circuit(model: Any, *, barriers: bool = True) -> NetworkCircuit:
                 for i, q in enumerate(targets):
                     if ff.per_bit[i, j] != 0.0:
                         seg.cry(float(ff.per_bit[i, j]), control, q)
-        if weak and not layer_measurement(model, k).is_projective:
-            _emit_readout(seg, model, layout, k, recycler=None)
+        if view.schedule.is_weak(k):
+            emit_readout(seg, view, layout, k, recycler=None)
         gate_segments.append(seg)
-        final = _new_segment(layout, k)
+        final = new_segment(layout, k)
         final.measure(layout.readouts[k - 1], layout.cregs[k - 1])
         measure_segments.append(final)
-    gates = _assemble(layout, gate_segments, name="natural_qnn_deferred")
+    gates = assemble(layout, gate_segments, name="natural_qnn_deferred")
     if barriers:
         gates.barrier()
-    circuit = gates.compose(_assemble(layout, measure_segments, name="measure"))
+    circuit = gates.compose(assemble(layout, measure_segments, name="measure"))
     circuit.name = "natural_qnn_deferred"
-    circuit.metadata = _metadata(model, "deferred", "deferred", False)
+    circuit.metadata = circuit_metadata(view, "deferred", "deferred", False)
     segments = [g.compose(m) for g, m in zip(gate_segments, measure_segments)]
     return NetworkCircuit(circuit, angles, list(layout.cregs), "deferred", report, segments)

@@ -38,28 +38,26 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-from qiskit.circuit import (
-    ClassicalRegister,
-    ParameterVector,
-    QuantumCircuit,
-    QuantumRegister,
-)
+from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit
 
-from qiskit_natural_qnn.circuits.angles import (
-    carries_state,
-    input_angles,
-    layer_measurement,
-    linear_feedforward,
-    lookup_angles,
-)
+from qiskit_natural_qnn.circuits.angles import input_angles, linear_feedforward, lookup_angles
 from qiskit_natural_qnn.circuits.exactness import LOOKUP_WIDTH_LIMIT, ExactnessReport, require_exact
-from qiskit_natural_qnn.circuits.gates import append_weak_readout
-from qiskit_natural_qnn.circuits.registers import layer_register_name
+from qiskit_natural_qnn.circuits.layout import (
+    RESET_METHODS,
+    Layout,
+    Recycler,
+    assemble,
+    build_layout,
+    circuit_metadata,
+    emit_first_layer,
+    emit_readout,
+    new_segment,
+)
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
 __all__ = ["RESET_METHODS", "NetworkCircuit", "bind_inputs", "dynamic_circuit", "input_parameter_values"]
 
@@ -86,98 +84,8 @@ class NetworkCircuit(NamedTuple):
     layer_segments: list[QuantumCircuit]
 
 
-class _Layout(NamedTuple):
-    """Which qubits each hidden layer uses."""
-
-    qregs: list[QuantumRegister]
-    cregs: list[ClassicalRegister]
-    neurons: list[Sequence[Any]]  # per layer: the qubits holding its neurons
-    readouts: list[Sequence[Any]]  # per layer: the qubits measured into h{k} (ancillas or neurons)
-
-
-def _layout(model: Any, *, reuse: bool) -> _Layout:
-    widths = list(model.hidden_sizes)
-    n_hidden = len(widths)
-    cregs = [ClassicalRegister(w, layer_register_name(k)) for k, w in enumerate(widths, start=1)]
-    if carries_state(model):
-        neuron = QuantumRegister(widths[0], "neuron")
-        if reuse:
-            anc = QuantumRegister(widths[0], "ancilla")
-            ancillas = [anc] * (n_hidden - 1)
-            qregs = [neuron, anc]
-        else:
-            ancillas = [QuantumRegister(widths[0], f"ancilla{k}") for k in range(1, n_hidden)]
-            qregs = [neuron, *ancillas]
-        neurons = [neuron] * n_hidden
-        readouts = [*ancillas, neuron]
-    elif reuse:
-        neuron = QuantumRegister(max(widths), "neuron")
-        qregs = [neuron]
-        neurons = [neuron[:w] for w in widths]
-        readouts = neurons
-    else:
-        qregs = [QuantumRegister(w, f"neuron{k}") for k, w in enumerate(widths, start=1)]
-        neurons = list(qregs)
-        readouts = neurons
-    return _Layout(qregs=qregs, cregs=cregs, neurons=neurons, readouts=readouts)
-
-
-def _new_segment(layout: _Layout, layer: int) -> QuantumCircuit:
-    return QuantumCircuit(*layout.qregs, *layout.cregs, name=layer_register_name(layer))
-
-
-def _emit_first_layer(seg: QuantumCircuit, layout: _Layout, angles: ParameterVector) -> None:
-    for i, q in enumerate(layout.neurons[0]):
-        seg.ry(angles[i], q)
-
-
-#: How a measured qubit is returned to |0> before reuse: ``reset``, or ``conditional_x`` (an X
-#: conditioned on the bit it was just measured into; exact, since a measured qubit is in the basis
-#: state of its outcome).
-RESET_METHODS: tuple[str, ...] = ("reset", "conditional_x")
-
-
-class _Recycler:
-    """Remembers which clbit each qubit was last measured into, and returns reused qubits to |0>."""
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-        self.measured: dict[Any, Any] = {}
-
-    def measure(self, seg: QuantumCircuit, qubits: Sequence[Any], clbits: Sequence[Any]) -> None:
-        seg.measure(qubits, clbits)
-        self.measured.update(zip(qubits, clbits))
-
-    def clear(self, seg: QuantumCircuit, qubits: Sequence[Any]) -> None:
-        """Return each of ``qubits`` that was measured earlier to |0> (fresh qubits need nothing)."""
-        for q in qubits:
-            clbit = self.measured.pop(q, None)
-            if clbit is None:
-                continue
-            if self.method == "reset":
-                seg.reset(q)
-            else:
-                with seg.if_test((clbit, 1)):
-                    seg.x(q)
-
-
-def _emit_readout(seg: QuantumCircuit, model: Any, layout: _Layout, k: int, *, recycler: _Recycler | None) -> None:
-    """Method 2: RZY + H on the layer's ancillas (returned to |0> first when reused); with a
-    ``recycler``, measure the readout qubits into h{k} (the deferred circuit measures at the end).
-    """
-    meas = layer_measurement(model, k)
-    readout = layout.readouts[k - 1]
-    if not meas.is_projective:
-        if recycler is not None:
-            recycler.clear(seg, readout)
-        for neuron, anc in zip(layout.neurons[k - 1], readout):
-            append_weak_readout(seg, neuron, anc, meas.g)
-    if recycler is not None:
-        recycler.measure(seg, list(readout), list(layout.cregs[k - 1]))
-
-
-def _emit_linear(seg: QuantumCircuit, model: Any, layout: _Layout, k: int) -> None:
-    ff = linear_feedforward(model, layer=k)
+def _emit_linear(seg: QuantumCircuit, view: NetworkView, layout: Layout, k: int) -> None:
+    ff = linear_feedforward(view, layer=k)
     targets = layout.neurons[k - 1]
     for i, q in enumerate(targets):
         if ff.base[i] != 0.0:
@@ -193,8 +101,8 @@ def _emit_linear(seg: QuantumCircuit, model: Any, layout: _Layout, k: int) -> No
                     seg.ry(float(column[i]), q)
 
 
-def _emit_lookup(seg: QuantumCircuit, model: Any, layout: _Layout, k: int) -> None:
-    table = lookup_angles(model, layer=k)
+def _emit_lookup(seg: QuantumCircuit, view: NetworkView, layout: Layout, k: int) -> None:
+    table = lookup_angles(view, layer=k)
     targets = layout.neurons[k - 1]
     prev = layout.cregs[k - 2]
     for value, row in enumerate(table):
@@ -206,29 +114,8 @@ def _emit_lookup(seg: QuantumCircuit, model: Any, layout: _Layout, k: int) -> No
                     seg.ry(float(row[i]), q)
 
 
-def _assemble(layout: _Layout, segments: Sequence[QuantumCircuit], name: str) -> QuantumCircuit:
-    full = QuantumCircuit(*layout.qregs, *layout.cregs, name=name)
-    for seg in segments:
-        full.compose(seg, inplace=True)
-    return full
-
-
-def _metadata(model: Any, construction: str, mode: str, reuse: bool, reset_method: str | None = None) -> dict[str, Any]:
-    spec = model.spec
-    return {
-        "mode": mode,
-        "construction": construction,
-        "layer_sizes": list(model.layer_sizes),
-        "a": spec.a,
-        "stretch": spec.stretch,
-        "g": spec.g,
-        "reuse_qubits": reuse,
-        "reset_method": reset_method if reuse else None,
-    }
-
-
 def dynamic_circuit(
-    model: Any,
+    model: NetworkLike,
     *,
     construction: str = "auto",
     reuse_qubits: bool = False,
@@ -239,7 +126,7 @@ def dynamic_circuit(
     """The whole network as one dynamic circuit, exact or not at all.
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         construction: ``"linear"``, ``"lookup"`` or ``"auto"`` (linear when exact, else lookup).
         reuse_qubits: reset and reuse qubits between layers, so a deep network fits on as many qubits
             as its widest layer (Method 1) or ``2 * width`` (Method 2).
@@ -266,31 +153,32 @@ def dynamic_circuit(
         )
     if reset_method not in RESET_METHODS:
         raise ConfigurationError(f"reset_method must be one of {', '.join(RESET_METHODS)}, got {reset_method!r}")
-    report = require_exact(model, construction, lookup_width_limit=lookup_width_limit)
+    view = network_view(model)
+    report = require_exact(view, construction, lookup_width_limit=lookup_width_limit)
     chosen = report.construction
     reuse = bool(reuse_qubits)
-    layout = _layout(model, reuse=reuse)
-    angles = ParameterVector("theta1", model.hidden_sizes[0])
-    n_hidden = len(model.hidden_sizes)
-    recycler = _Recycler(reset_method)
+    layout = build_layout(view, reuse=reuse)
+    angles = ParameterVector("theta1", view.hidden_sizes[0])
+    n_hidden = view.n_hidden
+    recycler = Recycler(reset_method)
     segments = []
     for k in range(1, n_hidden + 1):
-        seg = _new_segment(layout, k)
+        seg = new_segment(layout, k)
         if k == 1:
-            _emit_first_layer(seg, layout, angles)
+            emit_first_layer(seg, layout, angles)
         else:
             recycler.clear(seg, layout.neurons[k - 1])  # Method 1 with reuse: measured neuron qubits
-            (_emit_linear if chosen == "linear" else _emit_lookup)(seg, model, layout, k)
-        _emit_readout(seg, model, layout, k, recycler=recycler)
+            (_emit_linear if chosen == "linear" else _emit_lookup)(seg, view, layout, k)
+        emit_readout(seg, view, layout, k, recycler=recycler)
         if barriers and k < n_hidden:
             seg.barrier()
         segments.append(seg)
-    circuit = _assemble(layout, segments, name=f"natural_qnn_{chosen}")
-    circuit.metadata = _metadata(model, chosen, "dynamic", reuse, reset_method)
+    circuit = assemble(layout, segments, name=f"natural_qnn_{chosen}")
+    circuit.metadata = circuit_metadata(view, chosen, "dynamic", reuse, reset_method)
     return NetworkCircuit(circuit, angles, list(layout.cregs), chosen, report, segments)
 
 
-def input_parameter_values(network_circuit: NetworkCircuit, *, model: Any, x: Any) -> np.ndarray:
+def input_parameter_values(network_circuit: NetworkCircuit, *, model: NetworkLike, x: ArrayLike) -> np.ndarray:
     """Parameter values for a sampler PUB ``(circuit, values)``: one row per input, in ``circuit.parameters`` order.
 
     Binding through the primitive is safe for these circuits: the only parameters are the first
@@ -304,19 +192,20 @@ def input_parameter_values(network_circuit: NetworkCircuit, *, model: Any, x: An
     Raises:
         InputError: ``x`` of the wrong width, or a model whose layer sizes differ from the circuit's.
     """
-    _check_model(network_circuit, model)
-    rows = np.atleast_2d(input_angles(model, x))
+    view = network_view(model)
+    _check_model(network_circuit, view)
+    rows = np.atleast_2d(input_angles(view, x))
     position = {p: i for i, p in enumerate(network_circuit.input_angles)}
     order = [position[p] for p in network_circuit.circuit.parameters]
     return rows[:, order]
 
 
-def bind_inputs(network_circuit: NetworkCircuit, *, model: Any, x: Any) -> list[QuantumCircuit]:
+def bind_inputs(network_circuit: NetworkCircuit, *, model: NetworkLike, x: ArrayLike) -> list[QuantumCircuit]:
     """Bind the first layer's angles for each input into the circuit (plain floats, no parameters left).
 
     Args:
         network_circuit: from :func:`dynamic_circuit` or :func:`~.deferred.deferred_circuit`.
-        model: the network the circuit was built from.
+        model: the network the circuit was built from (or its view).
         x: one input ``(n_inputs,)`` or a batch ``(batch, n_inputs)``.
 
     Returns:
@@ -325,16 +214,17 @@ def bind_inputs(network_circuit: NetworkCircuit, *, model: Any, x: Any) -> list[
     Raises:
         InputError: ``x`` of the wrong width, or a model whose layer sizes differ from the circuit's.
     """
-    _check_model(network_circuit, model)
-    rows = np.atleast_2d(input_angles(model, x))
+    view = network_view(model)
+    _check_model(network_circuit, view)
+    rows = np.atleast_2d(input_angles(view, x))
     params = list(network_circuit.input_angles)
     return [network_circuit.circuit.assign_parameters(dict(zip(params, row.tolist()))) for row in rows]
 
 
-def _check_model(network_circuit: NetworkCircuit, model: Any) -> None:
+def _check_model(network_circuit: NetworkCircuit, view: NetworkView) -> None:
     sizes = (network_circuit.circuit.metadata or {}).get("layer_sizes")
-    if sizes is not None and list(model.layer_sizes) != list(sizes):
+    if sizes is not None and list(view.layer_sizes) != list(sizes):
         raise InputError(
-            f"the circuit was built for layer sizes {list(sizes)}, got a model with {list(model.layer_sizes)}; "
+            f"the circuit was built for layer sizes {list(sizes)}, got a model with {list(view.layer_sizes)}; "
             "rebuild the circuit from this model"
         )

@@ -1,4 +1,4 @@
-r"""Is a network's single circuit exact, and why (PAPER.md section 8).
+r"""Is a network's single circuit exact, and why (docs/model.md, "Circuits").
 
 Dynamic-circuit stacks condition gates on measured bits; they cannot compute a gate angle from a
 weighted sum of bits at run time. The first hidden layer is never a problem: its angles are
@@ -28,12 +28,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
-from qiskit_natural_qnn.circuits.angles import carries_state, network_arrays
 from qiskit_natural_qnn.exceptions import CircuitNotExactError, ConfigurationError
+from qiskit_natural_qnn.view import NetworkLike, NetworkView, network_view
 
 __all__ = [
     "CONSTRUCTIONS",
@@ -80,18 +80,18 @@ class ExactnessReport(NamedTuple):
         return "\n".join([head, *(f"  - {r}" for r in self.reasons)])
 
 
-def _weak_update_reason(model: Any) -> str | None:
-    if carries_state(model) and model.neuron.measurement.update != "circuit":
+def _weak_update_reason(view: NetworkView) -> str | None:
+    if view.schedule.carries_state and view.neuron.measurement.update != "circuit":
         return (
-            f"weak_update={model.neuron.measurement.update!r}: a circuit leaves each neuron in the state "
+            f"weak_update={view.neuron.measurement.update!r}: a circuit leaves each neuron in the state "
             "of the 'circuit' (atan2) update, which differs from the authors' arcsin form once an angle "
             "leaves [-pi, pi]; layer circuits re-prepare the host-computed angle instead"
         )
     return None
 
 
-def _single_layer_reason(model: Any) -> str | None:
-    if len(model.hidden_sizes) == 1:
+def _single_layer_reason(view: NetworkView) -> str | None:
+    if view.n_hidden == 1:
         return (
             "one hidden layer: its angles are computed on the host from the input (exact for every "
             "stretch function), so no feedforward is needed"
@@ -99,8 +99,8 @@ def _single_layer_reason(model: Any) -> str | None:
     return None
 
 
-def _linear(model: Any) -> tuple[bool, list[str]]:
-    stretch = model.neuron.stretch
+def _linear(view: NetworkView) -> tuple[bool, list[str]]:
+    stretch = view.neuron.stretch
     kind, a = stretch.effective_kind, stretch.a
     reasons: list[str] = []
     if kind == "linear":
@@ -110,9 +110,9 @@ def _linear(model: Any) -> tuple[bool, list[str]]:
         )
         exact = True
     elif kind == "hardtanh":
-        weights, biases = network_arrays(model)
+        weights, biases = view.weights, view.biases
         exact = True
-        for k in range(2, len(model.hidden_sizes) + 1):
+        for k in range(2, view.n_hidden + 1):
             reach = np.abs(weights[k - 1]).sum(axis=1) + np.abs(biases[k - 1])  # max |z_i| over bit patterns
             worst = int(np.argmax(reach))
             if reach[worst] <= a * (1 + _REL_TOL):
@@ -137,7 +137,7 @@ def _linear(model: Any) -> tuple[bool, list[str]]:
             "the sign neuron (a = 0 or stretch 'sgn') is not affine in z: no sum of fixed per-bit "
             "rotations reproduces sgn(z)"
         )
-    if exact and carries_state(model):
+    if exact and view.schedule.carries_state:
         reasons.append(
             "Method 2: the own-outcome term (pi/2) m_i is affine in the neuron's own last bit (a conditional RY(-pi))"
         )
@@ -146,10 +146,10 @@ def _linear(model: Any) -> tuple[bool, list[str]]:
     return exact, reasons
 
 
-def _lookup(model: Any, width_limit: int) -> tuple[bool, list[str]]:
+def _lookup(view: NetworkView, width_limit: int) -> tuple[bool, list[str]]:
     reasons: list[str] = []
     exact = True
-    for k, width in enumerate(model.hidden_sizes[:-1], start=2):
+    for k, width in enumerate(view.hidden_sizes[:-1], start=2):
         if width > width_limit:
             exact = False
             reasons.append(
@@ -158,7 +158,7 @@ def _lookup(model: Any, width_limit: int) -> tuple[bool, list[str]]:
                 f"bits ({2**width_limit} blocks)"
             )
     if exact:
-        widest = max(model.hidden_sizes[:-1])
+        widest = max(view.hidden_sizes[:-1])
         reasons.append(
             "lookup: one if-block per bit pattern of the previous layer applies that pattern's exact "
             f"angles, exact for every stretch function (at most 2**{widest} = {2**widest} blocks per layer)"
@@ -177,12 +177,12 @@ def _check_width_limit(width_limit: int) -> int:
 
 
 def check_exact(
-    model: Any, construction: str = "auto", *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT
+    model: NetworkLike, construction: str = "auto", *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT
 ) -> ExactnessReport:
     """Say whether ``construction`` reproduces ``model``'s outcome distribution exactly, and why.
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         construction: ``"linear"``, ``"lookup"``, ``"deferred"``, ``"layers"`` (layer-by-layer, always
             exact) or ``"auto"`` (``linear`` if exact, else ``lookup`` if exact).
         lookup_width_limit: the widest previous layer ``lookup`` accepts (default
@@ -216,24 +216,25 @@ def check_exact(
                 )
             ],
         )
+    view = network_view(model)
     if construction == "auto":
-        linear = check_exact(model, "linear", lookup_width_limit=width_limit)
+        linear = check_exact(view, "linear", lookup_width_limit=width_limit)
         if linear.exact:
             return linear
-        lookup = check_exact(model, "lookup", lookup_width_limit=width_limit)
+        lookup = check_exact(view, "lookup", lookup_width_limit=width_limit)
         if lookup.exact:
             return lookup._replace(reasons=[*lookup.reasons, f"linear not chosen: {linear.reasons[0]}"])
         return ExactnessReport(False, "auto", [*linear.reasons[:-1], *lookup.reasons[:-1], _FIX])
-    blocker = _weak_update_reason(model)
+    blocker = _weak_update_reason(view)
     if blocker is not None:
         return ExactnessReport(False, construction, [blocker, _FIX])
-    single = _single_layer_reason(model)
+    single = _single_layer_reason(view)
     if single is not None:
         return ExactnessReport(True, construction, [single])
     if construction == "lookup":
-        exact, reasons = _lookup(model, width_limit)
+        exact, reasons = _lookup(view, width_limit)
     else:
-        exact, reasons = _linear(model)
+        exact, reasons = _linear(view)
         if construction == "deferred" and exact:
             reasons.insert(
                 0,
@@ -248,7 +249,9 @@ def check_exact(
     return ExactnessReport(exact, construction, reasons)
 
 
-def require_exact(model: Any, construction: str, *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT) -> ExactnessReport:
+def require_exact(
+    model: NetworkLike, construction: str, *, lookup_width_limit: int = LOOKUP_WIDTH_LIMIT
+) -> ExactnessReport:
     """Like :func:`check_exact`, but raise when the construction is not exact.
 
     Raises:

@@ -1,6 +1,6 @@
 r"""The two-qubit gate of the weak measurement, :math:`R_{ZY}(g) = e^{-i\frac{g}{2} Z \otimes Y}`.
 
-Method 2 (PAPER.md section 3) entangles each neuron qubit with an ancilla through :class:`RZYGate`,
+Method 2 (docs/model.md, "Measurement") entangles each neuron qubit with an ancilla through :class:`RZYGate`,
 then measures the ancilla in the X basis (H, then measure).
 
 Qubit order follows Qiskit's own :class:`~qiskit.circuit.library.RZXGate`: ``rzx(theta, q0, q1)``
@@ -22,10 +22,10 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
-from qiskit.circuit import Gate, ParameterExpression, QuantumCircuit, QuantumRegister
+import numpy.typing as npt
+from qiskit.circuit import Gate, ParameterExpression, QuantumCircuit, QuantumRegister, Qubit
 
 __all__ = ["RZYGate", "append_weak_readout"]
 
@@ -76,7 +76,7 @@ class RZYGate(Gate):
         """The inverse, ``RZYGate(-theta)``."""
         return RZYGate(-self.params[0], label=self.label)
 
-    def __array__(self, dtype: object = None, copy: bool | None = None) -> np.ndarray:
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         """The unitary matrix (Qiskit's little-endian order: Z on qubit 0, Y on qubit 1)."""
         if copy is False:
             raise ValueError("unable to avoid copy while creating an array as requested")
@@ -102,7 +102,7 @@ class RZYGate(Gate):
     __hash__ = Gate.__hash__
 
 
-def append_weak_readout(circuit: QuantumCircuit, neuron: Any, ancilla: Any, g: float) -> None:
+def append_weak_readout(circuit: QuantumCircuit, neuron: Qubit | int, ancilla: Qubit | int, g: float) -> None:
     r"""Append Method 2's readout basis change: ``RZYGate(g)`` on ``(neuron, ancilla)``, then ``H`` on the ancilla.
 
     Measuring the ancilla afterwards gives bit 0 (activation :math:`+1`) with probability

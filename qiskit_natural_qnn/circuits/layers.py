@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from qiskit.circuit import (
@@ -36,10 +36,10 @@ from qiskit.circuit import (
     QuantumRegister,
 )
 
-from qiskit_natural_qnn.circuits.angles import _check_layer, layer_measurement
 from qiskit_natural_qnn.circuits.gates import append_weak_readout
 from qiskit_natural_qnn.circuits.registers import layer_register_name
 from qiskit_natural_qnn.exceptions import InputError
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["LayerCircuit", "bind_layer", "layer_circuit", "layer_circuits"]
 
@@ -63,11 +63,11 @@ class LayerCircuit(NamedTuple):
     weak: bool
 
 
-def layer_circuit(model: Any, *, layer: int) -> LayerCircuit:
+def layer_circuit(model: NetworkLike, *, layer: int) -> LayerCircuit:
     """The parametrized circuit of hidden layer ``layer`` (1-based).
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         layer: the hidden layer, from 1 to the number of hidden layers.
 
     Returns:
@@ -88,10 +88,11 @@ def layer_circuit(model: Any, *, layer: int) -> LayerCircuit:
             h1: 2/══════════════════╩══╩═
                                     0  1
     """
-    k = _check_layer(model, layer)
-    width = model.hidden_sizes[k - 1]
-    meas = layer_measurement(model, k)
-    weak = not meas.is_projective
+    view = network_view(model)
+    k = view.schedule.check_layer(layer)
+    width = view.hidden_sizes[k - 1]
+    meas = view.schedule.measurement(k)
+    weak = view.schedule.is_weak(k)
     angles = ParameterVector(f"theta{k}", width)
     neuron = QuantumRegister(width, "neuron")
     creg = ClassicalRegister(width, layer_register_name(k))
@@ -112,12 +113,13 @@ def layer_circuit(model: Any, *, layer: int) -> LayerCircuit:
     return LayerCircuit(circuit=qc, angles=angles, register=creg, layer=k, weak=weak)
 
 
-def layer_circuits(model: Any) -> list[LayerCircuit]:
+def layer_circuits(model: NetworkLike) -> list[LayerCircuit]:
     """One :class:`LayerCircuit` per hidden layer, in order."""
-    return [layer_circuit(model, layer=k) for k in range(1, len(model.hidden_sizes) + 1)]
+    view = network_view(model)
+    return [layer_circuit(view, layer=k) for k in range(1, view.n_hidden + 1)]
 
 
-def bind_layer(layer_circuit: LayerCircuit, angles: Any) -> list[QuantumCircuit]:
+def bind_layer(layer_circuit: LayerCircuit, angles: ArrayLike) -> list[QuantumCircuit]:
     """Bind RY angles into a layer circuit (plain floats in the circuit), one circuit per row.
 
     Args:
@@ -140,7 +142,7 @@ def bind_layer(layer_circuit: LayerCircuit, angles: Any) -> list[QuantumCircuit]
     return [layer_circuit.circuit.assign_parameters(dict(zip(layer_circuit.angles, row.tolist()))) for row in rows]
 
 
-def _angle_rows(angles: Any, width: int, what: str) -> np.ndarray:
+def _angle_rows(angles: ArrayLike, width: int, what: str) -> np.ndarray:
     arr = np.asarray(angles, dtype=float)
     if arr.ndim == 1:
         arr = arr[None, :]

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from qiskit import qasm3
-from qiskit.circuit import ControlFlowOp, Parameter, ParameterExpression, QuantumCircuit
+from qiskit.circuit import ControlFlowOp, Operation, Parameter, ParameterExpression, QuantumCircuit
 
 from qiskit_natural_qnn.circuits.gates import RZYGate
 from qiskit_natural_qnn.exceptions import ConfigurationError
@@ -35,7 +34,7 @@ from qiskit_natural_qnn.exceptions import ConfigurationError
 __all__ = ["from_qasm3", "to_qasm3"]
 
 
-def _needs_decomposition(op: Any) -> bool:
+def _needs_decomposition(op: Operation) -> bool:
     if not isinstance(op, RZYGate):
         return False
     theta = op.params[0]

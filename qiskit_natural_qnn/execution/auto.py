@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from qiskit_natural_qnn.circuits.exactness import ExactnessReport, check_exact, require_exact
 from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
 from qiskit_natural_qnn.transpile.targets import TargetProfile, target_profile
+from qiskit_natural_qnn.view import NetworkLike, network_view
 
 __all__ = ["DEFERRED_MAX_QUBITS", "MODES", "ModeChoice", "choose_mode", "deferred_qubits"]
 
@@ -59,12 +60,11 @@ class ModeChoice(NamedTuple):
     exactness: ExactnessReport | None = None
 
 
-def deferred_qubits(model: Any) -> int:
-    """Qubits of the network's deferred circuit: one per neuron, plus Method 2's ancillas."""
-    from qiskit_natural_qnn.circuits.angles import carries_state
-
-    widths = list(model.hidden_sizes)
-    ancillas = widths[0] * (len(widths) - 1) if carries_state(model) else 0
+def deferred_qubits(model: NetworkLike) -> int:
+    """Qubits of the network's deferred circuit: one per neuron, plus an ancilla per neuron of each weak layer."""
+    schedule = network_view(model).schedule
+    widths = schedule.hidden_sizes
+    ancillas = sum(w for k, w in enumerate(widths, start=1) if schedule.is_weak(k))
     return sum(widths) + ancillas
 
 
@@ -81,12 +81,12 @@ def _no_dynamic_reason(profile: TargetProfile) -> str | None:
 
 
 def choose_mode(
-    model: Any, target: Any, *, mode: str = "auto", deferred_max_qubits: int = DEFERRED_MAX_QUBITS
+    model: NetworkLike, target: Any, *, mode: str = "auto", deferred_max_qubits: int = DEFERRED_MAX_QUBITS
 ) -> ModeChoice:
     """Choose (or check) the execution mode for ``model`` on ``target``.
 
     Args:
-        model: the network.
+        model: the network or its view.
         target: a :class:`~qiskit_natural_qnn.circuits.TargetProfile` or anything
             :func:`~qiskit_natural_qnn.circuits.target_profile` accepts (``"aer"``, ``"ibm"``,
             ``"ionq"``, ``"static"``, a backend...).
@@ -104,15 +104,16 @@ def choose_mode(
     if mode not in MODES:
         raise ConfigurationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     profile = _profile(target)
+    view = network_view(model)
     if mode == "layerwise":
         return ModeChoice(
             "layerwise",
             "requested: layer-by-layer execution is exact for every network",
             None,
-            check_exact(model, "layers"),
+            check_exact(view, "layers"),
         )
     if mode == "dynamic":
-        report = require_exact(model, "auto")
+        report = require_exact(view, "auto")
         blocker = _no_dynamic_reason(profile)
         if blocker:
             raise TargetCapabilityError(
@@ -126,8 +127,8 @@ def choose_mode(
             report,
         )
     if mode == "deferred":
-        report = require_exact(model, "deferred")
-        n = deferred_qubits(model)
+        report = require_exact(view, "deferred")
+        n = deferred_qubits(view)
         if profile.num_qubits is not None and n > profile.num_qubits:
             raise TargetCapabilityError(
                 f"the deferred circuit needs {n} qubits, {profile.name} has {profile.num_qubits}; use mode='layerwise'"
@@ -136,7 +137,7 @@ def choose_mode(
             "deferred", "requested: the deferred circuit is exact (the linear construction is)", "deferred", report
         )
     # auto
-    dynamic = check_exact(model, "auto")
+    dynamic = check_exact(view, "auto")
     blocker = _no_dynamic_reason(profile)
     if dynamic.exact and blocker is None:
         return ModeChoice(
@@ -148,8 +149,8 @@ def choose_mode(
         )
     why_not = blocker if blocker else f"no single dynamic circuit is exact: {dynamic.reasons[0]}"
     if not profile.control_flow:
-        deferred = check_exact(model, "deferred")
-        n = deferred_qubits(model)
+        deferred = check_exact(view, "deferred")
+        n = deferred_qubits(view)
         fits = n <= deferred_max_qubits and (profile.num_qubits is None or n <= profile.num_qubits)
         if deferred.exact and fits:
             return ModeChoice(
@@ -168,5 +169,5 @@ def choose_mode(
         "layerwise",
         f"{why_not}; layer-by-layer execution is exact for every network",
         None,
-        check_exact(model, "layers"),
+        check_exact(view, "layers"),
     )

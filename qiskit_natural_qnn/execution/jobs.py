@@ -5,7 +5,7 @@ array of parameter sets, ``shots`` per set. The sets are split into jobs of at m
 ``max_sets_per_job`` (IBM's budget of conditional operations, for instance), every job gets its own
 seed (:func:`~.samplers.derive_seed` of the run's seed and the job's key), all jobs are submitted
 before any result is awaited (they run concurrently in a Session), and each result is decoded by
-classical-register name through :func:`qiskit_natural_qnn.circuits.layer_bits` (bit order in one
+classical-register name through :func:`qiskit_natural_qnn.decode.decode_register` (bit order in one
 place). A :class:`~.records.RunRecord` sees every submission and result, and a finished job it
 already holds is reused instead of being paid for twice.
 
@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
-from qiskit.primitives import BitArray
 
-from qiskit_natural_qnn.circuits.registers import layer_bits
+from qiskit_natural_qnn.decode import decode_register
 from qiskit_natural_qnn.exceptions import ExecutionError
 from qiskit_natural_qnn.execution.packing import split_sets
+from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     JobSubmitter,
     derive_seed,
@@ -47,9 +47,9 @@ from qiskit_natural_qnn.execution.samplers import (
 
 __all__ = [
     "JobInfo",
+    "DEFAULT_RETRY",
     "RetryPolicy",
     "Sweep",
-    "decode_register",
     "is_transient",
     "run_sweep",
     "submit_with_retry",
@@ -102,28 +102,6 @@ def sweep_digest(key: str, circuit: QuantumCircuit, values: np.ndarray, shots: i
     return h.hexdigest()
 
 
-def decode_register(pub_result: Any, name: str, *, n_sets: int, shots: int, width: int, what: str) -> np.ndarray:
-    """Bits of register ``name`` from one PUB result of ``n_sets`` parameter sets: ``(n_sets, shots, width)``.
-
-    Raises:
-        ExecutionError: the register is missing or has another shape, shot count or width.
-    """
-    data = getattr(pub_result, "data", pub_result)
-    bit_array = getattr(data, name, None)
-    if bit_array is None and isinstance(data, Mapping):
-        bit_array = data.get(name)
-    if not isinstance(bit_array, BitArray):
-        layer_bits({}, name)  # raises the registers module's message for a missing register
-    if bit_array.shape != (n_sets,) or bit_array.num_shots != shots or bit_array.num_bits != width:
-        raise ExecutionError(
-            f"{what}: expected register {name!r} with {n_sets} parameter sets x {shots} shots x {width} bits, "
-            f"got {bit_array.shape} x {bit_array.num_shots} shots x {bit_array.num_bits} bits; the sampler "
-            "must honour the PUB's parameter sets and shots"
-        )
-    flat = BitArray(bit_array.array.reshape(n_sets * shots, -1), bit_array.num_bits)
-    return layer_bits({name: flat}, name).reshape(n_sets, shots, width).astype(np.uint8)
-
-
 class RetryPolicy(NamedTuple):
     """How submissions are retried when the service fails transiently.
 
@@ -136,6 +114,10 @@ class RetryPolicy(NamedTuple):
     attempts: int = 4
     base_delay_s: float = 2.0
     max_delay_s: float = 60.0
+
+
+#: The retry policy of :func:`submit_with_retry` and :func:`run_sweep` unless one is given.
+DEFAULT_RETRY = RetryPolicy()
 
 
 #: Connection-level failures, timeouts and HTTP 408/429/5xx answers are worth retrying; anything
@@ -163,7 +145,7 @@ def submit_with_retry(
     submit: Callable[[], Any],
     *,
     what: str,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_RETRY,
     sleep: Callable[[float], None] | None = None,
 ) -> Any:
     """Call ``submit()``; on a transient failure wait and try again with exponential backoff.
@@ -199,9 +181,9 @@ def run_sweep(
     run_seed: int,
     what: str,
     max_sets_per_job: int | None = None,
-    record: Any = None,
+    record: RunRecord | None = None,
     prefix: str | None = None,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Sweep:
     """Run ``circuit`` once per row of ``values`` with ``shots`` shots each, in as few jobs as allowed.
 
@@ -244,10 +226,12 @@ def run_sweep(
         if reused is not None:
             pending.append((JobInfo(job_key, reused[0], seed, n, shots, True), part, reused[1], digest))
             continue
-        pub = (circuit, {tuple(parameters): chunk}) if len(parameters) else (circuit,)
-        job = submit_with_retry(
-            lambda pub=pub, seed=seed: submitter.submit([pub], shots=shots, seed=seed), what=what, retry=retry
-        )
+        pub: tuple[Any, ...] = (circuit, {tuple(parameters): chunk}) if len(parameters) else (circuit,)
+
+        def submit(pub: tuple[Any, ...] = pub, seed: int | None = seed) -> Any:
+            return submitter.submit([pub], shots=shots, seed=seed)
+
+        job = submit_with_retry(submit, what=what, retry=retry)
         info = JobInfo(job_key, job_id_of(job), seed, n, shots, False)
         if record is not None:
             record.submitted(

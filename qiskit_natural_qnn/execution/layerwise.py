@@ -1,10 +1,11 @@
 r"""Layer-by-layer execution: one job per hidden layer, host-side feedforward (exact for every network).
 
-This is the hardware protocol of the follow-up paper (PAPER.md section 5). Hidden layer ``k`` runs
-as its layer circuit (:func:`qiskit_natural_qnn.circuits.layer_circuit`: ``RY`` per neuron, then a
-projective measurement, or for Method 2 an ``RZY(g)`` readout through an ancilla, into register
-``h{k}``), and the host computes the next layer's angles from the measured bits through
-:mod:`qiskit_natural_qnn.circuits.angles` (which asks :mod:`qiskit_natural_qnn.neurons`).
+This is the hardware protocol of the follow-up paper (arXiv:2507.21222; docs/model.md, "Circuits").
+Hidden layer ``k`` runs as its layer circuit (:func:`qiskit_natural_qnn.circuits.layer_circuit`:
+``RY`` per neuron, then a projective measurement, or for Method 2 an ``RZY(g)`` readout through an
+ancilla, into register ``h{k}``), and the host computes the next layer's angles from the measured
+bits through :mod:`qiskit_natural_qnn.circuits.angles` (which asks :mod:`qiskit_natural_qnn.neurons`
+and the network's :class:`~qiskit_natural_qnn.schedule.LayerSchedule`).
 
 Packing (:mod:`.packing`): layer 1 runs one parameter set per image with ``S`` shots (its angles
 depend on the pixels only); every later layer runs one parameter set per ``(image, shot)`` pass with
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
 
-from qiskit_natural_qnn.circuits.angles import carries_state, input_angles, layer_angles, post_angles
+from qiskit_natural_qnn.circuits.angles import input_angles, layer_angles, post_angles
 from qiskit_natural_qnn.circuits.layers import LayerCircuit, layer_circuit
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
@@ -44,6 +45,7 @@ from qiskit_natural_qnn.execution.packing import (
     qubits_per_copy,
     unpack_bits,
 )
+from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
@@ -53,6 +55,8 @@ from qiskit_natural_qnn.execution.samplers import (
     sampler_kind,
     sampler_profile,
 )
+from qiskit_natural_qnn.network import QuantizationSpec
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["AER_PACKED_QUBITS", "LayerwiseExecutor", "LayerwiseRun", "default_pass_manager", "run_layerwise"]
 
@@ -101,8 +105,9 @@ class LayerwiseExecutor:
     """Runs a network's hidden layers on a sampler, one job per layer, with host-side feedforward.
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` (or any object with its
-            ``weights()``, ``biases()``, ``neuron``, ``hidden_sizes``, ``check_input``...).
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or a
+            :class:`~qiskit_natural_qnn.view.NetworkView`; a network's current weights are read at
+            every :meth:`run`.
         sampler: any ``BaseSamplerV2``.
         pass_manager: maps each layer circuit to the sampler's target (transpiled once, then
             reused); None picks :func:`default_pass_manager` (IBM Runtime and Backend samplers) or
@@ -119,7 +124,7 @@ class LayerwiseExecutor:
 
     def __init__(
         self,
-        model: Any,
+        model: NetworkLike,
         sampler: BaseSamplerV2,
         *,
         pass_manager: Any | None = None,
@@ -127,7 +132,7 @@ class LayerwiseExecutor:
         max_sets_per_job: int | None = None,
         target: Any = None,
     ) -> None:
-        self.model = model
+        self.model: NetworkLike = model
         self.sampler = check_sampler(sampler)
         self.pass_manager = pass_manager if pass_manager is not None else default_pass_manager(sampler)
         if copies != "auto" and (isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 1):
@@ -136,7 +141,7 @@ class LayerwiseExecutor:
         self.max_sets_per_job = max_sets_per_job
         self.target = target
         self.submitter = JobSubmitter(sampler, aer_method="matrix_product_state")
-        self._circuits: dict[tuple[int, int, Any], LayerCircuit] = {}
+        self._circuits: dict[tuple[int, int, QuantizationSpec], LayerCircuit] = {}
 
     def _transpile(self, lc: LayerCircuit) -> LayerCircuit:
         qc = lc.circuit
@@ -178,7 +183,7 @@ class LayerwiseExecutor:
         *,
         shots: int,
         run_seed: int,
-        record: Any = None,
+        record: RunRecord | None = None,
         jobs: list[JobInfo] | None = None,
     ) -> np.ndarray:
         """Run hidden layer ``layer`` once per row of ``angles`` ``(rows, width)``, ``shots`` shots each.
@@ -211,12 +216,12 @@ class LayerwiseExecutor:
 
     def run(
         self,
-        images: Any,
+        images: ArrayLike,
         *,
         shots: int,
         seed: int | np.random.Generator | None = None,
-        record: Any = None,
-        model: Any = None,
+        record: RunRecord | None = None,
+        model: NetworkLike | None = None,
     ) -> LayerwiseRun:
         """Draw ``shots`` forward passes per image, one hidden layer (one job) at a time.
 
@@ -226,8 +231,8 @@ class LayerwiseExecutor:
             seed: the run's seed (see :func:`~.samplers.resolve_run_seed`): each job's simulator
                 seed derives from it.
             record: an optional :class:`~.records.RunRecord`.
-            model: the network whose weights feed forward (default: the executor's); it must have
-                the executor's architecture and quantization spec (the circuits are shared).
+            model: the network (or view) whose weights feed forward (default: the executor's); it must
+                have the executor's architecture and quantization spec (the circuits are shared).
 
         Returns:
             The :class:`LayerwiseRun`.
@@ -240,15 +245,17 @@ class LayerwiseExecutor:
         if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
             raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
         shots = int(shots)
-        net = self.model if model is None else model
-        if net is not self.model and (
-            tuple(net.layer_sizes) != tuple(self.model.layer_sizes) or net.spec != self.model.spec
+        if (
+            model is not None
+            and model is not self.model
+            and (tuple(model.layer_sizes) != tuple(self.model.layer_sizes) or model.spec != self.model.spec)
         ):
             raise ConfigurationError(
-                f"model has layer sizes {list(net.layer_sizes)} and spec {net.spec}, the executor's circuits were "
-                f"built for {list(self.model.layer_sizes)} and {self.model.spec}; make a new executor"
+                f"model has layer sizes {list(model.layer_sizes)} and spec {model.spec}, the executor's circuits "
+                f"were built for {list(self.model.layer_sizes)} and {self.model.spec}; make a new executor"
             )
-        x = np.asarray(net.check_input(images).detach().cpu().double().numpy())
+        net = network_view(self.model if model is None else model)  # the weights, converted once per run
+        x = net.inputs(images)
         if x.ndim != 2:
             raise InputError(f"images must have shape (n, {net.n_inputs}), got {x.shape}")
         n = x.shape[0]
@@ -259,11 +266,15 @@ class LayerwiseExecutor:
         bits = self.sample_layer(1, theta, shots=shots, run_seed=run_seed, record=record, jobs=jobs)
         copies.append(self.copies_for(1))
         all_bits = [bits]
-        carry = carries_state(net)
-        angles = np.repeat(theta[:, None, :], shots, axis=1).reshape(n * shots, -1) if carry else None
-        for k in range(2, len(net.hidden_sizes) + 1):
+        # Method 2: every pass carries its neurons' angles (one row per (image, shot) pass).
+        angles = (
+            np.repeat(theta[:, None, :], shots, axis=1).reshape(n * shots, -1) if net.schedule.carries_state else theta
+        )
+        for k in range(2, net.n_hidden + 1):
             prev = all_bits[-1].reshape(n * shots, -1)
-            carried = post_angles(net, layer=k - 1, angles=angles, bits=prev) if carry else None
+            carried = (
+                post_angles(net, layer=k - 1, angles=angles, bits=prev) if net.schedule.carries_after(k - 1) else None
+            )
             angles = layer_angles(net, layer=k, bits=prev, carried=carried)
             layer_bits_ = self.sample_layer(k, angles, shots=1, run_seed=run_seed, record=record, jobs=jobs)
             all_bits.append(layer_bits_.reshape(n, shots, -1))
@@ -272,8 +283,8 @@ class LayerwiseExecutor:
 
 
 def run_layerwise(
-    model: Any,
-    images: Any,
+    model: NetworkLike,
+    images: ArrayLike,
     *,
     sampler: BaseSamplerV2,
     shots: int,
@@ -282,7 +293,7 @@ def run_layerwise(
     copies: int | str = "auto",
     max_sets_per_job: int | None = None,
     target: Any = None,
-    record: Any = None,
+    record: RunRecord | None = None,
 ) -> LayerwiseRun:
     """Draw ``shots`` passes per image layer by layer on ``sampler`` (see :class:`LayerwiseExecutor`).
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from qiskit.primitives import BaseSamplerV2
 
-from qiskit_natural_qnn.circuits.angles import network_arrays
+from qiskit_natural_qnn.decode import activations, classes_from_bits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.execution.auto import ModeChoice, choose_mode
 from qiskit_natural_qnn.execution.jobs import JobInfo
@@ -39,9 +39,9 @@ from qiskit_natural_qnn.execution.samplers import (
     sampler_profile,
 )
 from qiskit_natural_qnn.execution.single import run_single
-from qiskit_natural_qnn.inference import Evaluation, Prediction, _split_data, check_labels, majority_vote
-from qiskit_natural_qnn.neurons import outcome_to_activation
+from qiskit_natural_qnn.inference import Evaluation, Prediction, check_labels, majority_vote, split_data
 from qiskit_natural_qnn.version import __version__
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
 __all__ = ["SamplerEvaluation", "SamplerPrediction", "classes_from_bits", "evaluate_on_sampler", "predict_on_sampler"]
 
@@ -110,30 +110,19 @@ class SamplerEvaluation(NamedTuple):
         return Evaluation(self.single_shot_error, self.vote_error, self.shots, self.n_images)
 
 
-def classes_from_bits(model: Any, last_bits: np.ndarray) -> np.ndarray:
-    """The class of each pass from the last hidden layer's bits ``(n, S, width)``: argmax of ``W_out d + b``.
-
-    Ties go to the smallest class index (NumPy's ``argmax``), as in the fast path.
-    """
-    weights, biases = network_arrays(model)
-    d = outcome_to_activation(np.asarray(last_bits, dtype=np.int64)).astype(np.float64)
-    logits = d @ weights[-1].T + biases[-1]
-    return logits.argmax(axis=-1).astype(np.int64)
-
-
-def _images(model: Any, images: Any) -> np.ndarray:
-    x = model.check_input(images)
+def _images(view: NetworkView, images: ArrayLike) -> np.ndarray:
+    x = view.inputs(images)
     if x.ndim != 2:
         raise InputError(
-            f"images must have shape (n, {model.n_inputs}), got {tuple(x.shape)}; flatten each image to "
-            f"{model.n_inputs} values"
+            f"images must have shape (n, {view.n_inputs}), got {tuple(x.shape)}; flatten each image to "
+            f"{view.n_inputs} values"
         )
-    return x.detach().cpu().double().numpy()
+    return x
 
 
 def predict_on_sampler(
-    model: Any,
-    images: Any,
+    model: NetworkLike,
+    images: ArrayLike,
     *,
     sampler: BaseSamplerV2 | SamplerSetup,
     shots: int = 15,
@@ -149,7 +138,8 @@ def predict_on_sampler(
     """Classify each image with ``shots`` stochastic passes on a sampler, then vote.
 
     Args:
-        model: the trained :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: the trained :class:`~qiskit_natural_qnn.network.NaturalQNN` (or its
+            :class:`~qiskit_natural_qnn.view.NetworkView`).
         images: ``(n, n_inputs)``.
         sampler: any ``BaseSamplerV2`` (Aer, IBM Runtime, ``BackendSamplerV2`` around IonQ...) or a
             :class:`~.backends.SamplerSetup` from :func:`~.backends.make_sampler` (its pass manager,
@@ -186,17 +176,18 @@ def predict_on_sampler(
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
     shots = int(shots)
-    x = _images(model, images)
-    model.check_weights()
+    view = network_view(model)
+    x = _images(view, images)
+    view.check_weights()
     profile = sampler_profile(sampler, target)
-    choice: ModeChoice = choose_mode(model, profile, mode=mode)
+    choice: ModeChoice = choose_mode(view, profile, mode=mode)
     backend = sampler_backend_name(sampler)
     if record is not None and not isinstance(record, RunRecord):
         record = RunRecord(record, fetch_job=fetch_job)
     run_seed = resolve_run_seed(seed, sampler)
     if record is not None:
         header = {
-            "model": model_fingerprint(model),
+            "model": model_fingerprint(view),
             "images": array_fingerprint(x),
             "n_images": int(x.shape[0]),
             "shots": shots,
@@ -213,13 +204,13 @@ def predict_on_sampler(
         run_seed = run_seed if recorded is None else recorded
     if choice.mode == "layerwise":
         executor = LayerwiseExecutor(
-            model, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
+            view, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
         )
         run = executor.run(x, shots=shots, seed=run_seed, record=record)
         bits, jobs = run.bits, run.jobs
     else:
         single = run_single(
-            model,
+            view,
             x,
             sampler=sampler,
             shots=shots,
@@ -232,9 +223,9 @@ def predict_on_sampler(
             record=record,
         )
         bits, jobs = single.bits, single.jobs
-    shot_classes = classes_from_bits(model, bits[-1])
-    majority, counts = majority_vote(shot_classes, model.n_outputs)
-    hidden = [outcome_to_activation(b.astype(np.int8)).astype(np.int8) for b in bits]
+    shot_classes = classes_from_bits(view, bits[-1])
+    majority, counts = majority_vote(shot_classes, view.n_outputs)
+    hidden = [activations(b) for b in bits]
     return SamplerPrediction(
         shot_classes=shot_classes,
         vote_counts=counts,
@@ -249,7 +240,7 @@ def predict_on_sampler(
     )
 
 
-def evaluate_on_sampler(model: Any, data: Any, **kwargs: Any) -> SamplerEvaluation:
+def evaluate_on_sampler(model: NetworkLike, data: Any, **kwargs: Any) -> SamplerEvaluation:
     """Single-shot and majority-vote error of ``model`` on labelled images, run on a sampler.
 
     Args:
@@ -264,10 +255,11 @@ def evaluate_on_sampler(model: Any, data: Any, **kwargs: Any) -> SamplerEvaluati
         InputError: mismatched labels or labels outside ``[0, n_outputs)``; and everything
             :func:`predict_on_sampler` raises.
     """
-    images, labels = _split_data(data)
-    x = _images(model, images)
-    labels = check_labels(labels, x.shape[0], model.n_outputs)
-    pred = predict_on_sampler(model, x, **kwargs)
+    images, labels = split_data(data)
+    view = network_view(model)
+    x = _images(view, images)
+    labels = check_labels(labels, x.shape[0], view.n_outputs)
+    pred = predict_on_sampler(view, x, **kwargs)
     single = float((pred.shot_classes != labels[:, None]).mean())
     vote = float((pred.majority != labels).mean())
     return SamplerEvaluation(single, vote, int(pred.shot_classes.shape[1]), int(labels.shape[0]), pred)

@@ -42,6 +42,7 @@ import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["RECORD_FORMAT", "RECORD_VERSION", "RunRecord", "array_fingerprint", "model_fingerprint"]
 
@@ -55,7 +56,7 @@ RECORD_VERSION = 1
 _MUST_MATCH = ("model", "images", "shots", "mode", "construction", "backend")
 
 
-def array_fingerprint(array: Any) -> str:
+def array_fingerprint(array: ArrayLike) -> str:
     """SHA-256 of an array's float64 values and shape (identifies the images of a run)."""
     arr = np.ascontiguousarray(np.asarray(array, dtype=np.float64))
     h = hashlib.sha256(str(arr.shape).encode())
@@ -63,13 +64,11 @@ def array_fingerprint(array: Any) -> str:
     return h.hexdigest()
 
 
-def model_fingerprint(model: Any) -> str:
+def model_fingerprint(model: NetworkLike) -> str:
     """SHA-256 of a network's layer sizes, quantization spec and weights (float64)."""
-    from qiskit_natural_qnn.circuits.angles import network_arrays
-
-    weights, biases = network_arrays(model)
-    h = hashlib.sha256(json.dumps({"sizes": list(model.layer_sizes), "spec": model.spec.to_dict()}).encode())
-    for w, b in zip(weights, biases):
+    view = network_view(model)
+    h = hashlib.sha256(json.dumps({"sizes": list(view.layer_sizes), "spec": view.spec.to_dict()}).encode())
+    for w, b in zip(view.weights, view.biases):
         h.update(np.ascontiguousarray(w).tobytes())
         h.update(np.ascontiguousarray(b).tobytes())
     return h.hexdigest()
@@ -272,7 +271,8 @@ class RunRecord:
             else:
                 self.results_dir.mkdir(parents=True, exist_ok=True)
                 file = self.results_dir / f"{_safe_name(key)}.npz"
-                np.savez_compressed(file, digest=np.asarray(digest), **_result_arrays(result))
+                arrays: dict[str, Any] = {"digest": np.asarray(digest), **_result_arrays(result)}
+                np.savez_compressed(file, **arrays)
                 entry["results_file"] = file.name
         self.save()
 

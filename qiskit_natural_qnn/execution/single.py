@@ -42,6 +42,7 @@ from qiskit_natural_qnn.circuits.dynamic import NetworkCircuit, dynamic_circuit
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
 from qiskit_natural_qnn.execution.layerwise import default_pass_manager
+from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
@@ -51,6 +52,7 @@ from qiskit_natural_qnn.execution.samplers import (
     sampler_profile,
 )
 from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["SINGLE_MODES", "SingleRun", "build_single_circuit", "run_single"]
 
@@ -117,7 +119,7 @@ class SingleRun(NamedTuple):
 
 
 def build_single_circuit(
-    model: Any, *, mode: str = "dynamic", construction: str = "auto", reuse_qubits: bool = False
+    model: NetworkLike, *, mode: str = "dynamic", construction: str = "auto", reuse_qubits: bool = False
 ) -> NetworkCircuit:
     """The network's single circuit for ``mode`` (``"dynamic"`` or ``"deferred"``), exact or not at all.
 
@@ -160,8 +162,8 @@ def _prepare(circuit: QuantumCircuit, sampler: BaseSamplerV2, pass_manager: Any,
 
 
 def run_single(
-    model: Any,
-    images: Any,
+    model: NetworkLike,
+    images: ArrayLike,
     *,
     sampler: BaseSamplerV2,
     shots: int,
@@ -172,13 +174,13 @@ def run_single(
     target: Any = None,
     reuse_qubits: bool = False,
     max_sets_per_job: int | None = None,
-    record: Any = None,
+    record: RunRecord | None = None,
     network_circuit: NetworkCircuit | None = None,
 ) -> SingleRun:
     """Draw ``shots`` passes per image from the network's single circuit.
 
     Args:
-        model: the network.
+        model: the network or its view.
         images: inputs ``(n, n_inputs)``.
         sampler: any ``BaseSamplerV2``.
         shots: passes per image.
@@ -205,15 +207,16 @@ def run_single(
     check_sampler(sampler)
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
-    nc = network_circuit or build_single_circuit(model, mode=mode, construction=construction, reuse_qubits=reuse_qubits)
+    view = network_view(model)
+    nc = network_circuit or build_single_circuit(view, mode=mode, construction=construction, reuse_qubits=reuse_qubits)
     profile = sampler_profile(sampler, target)
     validate_for_target(nc.circuit, profile, check_gates=False)
     kind = sampler_kind(sampler)
     dynamic = nc.circuit.has_control_flow_op()
     limit = max_sets_per_job
     if kind in ("ibm", "ibm-legacy"):
-        from qiskit_natural_qnn.providers.ibm import max_sets_per_job as ibm_max_sets
-        from qiskit_natural_qnn.providers.ibm import prepare_ibm_sampler
+        from qiskit_natural_qnn.transpile.ibm_dynamic import max_sets_per_job as ibm_max_sets
+        from qiskit_natural_qnn.transpile.ibm_dynamic import prepare_ibm_sampler
 
         prepare_ibm_sampler(sampler, dynamic=dynamic)
     own, fallback = _aer_method(sampler, nc.circuit.num_qubits) if kind == "aer" else (None, None)
@@ -222,8 +225,8 @@ def run_single(
     if kind in ("ibm", "ibm-legacy") and dynamic:
         budget = ibm_max_sets(circuit)
         limit = budget if limit is None else min(limit, budget)
-    x = np.asarray(model.check_input(images).detach().cpu().double().numpy())
-    values = np.atleast_2d(input_angles(model, x))
+    x = view.inputs(images)
+    values = np.atleast_2d(input_angles(view, x))
     run_seed = resolve_run_seed(seed, sampler)
     submitter = JobSubmitter(sampler, aer_method=fallback)
     names = [r.name for r in nc.layer_registers]

@@ -1,6 +1,6 @@
 r"""Borderline images: wrong for the classical network, right for the quantum one at a moderate ``a``.
 
-The hardware follow-up (PAPER.md section 6) picked a test image that the classical binarized
+The hardware follow-up (arXiv:2507.21222) picked a test image that the classical binarized
 network misclassifies and showed that the naturally quantized network classifies it correctly most
 of the time at a moderate stretch ``a``, then measured how device noise moves that success rate.
 
@@ -30,11 +30,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
+from qiskit_natural_qnn.decode import classes_from_bits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "CRITERIA",
@@ -60,7 +68,7 @@ CRITERIA: tuple[str, ...] = ("probability", "vote")
 
 
 def binomial_interval(
-    successes: Any, trials: Any, *, confidence: float = 0.95, method: str = "wilson"
+    successes: npt.ArrayLike, trials: npt.ArrayLike, *, confidence: float = 0.95, method: str = "wilson"
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Two-sided confidence interval of a binomial proportion, elementwise.
 
@@ -188,7 +196,7 @@ class BorderlineImage(NamedTuple):
     best_rate: float
 
 
-def with_stretch(model: Any, a: float) -> Any:
+def with_stretch(model: NaturalQNN, a: float) -> NaturalQNN:
     """A copy of ``model`` with stretch ``a`` (same weights, stretch function and ``g``).
 
     Example:
@@ -201,29 +209,23 @@ def with_stretch(model: Any, a: float) -> Any:
     return out
 
 
-def pass_classes(model: Any, last_bits: Any) -> np.ndarray:
+def pass_classes(model: NetworkLike, last_bits: ArrayLike) -> np.ndarray:
     """The class (argmax of the logits, ties -> smallest index) of each pass from its last hidden layer's bits.
 
+    :func:`qiskit_natural_qnn.decode.classes_from_bits`, under the name the experiments use.
+
     Args:
-        model: the network (its output weights and bias).
+        model: the network (its output weights and bias) or its view.
         last_bits: bits of the last hidden layer, ``(..., width)`` (bit 0 = activation +1), e.g.
             ``run_layerwise(...).bits[-1]`` of shape ``(n_images, shots, width)``.
 
     Returns:
         ``int64`` classes of shape ``(...)``.
     """
-    import torch
-
-    bits = np.asarray(last_bits)
-    with torch.no_grad():
-        w = model.weights()[-1].detach().cpu().double().numpy()
-        b = model.biases()[-1]
-        bias = 0.0 if b is None else b.detach().cpu().double().numpy()
-    d = 1.0 - 2.0 * bits.astype(float)
-    return np.argmax(d @ w.T + bias, axis=-1).astype(np.int64)
+    return classes_from_bits(model, last_bits)
 
 
-def _images_labels(model: Any, images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+def _images_labels(model: NaturalQNN, images: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     from qiskit_natural_qnn.inference import check_labels
 
     x = np.asarray(images, dtype=float)
@@ -235,7 +237,7 @@ def _images_labels(model: Any, images: Any, labels: Any) -> tuple[np.ndarray, np
     return x, y
 
 
-def _ids(image_ids: Any, n: int) -> np.ndarray:
+def _ids(image_ids: ArrayLike | None, n: int) -> np.ndarray:
     if image_ids is None:
         return np.arange(n)
     ids = np.asarray(image_ids, dtype=np.int64)
@@ -276,14 +278,14 @@ def success_points(
 
 
 def success_vs_a(
-    model: Any,
-    images: Any,
-    labels: Any,
+    model: NaturalQNN,
+    images: ArrayLike,
+    labels: ArrayLike,
     *,
     a_values: Sequence[float],
     shots: int = 1000,
     seed: int | np.random.Generator | None = 0,
-    image_ids: Any = None,
+    image_ids: ArrayLike | None = None,
     confidence: float = 0.95,
     method: str = "wilson",
 ) -> list[SuccessPoint]:
@@ -332,17 +334,17 @@ def success_vs_a(
 
 
 def find_borderline(
-    model: Any,
-    images: Any,
-    labels: Any,
+    model: NaturalQNN,
+    images: ArrayLike,
+    labels: ArrayLike,
     *,
     a_values: Sequence[float] = (0.1, 0.2, 0.316, 0.5, 0.75, 1.0),
-    classical: Any = None,
+    classical: NaturalQNN | None = None,
     criterion: str = "probability",
     strict: bool = False,
     shots: int = 200,
     seed: int | np.random.Generator | None = 0,
-    image_ids: Any = None,
+    image_ids: ArrayLike | None = None,
     limit: int | None = None,
     confidence: float = 0.95,
 ) -> list[BorderlineImage]:
@@ -399,7 +401,7 @@ def find_borderline(
     for p in points:
         by_image.setdefault(p.image, []).append(p)
     found = []
-    for j, idx in enumerate(wrong):
+    for idx in wrong:
         pts = by_image[int(ids[idx])]
         if criterion == "vote":
             ok = any(p.rate.vote_correct for p in pts)
@@ -417,7 +419,7 @@ def find_borderline(
 
 
 # ---------------------------------------------------------------------------------------- plots
-def _axes(ax: Any | None) -> tuple[Any, Any]:
+def _axes(ax: Axes | None) -> tuple[Figure | SubFigure, Axes]:
     if ax is not None:
         return ax.figure, ax
     from matplotlib.figure import Figure
@@ -426,7 +428,7 @@ def _axes(ax: Any | None) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
-def _errorbar(ax: Any, x: np.ndarray, pts: list[SuccessPoint], label: str, **style: Any) -> None:
+def _errorbar(ax: Axes, x: np.ndarray, pts: list[SuccessPoint], label: str, **style: Any) -> None:
     order = np.argsort(x)
     rate = np.array([p.rate.rate for p in pts])[order]
     low = np.array([p.rate.low for p in pts])[order]
@@ -435,7 +437,9 @@ def _errorbar(ax: Any, x: np.ndarray, pts: list[SuccessPoint], label: str, **sty
     ax.errorbar(x[order], rate, yerr=yerr, capsize=3, marker="o", ms=4, label=label, **style)
 
 
-def plot_success_vs_a(points: Sequence[SuccessPoint], *, title: str | None = None, ax: Any | None = None) -> Any:
+def plot_success_vs_a(
+    points: Sequence[SuccessPoint], *, title: str | None = None, ax: Axes | None = None
+) -> Figure | SubFigure:
     """Success probability versus ``a``, one curve per image and backend, with binomial error bars.
 
     The dashed line at 1/2 separates "right most of the time" from "wrong most of the time"; the
@@ -473,7 +477,9 @@ def plot_success_vs_a(points: Sequence[SuccessPoint], *, title: str | None = Non
     return fig
 
 
-def plot_success_vs_pairs(points: Sequence[SuccessPoint], *, title: str | None = None, ax: Any | None = None) -> Any:
+def plot_success_vs_pairs(
+    points: Sequence[SuccessPoint], *, title: str | None = None, ax: Axes | None = None
+) -> Figure | SubFigure:
     """Success probability versus the number of identity pairs, one curve per image, ``a`` and backend.
 
     Raises:
@@ -486,7 +492,7 @@ def plot_success_vs_pairs(points: Sequence[SuccessPoint], *, title: str | None =
     groups: dict[tuple[int, float, str, str], list[SuccessPoint]] = {}
     for p in pts:
         groups.setdefault((p.image, p.a, p.backend, p.gate), []).append(p)
-    for (image, a, backend, gate), group in groups.items():
+    for (image, a, backend, _gate), group in groups.items():
         _errorbar(
             ax,
             np.array([p.pairs for p in group], dtype=float),

@@ -1,6 +1,6 @@
 """The critical entanglement angle ``g_c`` of Method 2: where learning collapses as ``g`` decreases.
 
-PAPER.md section 6: below a critical ``g_c`` (about pi/8 in the paper) Method 2 stops learning. Here
+In the paper (arXiv:2503.15482), below a critical ``g_c`` (about pi/8) Method 2 stops learning. Here
 ``g_c`` is defined as **the angle of steepest rise of the mean validation error as g decreases**:
 sort the grid ``g_1 < ... < g_K``, average the error over seeds at each ``g``, take the finite
 differences ``s_k = (E_{k+1} - E_k) / (g_{k+1} - g_k)``, and put ``g_c`` at the midpoint of the
@@ -28,11 +28,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+
+if TYPE_CHECKING:
+    from qiskit_natural_qnn.experiments.sweep import PointRecord
 
 __all__ = ["CriticalAngle", "locate_gc", "locate_gc_from_records"]
 
@@ -80,7 +84,7 @@ def _steepest(g: np.ndarray, mean: np.ndarray) -> int:
 
 def locate_gc(
     g: Sequence[float],
-    errors: Any,
+    errors: npt.ArrayLike,
     *,
     n_bootstrap: int = 2000,
     seed: int | np.random.Generator | None = 0,
@@ -106,7 +110,7 @@ def locate_gc(
         >>> locate_gc([0.1, 0.2], [0.9, 0.1])
         Traceback (most recent call last):
         ...
-        qiskit_natural_qnn.exceptions.InputError: locate_gc needs at least 3 distinct angles, got 2; add angles around the transition
+        qiskit_natural_qnn.exceptions.InputError: locate_gc needs at least 3 distinct angles, got 2; ...
     """
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
         raise ConfigurationError(f"n_bootstrap must be an int >= 1, got {n_bootstrap!r}; pass e.g. n_bootstrap=2000")
@@ -157,7 +161,7 @@ def locate_gc(
 
 
 def locate_gc_from_records(
-    records: Iterable[Any],
+    records: Iterable[PointRecord],
     *,
     metric: str = "val_vote_error",
     a: float | None = None,

@@ -7,9 +7,15 @@ the figure; pyplot is never touched, so nothing is shown and no backend is switc
 deviation over seeds.
 
 Example:
-    >>> from qiskit_natural_qnn.experiments.sweep import _fake_record
-    >>> recs = [_fake_record(a=a, seed=s, val_vote_error=0.08 - 0.1 * a + 0.1 * a * a)
-    ...         for a in (0.0, 0.3, 1.0) for s in (0, 1)]
+    >>> from qiskit_natural_qnn.experiments.sweep import PointRecord, SweepSettings
+    >>> def record(a, seed, error):  # made-up numbers
+    ...     return PointRecord(
+    ...         a=a, g=math.pi / 2, seed=seed, layer_sizes=[784, 16, 10],
+    ...         settings=SweepSettings(hidden=(16,)).to_dict(), data={"train": "t", "n_train": 1},
+    ...         val_single_shot_error=error, val_vote_error=error, train_error=0.0,
+    ...         train_single_shot_error=0.0, train_vote_error=0.0, seconds=1.0, version="example", device="cpu",
+    ...         finished_at="2026-01-01T00:00:00+00:00", history={})
+    >>> recs = [record(a, s, 0.08 - 0.1 * a + 0.1 * a * a) for a in (0.0, 0.3, 1.0) for s in (0, 1)]
     >>> fig = plot_error_vs_a(recs)
     >>> len(fig.axes[0].containers), fig.axes[0].get_xlabel()  # three curves with error bars
     (3, 'stretch a')
@@ -19,20 +25,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
-from qiskit_natural_qnn.experiments.sweep import METRICS, PointRecord, aggregate
+from qiskit_natural_qnn.experiments.sweep import METRICS, Aggregate, PointRecord, aggregate
 
 __all__ = ["plot_error_vs_a", "plot_error_vs_g", "plot_heatmap", "save_figure", "describe"]
 
-_STYLE = {
+_STYLE: dict[str, dict[str, Any]] = {
     "val_vote_error": {"color": "C0", "marker": "o", "ls": "-"},
     "val_single_shot_error": {"color": "C1", "marker": "s", "ls": "--"},
     "train_vote_error": {"color": "C2", "marker": "^", "ls": "-"},
@@ -45,8 +52,13 @@ def describe(records: Sequence[PointRecord]) -> str:
     """A one-line description of the records' network, data and recipe (used as a figure title).
 
     Example:
-        >>> from qiskit_natural_qnn.experiments.sweep import _fake_record
-        >>> describe([_fake_record(seed=0), _fake_record(seed=1)])
+        >>> from qiskit_natural_qnn.experiments.sweep import PointRecord, SweepSettings
+        >>> fields = dict(  # made-up numbers
+        ...     a=0.0, g=math.pi / 2, layer_sizes=[784, 16, 10], settings=SweepSettings(hidden=(16,)).to_dict(),
+        ...     data={"train": "t", "n_train": 1}, val_single_shot_error=0.1, val_vote_error=0.1, train_error=0.0,
+        ...     train_single_shot_error=0.0, train_vote_error=0.0, seconds=1.0, version="example", device="cpu",
+        ...     finished_at="2026-01-01T00:00:00+00:00", history={})
+        >>> describe([PointRecord(seed=0, **fields), PointRecord(seed=1, **fields)])
         '784-16-10, 100 epochs, t (1 images), 2 seeds'
     """
     r = records[0]
@@ -82,14 +94,16 @@ def _records(records: Iterable[PointRecord]) -> list[PointRecord]:
     return recs
 
 
-def _axes(ax: Any | None, size: tuple[float, float] = (6.4, 4.2)) -> tuple[Figure, Any]:
+def _axes(ax: Axes | None, size: tuple[float, float] = (6.4, 4.2)) -> tuple[Figure | SubFigure, Axes]:
     if ax is not None:
         return ax.figure, ax
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
 
 
-def _curve(ax: Any, recs: list[PointRecord], metric: str, x_of: Any, label: str | None = None) -> None:
+def _curve(
+    ax: Axes, recs: list[PointRecord], metric: str, x_of: Callable[[Aggregate], float], label: str | None = None
+) -> None:
     agg = aggregate(recs, metric)
     if not agg:
         return
@@ -107,8 +121,8 @@ def plot_error_vs_a(
     paper: tuple[float, float] | None = None,
     xscale: str = "symlog",
     title: str | None = None,
-    ax: Any | None = None,
-) -> Figure:
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Error (percent) versus the stretch ``a``, mean over seeds with standard-deviation bars.
 
     The classical network (``a = 0``) is marked by a dotted horizontal line at its mean validation
@@ -190,8 +204,8 @@ def plot_error_vs_g(
     paper_gc: float | None = math.pi / 8,
     zoom: bool = True,
     title: str | None = None,
-    ax: Any | None = None,
-) -> Figure:
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Error (percent) versus the entanglement angle ``g`` (in units of pi), with ``g_c`` shaded.
 
     With ``zoom``, an inset magnifies the angles where the mean validation vote error is within twice
@@ -244,7 +258,7 @@ def plot_error_vs_g(
     )
     near = {round(p.g, 12) for p in val if p.mean <= 2 * best.mean}
     if zoom and len(near) >= 2:
-        inset = ax.inset_axes([0.5, 0.2, 0.47, 0.38])
+        inset = ax.inset_axes((0.5, 0.2, 0.47, 0.38))
         sub = [r for r in recs if round(r.g, 12) in near]
         for m in metrics:
             _curve(inset, sub, m, lambda p: p.g / math.pi)
@@ -270,8 +284,8 @@ def plot_heatmap(
     *,
     metric: str = "val_vote_error",
     title: str | None = None,
-    ax: Any | None = None,
-) -> Figure:
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Mean ``metric`` (percent) over seeds on the ``(a, g)`` grid, each cell annotated.
 
     Axes are the grid's values in order (not to scale); missing cells are blank.

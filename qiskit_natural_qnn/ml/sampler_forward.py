@@ -1,6 +1,6 @@
 r"""Stochastic forward passes drawn by any Qiskit ``BaseSamplerV2``, one hidden layer at a time.
 
-This is the hardware protocol of the follow-up paper (PAPER.md section 5), run by the library's one
+This is the hardware protocol of the follow-up paper (arXiv:2507.21222), run by the library's one
 layer-by-layer implementation, :class:`qiskit_natural_qnn.execution.LayerwiseExecutor`: each hidden
 layer runs as its own circuit (:func:`qiskit_natural_qnn.circuits.layer_circuit`: ``RY`` per
 neuron, then a projective measurement, or for Method 2 an ``RZY(g)`` readout through an ancilla,
@@ -44,30 +44,14 @@ import torch
 from qiskit.primitives import BaseSamplerV2
 
 from qiskit_natural_qnn.circuits.layers import LayerCircuit
+from qiskit_natural_qnn.decode import activation_tensor
 from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor
 from qiskit_natural_qnn.execution.samplers import check_sampler, resolve_run_seed, sampler_kind
 from qiskit_natural_qnn.fastpath import ForwardPass
-from qiskit_natural_qnn.neurons import outcome_to_activation
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.view import network_view
 
 __all__ = ["LayerwiseSamplerForward"]
-
-
-class _WeightsView:
-    """A network seen with other weights: what the angle functions read (weights, biases, spec...)."""
-
-    def __init__(self, model: Any, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor | None]) -> None:
-        self._model = model
-        self._weights = list(weights)
-        self._biases = list(biases)
-
-    def weights(self) -> list[torch.Tensor]:
-        return self._weights
-
-    def biases(self) -> list[torch.Tensor | None]:
-        return self._biases
-
-    def __getattr__(self, name: str) -> Any:  # layer_sizes, spec, neuron, hidden_sizes, check_input...
-        return getattr(self._model, name)
 
 
 class LayerwiseSamplerForward:
@@ -87,7 +71,7 @@ class LayerwiseSamplerForward:
         ConfigurationError: ``sampler`` is not a ``BaseSamplerV2``.
     """
 
-    def __init__(self, model: Any, sampler: BaseSamplerV2, *, pass_manager: Any | None = None) -> None:
+    def __init__(self, model: NaturalQNN, sampler: BaseSamplerV2, *, pass_manager: Any | None = None) -> None:
         check_sampler(sampler)
         self.model = model
         self.sampler = sampler
@@ -127,7 +111,7 @@ class LayerwiseSamplerForward:
         """
         weights = self.model.weights() if weights is None else list(weights)
         biases = self.model.biases() if biases is None else list(biases)
-        view = _WeightsView(self.model, weights, biases)
+        view = network_view(self.model, weights=weights, biases=biases)  # what the host feedforward reads
         batch = tuple(x.shape[:-1])
         n_shots = 1 if shots is None else int(shots)
         with torch.no_grad():
@@ -139,8 +123,8 @@ class LayerwiseSamplerForward:
             acts: list[torch.Tensor] = []
             for k, bits in enumerate(run.bits):
                 z = torch.nn.functional.linear(h, weights[k], biases[k])
-                b = torch.as_tensor(bits.transpose(1, 0, 2) if shots is not None else bits[:, 0, :], device=z.device)
-                d = outcome_to_activation(b.to(z.dtype)).reshape(*lead, -1)
+                d = activation_tensor(bits.transpose(1, 0, 2) if shots is not None else bits[:, 0, :], like=z)
+                d = d.reshape(*lead, -1)
                 pre.append(z)
                 acts.append(d)
                 h = d

@@ -22,13 +22,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from qiskit_natural_qnn.exceptions import InputError
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.view import ArrayLike
 
 __all__ = ["weight_layout", "num_weights", "weight_vector", "flatten_weights", "unflatten_weights", "load_weights"]
 
@@ -64,7 +63,7 @@ def flatten_weights(model: NaturalQNN) -> np.ndarray:
     return vec.detach().cpu().to(torch.float64).numpy().copy()
 
 
-def weight_vector(model: NaturalQNN, weights: Any) -> np.ndarray:
+def weight_vector(model: NaturalQNN, weights: ArrayLike) -> np.ndarray:
     """Check a flat weight vector for ``model`` and return it as a float64 NumPy vector.
 
     Args:
@@ -101,12 +100,12 @@ def weight_vector(model: NaturalQNN, weights: Any) -> np.ndarray:
     return vec
 
 
-def _as_vector(model: NaturalQNN, weights: Any) -> torch.Tensor:
+def _as_vector(model: NaturalQNN, weights: ArrayLike) -> torch.Tensor:
     ref = next(model.parameters())
     return torch.as_tensor(weight_vector(model, weights)).to(device=ref.device, dtype=ref.dtype)
 
 
-def unflatten_weights(model: NaturalQNN, weights: Any) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+def unflatten_weights(model: NaturalQNN, weights: ArrayLike) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
     """Split a flat vector into per-layer weight matrices and biases shaped like ``model``'s.
 
     The tensors are new (views of one converted vector), on the model's device and in its dtype;
@@ -127,19 +126,18 @@ def unflatten_weights(model: NaturalQNN, weights: Any) -> tuple[list[torch.Tenso
     mats: list[torch.Tensor] = []
     biases: list[torch.Tensor | None] = []
     offset = 0
-    for layer in model.layers:
-        w = layer.weight
+    for w, b in zip(model.weights(), model.biases()):
         mats.append(vec[offset : offset + w.numel()].view_as(w))
         offset += w.numel()
-        if layer.bias is None:
+        if b is None:
             biases.append(None)
         else:
-            biases.append(vec[offset : offset + layer.bias.numel()].view_as(layer.bias))
-            offset += layer.bias.numel()
+            biases.append(vec[offset : offset + b.numel()].view_as(b))
+            offset += b.numel()
     return mats, biases
 
 
-def load_weights(model: NaturalQNN, weights: Any) -> NaturalQNN:
+def load_weights(model: NaturalQNN, weights: ArrayLike) -> NaturalQNN:
     """Copy a flat weight vector into ``model``'s parameters, in place.
 
     Use it to get a trained network back from a

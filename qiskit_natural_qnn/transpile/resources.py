@@ -31,12 +31,13 @@ from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.transpile.devices import get_backend
 from qiskit_natural_qnn.transpile.targets import (
     TargetProfile,
-    _count_names,
+    count_names,
     find_violations,
     mid_circuit_operations,
     target_profile,
     transpile_for_target,
 )
+from qiskit_natural_qnn.view import NetworkLike, network_view
 
 __all__ = ["MODES", "LayerResources", "ResourceReport", "circuit_resources", "resource_report"]
 
@@ -234,7 +235,7 @@ def _maybe_transpile(
 
 
 def resource_report(
-    model: Any,
+    model: NetworkLike,
     *,
     mode: str = "dynamic",
     construction: str = "auto",
@@ -246,7 +247,7 @@ def resource_report(
     """A per-layer resource report of ``model``'s circuits on ``target``.
 
     Args:
-        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN`.
+        model: a :class:`~qiskit_natural_qnn.network.NaturalQNN` or its view.
         mode: ``"layers"`` (one circuit per hidden layer), ``"dynamic"`` or ``"deferred"``.
         construction: for ``dynamic``: ``"linear"``, ``"lookup"`` or ``"auto"``.
         target: None (logical counts); ``"ibm"`` or ``"static"`` (logical counts checked against
@@ -270,9 +271,10 @@ def resource_report(
         target = get_backend(target)  # "aer", "ionq", "fake_torino"...: a device to transpile for
     profile = None if target is None else target_profile(target)
     name = "logical" if profile is None else profile.name
+    view = network_view(model)
     if mode == "layers":
         rows = []
-        for lc in layer_circuits(model):
+        for lc in layer_circuits(view):
             qc, done = _maybe_transpile(lc.circuit, profile, optimization_level, seed_transpiler)
             rows.append(circuit_resources(qc, label=lc.register.name, target=profile, transpiled=done))
         total = LayerResources(
@@ -289,9 +291,9 @@ def resource_report(
         )
         return ResourceReport(name, mode, "layers", tuple(rows), total)
     nc = (
-        deferred_circuit(model)
+        deferred_circuit(view)
         if mode == "deferred"
-        else dynamic_circuit(model, construction=construction, reuse_qubits=reuse_qubits)
+        else dynamic_circuit(view, construction=construction, reuse_qubits=reuse_qubits)
     )
     mid_clbits, _ = mid_circuit_operations(nc.circuit)
     rows = []
@@ -305,7 +307,7 @@ def resource_report(
                 target=profile,
                 mid_circuit_measurements=mids,
                 # a layer's resets re-use qubits of earlier layers: mid-circuit in the whole circuit
-                resets=_count_names(segment).get("reset", 0),
+                resets=count_names(segment).get("reset", 0),
                 transpiled=done,
             )
         )

@@ -58,11 +58,12 @@ from qiskit.circuit.classical import expr, types
 from qiskit.transpiler import Target
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
-from qiskit_natural_qnn.transpile.devices import get_backend, ionq_native_target  # noqa: F401  (also importable from here)
+from qiskit_natural_qnn.transpile.devices import get_backend, ionq_native_target, parse_device  # noqa: F401
 
 __all__ = [
     "PROFILES",
     "TargetProfile",
+    "count_names",
     "find_violations",
     "mid_circuit_operations",
     "target_profile",
@@ -215,7 +216,8 @@ def target_profile(target: str | TargetProfile | Target | Any) -> TargetProfile:
         if target.lower() in PROFILES:
             profile = PROFILES[target.lower()]
             return dataclasses.replace(profile, native_gates=_aer_gates()) if profile.name == "aer" else profile
-        return target_profile(get_backend(target))
+        device = parse_device(target)  # one grammar of device names (transpile/devices.py)
+        return target_profile(device.form.rules or get_backend(device))
     tgt = target if isinstance(target, Target) else getattr(target, "target", None)
     if not isinstance(tgt, Target):
         raise ConfigurationError(
@@ -360,7 +362,7 @@ def mid_circuit_operations(circuit: QuantumCircuit) -> tuple[list[Any], int]:
                 for inner in block.data:
                     if inner.operation.name == "measure":
                         clbits.append(inner.clbits[0])
-                resets += _count_names(block).get("reset", 0)
+                resets += count_names(block).get("reset", 0)
         elif op.name == "measure":
             if last_qubit[inst.qubits[0]] > t or last_clbit[inst.clbits[0]] > t:
                 clbits.append(inst.clbits[0])
@@ -370,13 +372,14 @@ def mid_circuit_operations(circuit: QuantumCircuit) -> tuple[list[Any], int]:
     return clbits, resets
 
 
-def _count_names(circuit: QuantumCircuit) -> dict[str, int]:
+def count_names(circuit: QuantumCircuit) -> dict[str, int]:
+    """How many times each operation name occurs in ``circuit``, counting inside control-flow blocks."""
     counts: dict[str, int] = {}
     for inst in circuit.data:
         counts[inst.operation.name] = counts.get(inst.operation.name, 0) + 1
         if isinstance(inst.operation, ControlFlowOp):
             for block in inst.operation.blocks:
-                for k, v in _count_names(block).items():
+                for k, v in count_names(block).items():
                     counts[k] = counts.get(k, 0) + v
     return counts
 
