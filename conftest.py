@@ -57,3 +57,11 @@ def pytest_report_header(config):
     return (
         f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, MKL instructions {mkl}"
     )
+
+
+@pytest.fixture(autouse=True)
+def _doctest_helpers(doctest_namespace):
+    """``fake_record``: sweep records with made-up numbers for the examples of the experiments package."""
+    from tests.records import fake_record
+
+    doctest_namespace["fake_record"] = fake_record

@@ -1,81 +1,56 @@
 """qiskit-natural-qnn: naturally quantized neural networks as Qiskit circuits.
 
-The public API is re-exported here, flat.
+The top level holds what a user needs to build, train, evaluate, save and run a network; everything
+else is imported from its subpackage (see CONTRIBUTING.md for the map):
+
+* the model: :class:`NaturalQNN`, :class:`QuantizationSpec`, :class:`Stretch`, :class:`Measurement`,
+  :class:`Neuron` (the specification is ``docs/model.md``);
+* training and the fast path: :class:`TrainConfig`, :func:`fit`, :class:`History`, :func:`predict`,
+  :func:`evaluate`, and the exact outcome law :func:`exact_distribution`;
+* files: :func:`save_model`, :func:`load_model`;
+* circuits on any Qiskit sampler: :func:`predict_on_sampler`, :func:`evaluate_on_sampler`
+  (circuits themselves: :mod:`qiskit_natural_qnn.circuits`; named devices: :mod:`qiskit_natural_qnn.providers`);
+* errors: every error derives from :class:`NaturalQNNError` and from the matching builtin.
 """
 
 from __future__ import annotations
 
-from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
+from qiskit_natural_qnn.exact import exact_distribution
 from qiskit_natural_qnn.exceptions import (
-    CircuitNotExactError,
     ConfigurationError,
-    DataError,
-    DataNotFoundError,
+    DamagedFileError,
     ExecutionError,
     InputError,
-    ModelFileError,
     NaturalQNNError,
-    TargetCapabilityError,
 )
-from qiskit_natural_qnn.fastpath import (
-    SURROGATES,
-    ForwardPass,
-    StraightThrough,
-    expected_slope,
-    make_generator,
-    sample_network,
-    straight_through,
-)
-from qiskit_natural_qnn.inference import Evaluation, Prediction, evaluate, majority_vote, predict
-from qiskit_natural_qnn.io import ModelMetadata, load_model, read_metadata, save_model
-from qiskit_natural_qnn.native import NATIVE_KINDS, L1RowConstraint, native_config, project_rows_l1_
+from qiskit_natural_qnn.execution import evaluate_on_sampler, predict_on_sampler
+from qiskit_natural_qnn.inference import evaluate, predict
+from qiskit_natural_qnn.io import load_model, save_model
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec
-from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch, activation_to_bit, outcome_to_activation
-from qiskit_natural_qnn.training import EpochRecord, History, TrainConfig, fit
+from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.training import History, TrainConfig, fit
 from qiskit_natural_qnn.version import __version__
 
 __all__ = [
-    "CircuitNotExactError",
     "ConfigurationError",
-    "DataError",
-    "DataNotFoundError",
-    "EpochRecord",
-    "Evaluation",
+    "DamagedFileError",
     "ExecutionError",
-    "ForwardPass",
     "History",
     "InputError",
-    "L1RowConstraint",
     "Measurement",
-    "NATIVE_KINDS",
-    "ModelFileError",
-    "ModelMetadata",
     "NaturalQNN",
     "NaturalQNNError",
     "Neuron",
-    "Prediction",
     "QuantizationSpec",
-    "SURROGATES",
-    "StraightThrough",
     "Stretch",
-    "TargetCapabilityError",
     "TrainConfig",
     "__version__",
-    "activation_to_bit",
     "evaluate",
-    "exact_class_distribution",
+    "evaluate_on_sampler",
     "exact_distribution",
-    "expected_slope",
     "fit",
     "load_model",
-    "majority_vote",
-    "make_generator",
-    "native_config",
-    "outcome_to_activation",
     "predict",
-    "project_rows_l1_",
-    "read_metadata",
-    "sample_network",
+    "predict_on_sampler",
     "save_model",
-    "straight_through",
 ]

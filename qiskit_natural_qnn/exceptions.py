@@ -17,9 +17,8 @@ __all__ = [
     "NaturalQNNError",
     "ConfigurationError",
     "InputError",
-    "DataError",
+    "DamagedFileError",
     "DataNotFoundError",
-    "ModelFileError",
     "CircuitNotExactError",
     "TargetCapabilityError",
     "ExecutionError",
@@ -38,16 +37,18 @@ class InputError(NaturalQNNError, ValueError):
     """Input data of the wrong shape, dtype or values (non-finite, empty batch...)."""
 
 
-class DataError(NaturalQNNError, ValueError):
-    """A data file that exists but cannot be read as MNIST (bad magic number, truncated...)."""
-
-
 class DataNotFoundError(NaturalQNNError, FileNotFoundError):
     """A data directory that lacks the MNIST files it must hold."""
 
 
-class ModelFileError(NaturalQNNError, ValueError):
-    """A model file that is corrupt, of an unsupported format version, or inconsistent."""
+class DamagedFileError(NaturalQNNError, ValueError):
+    """A file on disk that cannot be read as what it should be, named with the problem in the message.
+
+    One type for every file the library reads: model files, training checkpoints, ``history.json``,
+    run records, sweep records and MNIST IDX files that are truncated, corrupt, of an unsupported
+    format version, or inconsistent with themselves. (A file that does not exist raises the builtin
+    ``FileNotFoundError``, or :class:`DataNotFoundError` for an MNIST directory.)
+    """
 
 
 class CircuitNotExactError(NaturalQNNError, ValueError):

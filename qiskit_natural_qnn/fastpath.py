@@ -22,28 +22,18 @@ paper's straight-through estimator with the hard-tanh derivative at unit scale,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from qiskit_natural_qnn.exceptions import InputError
 from qiskit_natural_qnn.neurons import Neuron
+from qiskit_natural_qnn.randomness import UniformSource
 from qiskit_natural_qnn.schedule import LayerSchedule, carried_angle
-from qiskit_natural_qnn.surrogates import SURROGATES, HardTanhSurrogate, Surrogate, get_surrogate
+from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 
-__all__ = [
-    "SURROGATES",  # re-exported from qiskit_natural_qnn.surrogates for the CLI's --surrogate choices
-    "ForwardPass",
-    "sample_network",
-    "make_generator",
-    "UniformSource",
-]
-
-#: ``uniform(layer_index, shape, like)`` returns i.i.d. U[0, 1) numbers shaped ``shape`` with the
-#: dtype and device of ``like``. The default draws from a :class:`torch.Generator`.
-UniformSource = Callable[[int, torch.Size, torch.Tensor], torch.Tensor]
+__all__ = ["ForwardPass", "nonfinite_preactivation_message", "sample_network"]
 
 #: The paper's unit-scale straight-through estimator, the default pseudo-gradient.
 _DEFAULT_SURROGATE = HardTanhSurrogate()
@@ -87,25 +77,6 @@ def nonfinite_preactivation_message(layer: int | None, dtype: torch.dtype) -> st
         "depending on the CPU's kernels); scale the inputs (e.g. pixels to [0, 1]), lower the learning "
         "rate if this happened in training, or use a float64 network"
     )
-
-
-def make_generator(seed: int | np.random.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
-    """A :class:`torch.Generator` on ``device`` seeded from ``seed``.
-
-    Args:
-        seed: an int, a NumPy generator (one 63-bit integer is drawn from it), or None (fresh entropy).
-        device: the device the generator draws on.
-
-    Returns:
-        The seeded generator.
-    """
-    if isinstance(seed, np.random.Generator):
-        seed = int(seed.integers(0, 2**63 - 1))
-    elif seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**63 - 1))
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(seed))
-    return gen
 
 
 def _sample_sign(p_plus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

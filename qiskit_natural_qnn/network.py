@@ -27,8 +27,9 @@ import torch
 from torch import nn
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import ForwardPass, UniformSource, make_generator, sample_network
+from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.randomness import UniformSource, make_generator
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 
 __all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]

@@ -22,15 +22,39 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import UniformSource
 
-__all__ = ["counter_uniform", "hash_words", "seed_words"]
+__all__ = ["UniformSource", "counter_uniform", "hash_words", "make_generator", "seed_words"]
+
+#: ``uniform(layer_index, shape, like)`` returns i.i.d. U[0, 1) numbers shaped ``shape`` with the
+#: dtype and device of ``like``. The default draws from a :class:`torch.Generator`.
+UniformSource = Callable[[int, torch.Size, torch.Tensor], torch.Tensor]
+
+
+def make_generator(seed: int | np.random.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A :class:`torch.Generator` on ``device`` seeded from ``seed``.
+
+    Args:
+        seed: an int, a NumPy generator (one 63-bit integer is drawn from it), or None (fresh entropy).
+        device: the device the generator draws on.
+
+    Returns:
+        The seeded generator.
+    """
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, 2**63 - 1))
+    elif seed is None:
+        seed = int(np.random.default_rng().integers(0, 2**63 - 1))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
 
 _MASK32 = 0xFFFFFFFF
 
@@ -80,7 +104,7 @@ def counter_uniform(
     image_ids: Any,
     shot_offset: int = 0,
 ) -> UniformSource:
-    """A :data:`~qiskit_natural_qnn.fastpath.UniformSource` keyed by (seed, image id, shot, layer, neuron).
+    """A :data:`UniformSource` keyed by (seed, image id, shot, layer, neuron).
 
     The returned callable accepts shapes ``(batch, width)`` (shot ``shot_offset`` for every image) or
     ``(shots, batch, width)`` (shots ``shot_offset, shot_offset + 1, ...``), where ``batch`` matches

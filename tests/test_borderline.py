@@ -100,6 +100,7 @@ def test_pass_classes_agree_with_the_fast_path():
 
 
 def test_plots():
+    pytest.importorskip("matplotlib", reason="the [plot] extra (matplotlib) is not installed")
     net = _borderline_net()
     pts = success_vs_a(net, X, 0, a_values=[0.1, 0.5, 1.0], shots=50, seed=0)
     fig = plot_success_vs_a(pts)

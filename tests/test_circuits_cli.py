@@ -7,14 +7,10 @@ import argparse
 import pytest
 import torch
 
-from qiskit_natural_qnn import (
-    CircuitNotExactError,
-    ConfigurationError,
-    NaturalQNN,
-    TargetCapabilityError,
-)
+from qiskit_natural_qnn import ConfigurationError, NaturalQNN
 from qiskit_natural_qnn.circuits import from_qasm3
 from qiskit_natural_qnn.cli.circuits import add_circuit_parser, run_circuit_command
+from qiskit_natural_qnn.exceptions import CircuitNotExactError, TargetCapabilityError
 from qiskit_natural_qnn.io import save_model
 
 
@@ -105,6 +101,7 @@ def test_png(model_paths, capsys, tmp_path) -> None:
 
 
 def test_backend_transpiles_and_validates(model_paths, capsys) -> None:
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
     status, out, _ = _run(
         [model_paths["tanh"], "--image", "0", "--backend", "fake_torino", "--format", "qasm3"], capsys
     )

@@ -26,7 +26,7 @@ from qiskit.circuit.library import RYGate, UnitaryGate
 from qiskit.quantum_info import Operator, Statevector
 from qiskit_aer.primitives import SamplerV2
 
-from qiskit_natural_qnn import NaturalQNN, TargetCapabilityError
+from qiskit_natural_qnn import NaturalQNN
 from qiskit_natural_qnn.circuits import (
     bind_inputs,
     bind_layer,
@@ -46,6 +46,7 @@ from qiskit_natural_qnn.circuits.angles import (
     register_patterns,
 )
 from qiskit_natural_qnn.exact import exact_distribution
+from qiskit_natural_qnn.exceptions import TargetCapabilityError
 from qiskit_natural_qnn.neurons import outcome_to_activation
 from qiskit_natural_qnn.transpile import get_backend, ionq_native_target, transpile_for_target, validate_for_target
 
@@ -445,6 +446,7 @@ def test_width16_method2_on_mps_matches_fast_path() -> None:
     ids=["m2-lookup", "m1-linear-reuse"],
 )
 def test_ibm_transpiled_keeps_dynamic_structure_and_distribution(backend_name, spec, construction, reuse) -> None:
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
     net = _net(**spec)
     nc = dynamic_circuit(net, construction=construction, reuse_qubits=reuse)
     x = _x(net, seed=1)

@@ -11,12 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit.circuit import ControlFlowOp, IfElseOp, ParameterExpression
 
-from qiskit_natural_qnn import (
-    CircuitNotExactError,
-    ConfigurationError,
-    InputError,
-    NaturalQNN,
-)
+from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN
 from qiskit_natural_qnn.circuits import (
     LOOKUP_WIDTH_LIMIT,
     bind_inputs,
@@ -34,6 +29,7 @@ from qiskit_natural_qnn.circuits import (
     post_angles,
 )
 from qiskit_natural_qnn.circuits.angles import register_patterns
+from qiskit_natural_qnn.exceptions import CircuitNotExactError
 
 
 def _net(sizes, *, a=1.0, stretch="linear", g=math.pi / 2, seed=0, bias=False, scale=None, **kw) -> NaturalQNN:

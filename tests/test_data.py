@@ -21,7 +21,7 @@ from qiskit_natural_qnn.data import (
     read_idx,
     take,
 )
-from qiskit_natural_qnn.exceptions import DataError, DataNotFoundError, InputError
+from qiskit_natural_qnn.exceptions import DamagedFileError, DataNotFoundError, InputError
 
 SHARED_MNIST = Path(__file__).parents[1].parent / "shared" / "data" / "mnist"
 needs_shared_mnist = pytest.mark.skipif(
@@ -88,7 +88,7 @@ def test_read_idx_bad_magic(tmp_path):
     path = tmp_path / "bad-idx3-ubyte"
     path.write_bytes(b"\x12\x34\x56\x78" + bytes(8))
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape(f"{path}: bad magic number 0x12345678, expected 0x00000803 (IDX images)"),
     ):
         read_idx(path, ndim=3)
@@ -97,7 +97,7 @@ def test_read_idx_bad_magic(tmp_path):
 def test_read_idx_labels_where_images_expected(tmp_path):
     path = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.array([1, 2, 3]))
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape(f"{path}: bad magic number 0x00000801 (IDX labels), expected 0x00000803 (IDX images)"),
     ):
         read_idx(path, ndim=3)
@@ -106,7 +106,7 @@ def test_read_idx_labels_where_images_expected(tmp_path):
 def test_parse_idx_unsupported_dtype():
     data = b"\x00\x00\x0d\x01" + struct.pack(">I", 1) + bytes(4)  # 0x0D: float32
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape(
             "x: unsupported IDX dtype code 0x0D (magic 0x00000D01); only 0x08 (unsigned byte) is read, as in MNIST"
         ),
@@ -120,7 +120,7 @@ def test_read_idx_truncated_payload(tmp_path, suffix):
     data = encode_idx(np.zeros((10, 28, 28), dtype=np.uint8))[:-840]
     path.write_bytes(gzip.compress(data, mtime=0) if suffix else data)
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape(f"{path}: truncated IDX payload: dims (10, 28, 28) need 7840 bytes, found 7000"),
     ):
         read_idx(path, ndim=3)
@@ -128,12 +128,12 @@ def test_read_idx_truncated_payload(tmp_path, suffix):
 
 def test_parse_idx_trailing_bytes_and_truncated_header():
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape("x: IDX payload longer than its dims: dims (2,) need 2 bytes, found 3"),
     ):
         parse_idx(encode_idx(np.array([1, 2])) + b"\x00", name="x")
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape("x: truncated IDX header: 3 dimensions need 16 header bytes, found 8"),
     ):
         parse_idx(b"\x00\x00\x08\x03" + bytes(4), name="x")
@@ -142,7 +142,7 @@ def test_parse_idx_trailing_bytes_and_truncated_header():
 def test_read_idx_truncated_gzip_stream(tmp_path):
     path = tmp_path / "x-idx1-ubyte.gz"
     path.write_bytes(gzip.compress(encode_idx(np.arange(200)), mtime=0)[:-12])
-    with pytest.raises(DataError, match=re.escape(f"{path}: corrupt gzip stream: ")):
+    with pytest.raises(DamagedFileError, match=re.escape(f"{path}: corrupt gzip stream: ")):
         read_idx(path)
 
 
@@ -297,7 +297,7 @@ def test_load_mnist_image_label_count_mismatch(tmp_path):
     directory = populate(tmp_path / "mnist")
     write_idx(directory / "train-labels-idx1-ubyte", TRAIN[1][:-1])
     with pytest.raises(
-        DataError,
+        DamagedFileError,
         match=re.escape(
             f"{directory}: 12 images but 11 labels; the image and label files must come from the same MNIST set"
         ),

@@ -31,8 +31,9 @@ from qiskit_natural_qnn.decode import (
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
 from qiskit_natural_qnn.execution import choose_mode
 from qiskit_natural_qnn.execution.records import model_fingerprint
-from qiskit_natural_qnn.fastpath import make_generator, sample_network
+from qiskit_natural_qnn.fastpath import sample_network
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
+from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.view import NetworkView, network_view
 
 

@@ -173,6 +173,7 @@ def test_dynamic_on_aer_mps_and_deferred_match_exact():
 @pytest.fixture(scope="module")
 def fake_manila():
     """Runtime local testing mode: FakeManilaV2's gates and coupling map, noise stripped."""
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
     device = local_backend("fake_manila")
     ideal = local_backend("fake_manila", noise=False)
     pm = generate_preset_pass_manager(optimization_level=1, backend=device, seed_transpiler=1)

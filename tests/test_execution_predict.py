@@ -17,14 +17,9 @@ import torch
 from qiskit.primitives import StatevectorSampler
 from qiskit_aer.primitives import SamplerV2 as AerSampler
 
-from qiskit_natural_qnn import (
-    CircuitNotExactError,
-    ConfigurationError,
-    InputError,
-    NaturalQNN,
-    TargetCapabilityError,
-)
+from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN
 from qiskit_natural_qnn.exact import exact_class_distribution
+from qiskit_natural_qnn.exceptions import CircuitNotExactError, TargetCapabilityError
 from qiskit_natural_qnn.execution import SamplerPrediction, choose_mode, evaluate_on_sampler, predict_on_sampler
 from qiskit_natural_qnn.inference import Evaluation, Prediction, majority_vote, predict
 from qiskit_natural_qnn.providers import make_sampler
@@ -152,9 +147,10 @@ def test_predicted_classes_match_the_exact_class_distribution(mode):
 def test_seeds_make_runs_reproducible_and_each_job_gets_its_own():
     net = _net([6, 4, 4, 4, 3], a=0.7)
     images = np.random.default_rng(3).uniform(size=(6, 6))
-    run = lambda seed, **kw: predict_on_sampler(
-        net, images, sampler=AerSampler(), shots=8, mode="layerwise", seed=seed, **kw
-    )
+
+    def run(seed, **kw):
+        return predict_on_sampler(net, images, sampler=AerSampler(), shots=8, mode="layerwise", seed=seed, **kw)
+
     a, b, c = run(10), run(10), run(11)
     np.testing.assert_array_equal(a.shot_classes, b.shot_classes)
     for x, y in zip(a.hidden, b.hidden):

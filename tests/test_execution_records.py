@@ -14,7 +14,7 @@ import pytest
 import torch
 from qiskit.primitives import BaseSamplerV2, StatevectorSampler
 
-from qiskit_natural_qnn import ConfigurationError, ExecutionError, NaturalQNN
+from qiskit_natural_qnn import ConfigurationError, DamagedFileError, ExecutionError, NaturalQNN
 from qiskit_natural_qnn.execution import RunRecord, predict_on_sampler
 from qiskit_natural_qnn.execution.records import RECORD_FORMAT
 
@@ -167,7 +167,7 @@ def test_changed_inputs_give_new_jobs_and_another_run_is_refused(tmp_path):
 def test_not_a_record_is_refused(tmp_path):
     bad = tmp_path / "other.json"
     bad.write_text(json.dumps({"format": "something else"}))
-    with pytest.raises(ConfigurationError, match=r"is not a run record \(expected format 'qiskit-natural-qnn-run'\)"):
+    with pytest.raises(DamagedFileError, match=r"is not a run record \(expected format 'qiskit-natural-qnn-run'\)"):
         RunRecord(bad)
 
 

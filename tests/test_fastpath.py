@@ -10,7 +10,8 @@ import torch
 
 from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
-from qiskit_natural_qnn.fastpath import make_generator, sample_network
+from qiskit_natural_qnn.fastpath import sample_network
+from qiskit_natural_qnn.randomness import make_generator
 
 from .stats import binomial_tolerance, chi2_pvalue, counts_of, total_variation
 
@@ -76,7 +77,7 @@ def test_method2_at_projective_g_equals_method1():
 
 
 def test_authors_arcsin_changes_the_distribution_on_some_networks():
-    """PAPER.md section 3: the arcsin form loses the sign of cos(phi/2) and shifts the law.
+    """docs/model.md, "Measurement": the arcsin form loses the sign of cos(phi/2) and shifts the law.
 
     (At a = 0 every angle is a multiple of pi and both forms agree, so a > 0 here.)
     """

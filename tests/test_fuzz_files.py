@@ -1,8 +1,8 @@
-"""Fuzzing model and checkpoint files: every damaged file is refused with ModelFileError or loads validly.
+"""Fuzzing model and checkpoint files: every damaged file is refused with DamagedFileError or loads validly.
 
 Model files (:mod:`qiskit_natural_qnn.io`) carry no checksum, so a flipped bit in a weight gives
 another valid model; the property is that loading never raises anything but
-:class:`~qiskit_natural_qnn.exceptions.ModelFileError` and never returns an inconsistent network.
+:class:`~qiskit_natural_qnn.exceptions.DamagedFileError` and never returns an inconsistent network.
 Checkpoints carry a SHA-256 digest, so the stronger property holds: a damaged checkpoint is refused
 unless the damage left its meaning intact (e.g. a changed padding byte).
 """
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
-from qiskit_natural_qnn import ModelFileError, NaturalQNN, TrainConfig, fit
+from qiskit_natural_qnn import DamagedFileError, NaturalQNN, TrainConfig, fit
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.io import load_model, read_metadata, save_model
 from qiskit_natural_qnn.training.checkpoint import CHECKPOINT_FILE, read_checkpoint
@@ -37,14 +37,14 @@ def _report():
 
 
 def _load_or_refuse(path: Path) -> NaturalQNN | None:
-    """Load ``path``; None when refused with ModelFileError; the loaded model is checked for consistency."""
+    """Load ``path``; None when refused with DamagedFileError; the loaded model is checked for consistency."""
     try:
         meta = read_metadata(path)
-    except ModelFileError:
+    except DamagedFileError:
         meta = None
     try:
         model = load_model(path)
-    except ModelFileError:
+    except DamagedFileError:
         return None
     assert meta is not None  # a loadable file has readable metadata
     assert model.layer_sizes == meta.layer_sizes and model.spec == meta.spec and model.bias == meta.bias
@@ -65,7 +65,7 @@ def model_files(tmp_path_factory) -> list[bytes]:
 
 
 def test_every_single_byte_mutation_of_a_model_file(tmp_path, model_files) -> None:
-    """Each byte of two model files replaced (3 kinds of change in turn): ModelFileError or a consistent model."""
+    """Each byte of two model files replaced (3 kinds of change in turn): DamagedFileError or a consistent model."""
     path = tmp_path / "m.safetensors"
     outcomes: Counter = Counter()
     for good in model_files:
@@ -83,7 +83,7 @@ def test_truncations_of_a_model_file_are_refused(tmp_path, model_files) -> None:
     for good in model_files:
         for n in range(0, len(good), 3):
             path.write_bytes(good[:n])
-            with pytest.raises(ModelFileError):
+            with pytest.raises(DamagedFileError):
                 load_model(path)
             CASES["model truncations"] += 1
 
@@ -173,9 +173,9 @@ def test_pickles_are_never_unpickled(tmp_path) -> None:
             torch.save({"layers.0.weight": torch.ones(2, 2), "x": _Marker(marker)}, path)
         else:
             path.write_bytes(payload)
-        with pytest.raises(ModelFileError):
+        with pytest.raises(DamagedFileError):
             load_model(path)
-        with pytest.raises(ModelFileError):
+        with pytest.raises(DamagedFileError):
             read_checkpoint(path)
         assert not marker.exists()
 
@@ -209,7 +209,7 @@ def test_checkpoint_byte_mutations_are_refused_or_harmless(tmp_path, checkpoint_
         data[i] ^= 0x01 if i % 2 else 0x40
         try:
             ckpt = read_checkpoint_bytes(tmp_path, bytes(data))
-        except ModelFileError:
+        except DamagedFileError:
             outcomes["refused"] += 1
             continue
         outcomes["same content"] += 1
@@ -221,7 +221,7 @@ def test_checkpoint_byte_mutations_are_refused_or_harmless(tmp_path, checkpoint_
 
 def test_truncations_of_a_checkpoint_are_refused(tmp_path, checkpoint_file) -> None:
     for n in range(0, len(checkpoint_file), 53):
-        with pytest.raises(ModelFileError):
+        with pytest.raises(DamagedFileError):
             read_checkpoint_bytes(tmp_path, checkpoint_file[:n])
         CASES["checkpoint truncations"] += 1
 

@@ -1,4 +1,4 @@
-"""Model files: exact round trips, and every bad file refused with an exact ModelFileError."""
+"""Model files: exact round trips, and every bad file refused with an exact DamagedFileError."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, ModelFileError, NaturalQNNError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError, NaturalQNNError
 from qiskit_natural_qnn.io import FORMAT_NAME, FORMAT_VERSION, ModelMetadata, load_model, read_metadata, save_model
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec
 from qiskit_natural_qnn.surrogates import ExpectedSurrogate, HardTanhSurrogate
@@ -226,14 +226,14 @@ def test_save_refuses_other_objects_and_dtypes(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ bad files
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.safetensors"
-    with pytest.raises(ModelFileError, match=rf"model file {_p(path)} does not exist; check the path"):
+    with pytest.raises(DamagedFileError, match=rf"model file {_p(path)} does not exist; check the path"):
         load_model(path)
-    with pytest.raises(ModelFileError, match=r"does not exist"):
+    with pytest.raises(DamagedFileError, match=r"does not exist"):
         read_metadata(path)
 
 
 def test_directory_is_not_a_model(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match=r"is not a regular file"):
+    with pytest.raises(DamagedFileError, match=r"is not a regular file"):
         load_model(tmp_path)
 
 
@@ -241,17 +241,17 @@ def test_random_bytes(tmp_path: Path) -> None:
     path = tmp_path / "noise.safetensors"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
     msg = rf"{_p(path)} is not a safetensors file: its first 8 bytes give a header length of \d+ bytes"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(path)
 
 
 def test_tiny_and_empty_files(tmp_path: Path) -> None:
     path = tmp_path / "tiny.safetensors"
     path.write_bytes(b"abc")
-    with pytest.raises(ModelFileError, match=r"is not a safetensors file: it is 3 bytes long, shorter than the 8"):
+    with pytest.raises(DamagedFileError, match=r"is not a safetensors file: it is 3 bytes long, shorter than the 8"):
         read_metadata(path)
     path.write_bytes(b"")
-    with pytest.raises(ModelFileError, match=r"it is 0 bytes long"):
+    with pytest.raises(DamagedFileError, match=r"it is 0 bytes long"):
         load_model(path)
 
 
@@ -259,11 +259,11 @@ def test_header_not_json(tmp_path: Path) -> None:
     path = tmp_path / "bad.safetensors"
     body = b"\xff\xfe not json at all"
     path.write_bytes(len(body).to_bytes(8, "little") + body)
-    with pytest.raises(ModelFileError, match=r"is corrupt or not a safetensors file: its header is not valid UTF-8"):
+    with pytest.raises(DamagedFileError, match=r"is corrupt or not a safetensors file: its header is not valid UTF-8"):
         load_model(path)
     body = b"[1, 2, 3]"
     path.write_bytes(len(body).to_bytes(8, "little") + body)
-    with pytest.raises(ModelFileError, match=r"its header is a JSON list, not an object"):
+    with pytest.raises(DamagedFileError, match=r"its header is a JSON list, not an object"):
         load_model(path)
 
 
@@ -271,7 +271,7 @@ def test_truncated_in_header(saved: Path) -> None:
     data = saved.read_bytes()
     saved.write_bytes(data[: len(data) // 2])  # small model: the cut falls inside the header
     msg = r"is truncated or not a safetensors file: its header claims \d+ bytes but only \d+ follow"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
 
 
@@ -280,10 +280,10 @@ def test_truncated_in_data(tmp_path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # the cut falls inside the tensor data
     msg = r"is truncated: tensor 'layers\.\d\.weight' ends at data byte \d+ but the file holds only \d+ data bytes"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(path)
     # read_metadata checks the same size sanity
-    with pytest.raises(ModelFileError, match=r"is truncated: tensor"):
+    with pytest.raises(DamagedFileError, match=r"is truncated: tensor"):
         read_metadata(path)
 
 
@@ -291,20 +291,20 @@ def test_plain_safetensors_without_metadata(tmp_path: Path) -> None:
     path = tmp_path / "plain.safetensors"
     save_file({"layers.0.weight": torch.zeros(3, 4)}, str(path))
     msg = r"is a safetensors file but not a qiskit-natural-qnn model: it has no metadata"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(path)
 
 
 def test_format_key_missing(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {k: v for k, v in m.items() if k != "format"})
-    with pytest.raises(ModelFileError, match=r"not a qiskit-natural-qnn model: metadata key 'format' is missing"):
+    with pytest.raises(DamagedFileError, match=r"not a qiskit-natural-qnn model: metadata key 'format' is missing"):
         read_metadata(saved)
 
 
 def test_wrong_format(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "format": "pytorch"})
     msg = r"is not a qiskit-natural-qnn model: its format is 'pytorch', expected 'qiskit-natural-qnn'"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
 
 
@@ -314,36 +314,36 @@ def test_newer_format_version(saved: Path) -> None:
         r"was written by a newer qiskit-natural-qnn \(format 2\); this version reads format 1; "
         r"upgrade the library"
     )
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         read_metadata(saved)
 
 
 @pytest.mark.parametrize("version", ["0", "1.0", "one", "", "-1"])
 def test_malformed_format_version(saved: Path, version: str) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "format_version": version})
-    with pytest.raises(ModelFileError, match=rf"format_version must be a positive integer, got '{version}'"):
+    with pytest.raises(DamagedFileError, match=rf"format_version must be a positive integer, got '{version}'"):
         load_model(saved)
 
 
 def test_missing_required_key(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {k: v for k, v in m.items() if k not in ("bias", "library_version")})
-    with pytest.raises(ModelFileError, match=r"metadata key\(s\) bias, library_version missing"):
+    with pytest.raises(DamagedFileError, match=r"metadata key\(s\) bias, library_version missing"):
         load_model(saved)
 
 
 def test_bad_spec_json(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "spec": "{not json"})
-    with pytest.raises(ModelFileError, match=r"metadata 'spec' is not valid JSON: '\{not json'"):
+    with pytest.raises(DamagedFileError, match=r"metadata 'spec' is not valid JSON: '\{not json'"):
         load_model(saved)
 
 
 def test_spec_g_out_of_range(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "spec": json.dumps({**json.loads(m["spec"]), "g": 2.0})})
-    with pytest.raises(ModelFileError, match=r"invalid spec: g must lie in \[0, pi/2\], got 2\.0; pass g=math\.pi/2"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: g must lie in \[0, pi/2\], got 2\.0; pass g=math\.pi/2"):
         load_model(saved)
-    with pytest.raises(ModelFileError, match=r"invalid spec: g must lie"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: g must lie"):
         read_metadata(saved)
 
 
@@ -356,57 +356,57 @@ def test_spec_negative_a_and_unknown_stretch(saved: Path) -> None:
     base = {"a": 0.5, "stretch": "tanh", "g": math.pi / 2, "weak_update": "circuit"}
     spec = {**base, "a": -1.0}
     _rewrite(saved, metadata=set_spec)
-    with pytest.raises(ModelFileError, match=r"invalid spec: a must be finite and >= 0, got -1\.0"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: a must be finite and >= 0, got -1\.0"):
         load_model(saved)
     spec = {**base, "stretch": "relu"}
     _rewrite(saved, metadata=set_spec)
-    with pytest.raises(ModelFileError, match=r"invalid spec: unknown stretch function 'relu'"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: unknown stretch function 'relu'"):
         load_model(saved)
     spec = {**base, "a": "0.5"}
     _rewrite(saved, metadata=set_spec)
-    with pytest.raises(ModelFileError, match=r"invalid spec: a must be a JSON number, got '0\.5'"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: a must be a JSON number, got '0\.5'"):
         load_model(saved)
     spec = {"a": 0.5, "stretch": "tanh", "g": 1.0, "extra": 1}
     _rewrite(saved, metadata=set_spec)
     msg = r"invalid spec: missing weak_update; unknown extra; expected exactly a, stretch, g, weak_update"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
     spec = [1, 2]
     _rewrite(saved, metadata=set_spec)
-    with pytest.raises(ModelFileError, match=r"invalid spec: expected a JSON object, got \[1, 2\]"):
+    with pytest.raises(DamagedFileError, match=r"invalid spec: expected a JSON object, got \[1, 2\]"):
         load_model(saved)
 
 
 def test_bad_layer_sizes_and_bias(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "layer_sizes": "[4, 0, 2]"})
     msg = r"invalid layer_sizes: layer_sizes must hold positive ints, got \[4, 0, 2\]"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
     _rewrite(saved, metadata=lambda m: {**m, "layer_sizes": '"4,3,3,2"'})
-    with pytest.raises(ModelFileError, match=r"invalid layer_sizes: layer_sizes must be a JSON list"):
+    with pytest.raises(DamagedFileError, match=r"invalid layer_sizes: layer_sizes must be a JSON list"):
         load_model(saved)
     _rewrite(saved, metadata=lambda m: {**m, "layer_sizes": "[4, 3, 3, 2]", "bias": "yes"})
-    with pytest.raises(ModelFileError, match=r"metadata 'bias' must be 'true' or 'false', got 'yes'"):
+    with pytest.raises(DamagedFileError, match=r"metadata 'bias' must be 'true' or 'false', got 'yes'"):
         load_model(saved)
 
 
 def test_method2_unequal_widths(tmp_path: Path) -> None:
     path = save_model(NaturalQNN(layer_sizes=[4, 3, 5, 2], seed=0), tmp_path / "n.safetensors")
     _rewrite(path, metadata=lambda m: {**m, "spec": json.dumps({**json.loads(m["spec"]), "g": 0.5})})
-    with pytest.raises(ModelFileError, match=r"layer_sizes and spec disagree: Method 2 .* got \[3, 5\]"):
+    with pytest.raises(DamagedFileError, match=r"layer_sizes and spec disagree: Method 2 .* got \[3, 5\]"):
         load_model(path)
 
 
 def test_user_metadata_not_an_object(saved: Path) -> None:
     _rewrite(saved, metadata=lambda m: {**m, "user": "[1]"})
-    with pytest.raises(ModelFileError, match=r"metadata 'user' must be a JSON object, got list"):
+    with pytest.raises(DamagedFileError, match=r"metadata 'user' must be a JSON object, got list"):
         read_metadata(saved)
 
 
 def test_missing_tensor(saved: Path) -> None:
     _rewrite(saved, tensors=lambda t: {k: v for k, v in t.items() if k != "layers.1.weight"})
     with pytest.raises(
-        ModelFileError,
+        DamagedFileError,
         match=r"missing tensor\(s\) layers\.1\.weight; a model with layer_sizes \[4, 3, 3, 2\] and bias=false "
         r"holds layers\.0\.weight, layers\.1\.weight, layers\.2\.weight",
     ):
@@ -417,21 +417,21 @@ def test_missing_tensor(saved: Path) -> None:
 def test_missing_bias_tensor(tmp_path: Path) -> None:
     path = save_model(NaturalQNN(layer_sizes=[4, 3, 2], bias=True, seed=0), tmp_path / "n.safetensors")
     _rewrite(path, tensors=lambda t: {k: v for k, v in t.items() if k != "layers.0.bias"})
-    with pytest.raises(ModelFileError, match=r"missing tensor\(s\) layers\.0\.bias; .*bias=true"):
+    with pytest.raises(DamagedFileError, match=r"missing tensor\(s\) layers\.0\.bias; .*bias=true"):
         load_model(path)
 
 
 def test_extra_tensor(saved: Path) -> None:
     _rewrite(saved, tensors=lambda t: {**t, "layers.0.bias": torch.zeros(3), "optimizer.state": torch.zeros(1)})
     msg = r"unexpected tensor\(s\) layers\.0\.bias, optimizer\.state; a model with .* holds exactly"
-    with pytest.raises(ModelFileError, match=msg):
+    with pytest.raises(DamagedFileError, match=msg):
         load_model(saved)
 
 
 def test_wrong_shape(saved: Path) -> None:
     _rewrite(saved, tensors=lambda t: {**t, "layers.1.weight": torch.zeros(3, 5)})
     with pytest.raises(
-        ModelFileError,
+        DamagedFileError,
         match=r"tensor layers\.1\.weight has shape \(3, 5\), expected \(3, 3\) for layer_sizes \[4, 3, 3, 2\]",
     ):
         load_model(saved)
@@ -439,10 +439,10 @@ def test_wrong_shape(saved: Path) -> None:
 
 def test_wrong_and_mixed_dtypes(saved: Path) -> None:
     _rewrite(saved, tensors=lambda t: {**t, "layers.0.weight": t["layers.0.weight"].half()})
-    with pytest.raises(ModelFileError, match=r"tensor layers\.0\.weight has dtype 'F16', expected F32 or F64"):
+    with pytest.raises(DamagedFileError, match=r"tensor layers\.0\.weight has dtype 'F16', expected F32 or F64"):
         load_model(saved)
     _rewrite(saved, tensors=lambda t: {**t, "layers.0.weight": t["layers.0.weight"].double()})
-    with pytest.raises(ModelFileError, match=r"tensors mix dtypes F32, F64; expected one dtype"):
+    with pytest.raises(DamagedFileError, match=r"tensors mix dtypes F32, F64; expected one dtype"):
         load_model(saved)
 
 
@@ -454,7 +454,7 @@ def test_non_finite_weight(saved: Path, bad: float) -> None:
         return {**t, "layers.2.weight": w}
 
     _rewrite(saved, tensors=poison)
-    with pytest.raises(ModelFileError, match=r"tensor layers\.2\.weight holds NaN or infinity"):
+    with pytest.raises(DamagedFileError, match=r"tensor layers\.2\.weight holds NaN or infinity"):
         load_model(saved)
 
 
@@ -487,5 +487,5 @@ def test_surrogate_round_trips_and_defaults_to_hardtanh(tmp_path):
     meta["surrogate"] = "magic"
     bad = tmp_path / "bad.safetensors"
     save_file(load_file(str(path)), str(bad), metadata=meta)
-    with pytest.raises(ModelFileError, match=r"invalid surrogate: .*'magic'"):
+    with pytest.raises(DamagedFileError, match=r"invalid surrogate: .*'magic'"):
         load_model(bad)

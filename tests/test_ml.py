@@ -26,7 +26,7 @@ from torch import nn  # noqa: E402
 
 from qiskit_natural_qnn import ConfigurationError, ExecutionError, InputError, NaturalQNN  # noqa: E402
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution  # noqa: E402
-from qiskit_natural_qnn.fastpath import make_generator, sample_network  # noqa: E402
+from qiskit_natural_qnn.fastpath import sample_network  # noqa: E402
 from qiskit_natural_qnn.ml import (  # noqa: E402
     LayerwiseSamplerForward,
     NaturalQNNModule,
@@ -38,6 +38,7 @@ from qiskit_natural_qnn.ml import (  # noqa: E402
     unflatten_weights,
     weight_layout,
 )
+from qiskit_natural_qnn.randomness import make_generator  # noqa: E402
 
 from .stats import chi2_pvalue, counts_of  # noqa: E402
 
@@ -112,7 +113,7 @@ def test_forward_equals_module_and_fastpath_exactly(spec):
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s[0] for s in SPECS])
 def test_backward_jacobians_equal_autograd_entry_by_entry(spec):
-    """Every entry of both Jacobians against autograd through the core's StraightThrough Function."""
+    """Every entry of both Jacobians against autograd through the core's HardTanhSurrogate."""
     _, sizes, kw, net_kw = spec
     model = _model(sizes, **kw)
     x = _inputs((4, sizes[0]))

@@ -512,6 +512,7 @@ def test_saved_native_model_gives_an_exact_dynamic_circuit(trained16, tmp_path, 
 
 @pytest.mark.slow
 def test_native_resources_on_an_ibm_fake_backend(trained16) -> None:
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
     report = resource_report(trained16["linear"], mode="dynamic", construction="linear", target="fake_torino")
     assert report.construction == "linear" and report.total.supported and report.total.transpiled
     assert [r.conditional_blocks for r in report.layers] == [0, 16, 16]

@@ -1,4 +1,4 @@
-"""Neuron math (PAPER.md sections 2-3) against closed forms and an explicit two-qubit state vector."""
+"""Neuron math (docs/model.md, "Neurons" and "Measurement") against closed forms and an explicit two-qubit state vector."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from qiskit_natural_qnn import ConfigurationError, ModelFileError, NaturalQNN, TrainConfig, fit
+from qiskit_natural_qnn import ConfigurationError, DamagedFileError, NaturalQNN, TrainConfig, fit
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.training.checkpoint import CHECKPOINT_FILE, read_checkpoint, write_checkpoint
 
@@ -97,7 +97,7 @@ def test_crash_at_every_step_then_resume_is_exact(tmp_path, reference, every, mo
         # written: after every `every`-th step (except epoch ends) and after each full epoch (7 steps)
         assert has_checkpoint == (crash > 7 or any(s % (every or n_steps + 1) == 0 for s in range(1, crash)))
         if not has_checkpoint:
-            with pytest.raises(ModelFileError, match=r"no checkpoint at .*start a new run without resume"):
+            with pytest.raises(DamagedFileError, match=r"no checkpoint at .*start a new run without resume"):
                 fit(resumed, _data(), _data(seed=1), config=_CONFIG, progress=False, checkpoint_dir=folder, resume=True)
             continue
         history = fit(
@@ -167,22 +167,22 @@ def test_corrupt_edited_and_newer_checkpoints_are_refused(tmp_path) -> None:
     good = path.read_bytes()
     kwargs = {"config": _CONFIG.replace(epochs=1), "progress": False, "checkpoint_dir": tmp_path, "resume": True}
     path.write_bytes(good[: len(good) // 2])
-    with pytest.raises(ModelFileError, match=r"is corrupt: safetensors cannot read it"):
+    with pytest.raises(DamagedFileError, match=r"is corrupt: safetensors cannot read it"):
         fit(_net(), _data(), **kwargs)
     flipped = bytearray(good)
     flipped[-3] ^= 0x40  # a byte of tensor data
     path.write_bytes(bytes(flipped))
-    with pytest.raises(ModelFileError, match=r"SHA-256 digest does not match its contents"):
+    with pytest.raises(DamagedFileError, match=r"SHA-256 digest does not match its contents"):
         fit(_net(), _data(), **kwargs)
     path.write_bytes(good)
     ckpt = read_checkpoint(tmp_path)
     write_checkpoint(tmp_path, ckpt.tensors, {**ckpt.state, "epochs_done": 7})  # a forged, well-digested file
-    with pytest.raises(ModelFileError, match=r"inconsistent: epochs_done must be an int in \[0, 1\], got 7"):
+    with pytest.raises(DamagedFileError, match=r"inconsistent: epochs_done must be an int in \[0, 1\], got 7"):
         fit(_net(), _data(), **kwargs)
     newer = good.replace(b'"format_version":"1"', b'"format_version":"2"')
     assert newer != good
     path.write_bytes(newer)
-    with pytest.raises(ModelFileError, match=r"newer qiskit-natural-qnn \(checkpoint format 2\).*upgrade"):
+    with pytest.raises(DamagedFileError, match=r"newer qiskit-natural-qnn \(checkpoint format 2\).*upgrade"):
         fit(_net(), _data(), **kwargs)
     (tmp_path / f".{CHECKPOINT_FILE}.abc.tmp").write_bytes(b"half-written")
     path.write_bytes(good)
@@ -234,7 +234,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path) ->
     while time.monotonic() < deadline and victim.poll() is None:
         try:
             state = read_checkpoint(killed_dir / "checkpoint").state
-        except ModelFileError:
+        except DamagedFileError:
             state = None
         if state is not None and state["epochs_done"] >= 1 and state["epoch_step"] > 0:
             break

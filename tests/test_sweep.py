@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib", reason="the [plot] extra (matplotlib) is not i
 from qiskit_natural_qnn.cli.argtypes import parse_values  # noqa: E402
 from qiskit_natural_qnn.cli.experiments import add_sweep_parser, main  # noqa: E402
 from qiskit_natural_qnn.data import MNISTSplit, load_default, take  # noqa: E402
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError  # noqa: E402
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError  # noqa: E402
 from qiskit_natural_qnn.experiments import (  # noqa: E402
     PointRecord,
     SweepPoint,
@@ -33,9 +33,9 @@ from qiskit_natural_qnn.experiments import (  # noqa: E402
     run_sweep,
     save_figure,
 )
-from qiskit_natural_qnn.experiments.sweep import _fake_record  # noqa: E402
 from qiskit_natural_qnn.network import NaturalQNN  # noqa: E402
 from qiskit_natural_qnn.training import TrainConfig, fit  # noqa: E402
+from tests.records import fake_record  # noqa: E402
 
 HALF_PI = math.pi / 2
 
@@ -211,17 +211,17 @@ def test_load_records_errors(tmp_path) -> None:
         load_records(tmp_path)
     (tmp_path / "points").mkdir()
     (tmp_path / "points" / "x.json").write_text("{}")
-    with pytest.raises(InputError, match=r"not a sweep point record: format is None, expected 'qnqnn-sweep-point'"):
+    with pytest.raises(DamagedFileError, match=r"not a sweep point record: format is None, expected 'qnqnn-sweep-point'"):
         load_records(tmp_path)
     (tmp_path / "points" / "x.json").write_text("{")
-    with pytest.raises(InputError, match=r"is not valid JSON"):
+    with pytest.raises(DamagedFileError, match=r"is not valid JSON"):
         load_records(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------- aggregate
 def test_aggregate_mean_std_sem_per_point() -> None:
     recs = [
-        _fake_record(a=a, seed=s, val_vote_error=e)
+        fake_record(a=a, seed=s, val_vote_error=e)
         for a, s, e in [(0.0, 0, 0.08), (0.0, 1, 0.10), (0.0, 2, 0.09), (0.5, 1, 0.05), (0.5, 0, 0.07)]
     ]
     agg = aggregate(recs)
@@ -298,10 +298,10 @@ def test_locate_gc_errors(g, errors, kwargs, exc, match) -> None:
 
 def test_locate_gc_from_records_tabulates_seeds() -> None:
     g = [0.2, 0.4, 0.6, 0.8]
-    recs = [_fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.5 else 0.06) for gv in g for s in (0, 1)]
+    recs = [fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.5 else 0.06) for gv in g for s in (0, 1)]
     gc = locate_gc_from_records(recs)
     assert gc.interval == (0.4, 0.6)
-    recs.append(_fake_record(a=0.3, g=0.2, seed=0))
+    recs.append(fake_record(a=0.3, g=0.2, seed=0))
     with pytest.raises(InputError, match=r"the records hold several stretches \[0\.0, 0\.3\]; pass a="):
         locate_gc_from_records(recs)
     assert locate_gc_from_records(recs, a=0.0).interval == (0.4, 0.6)
@@ -310,23 +310,23 @@ def test_locate_gc_from_records_tabulates_seeds() -> None:
 # ------------------------------------------------------------------------------------------- figures
 def test_figures_are_written(tmp_path) -> None:
     a_recs = [
-        _fake_record(a=a, seed=s, val_vote_error=0.08 - 0.2 * a + 0.3 * a * a + 0.002 * s)
+        fake_record(a=a, seed=s, val_vote_error=0.08 - 0.2 * a + 0.3 * a * a + 0.002 * s)
         for a in (0.0, 0.1, 0.316, 1.0)
         for s in (0, 1, 2)
     ]
     fig = plot_error_vs_a(a_recs, paper=(0.316, 0.0472))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert any(l.startswith("best: ") for l in labels) and any(l.startswith("paper: 4.72%") for l in labels)
+    assert any(t.startswith("best: ") for t in labels) and any(t.startswith("paper: 4.72%") for t in labels)
     assert save_figure(fig, tmp_path / "a.png").stat().st_size > 5000
     g_recs = [
-        _fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.4 else 0.06)
+        fake_record(a=0.0, g=gv, seed=s, val_vote_error=0.9 if gv < 0.4 else 0.06)
         for gv in np.linspace(0.1, HALF_PI, 8)
         for s in (0, 1)
     ]
     fig = plot_error_vs_g(g_recs)
-    assert any(l.get_text().startswith("g_c = (") for l in fig.axes[0].get_legend().get_texts())
+    assert any(t.get_text().startswith("g_c = (") for t in fig.axes[0].get_legend().get_texts())
     assert save_figure(fig, tmp_path / "g.png").is_file()
-    grid = [_fake_record(a=a, g=gv, seed=0, val_vote_error=0.05 + a) for a in (0.0, 0.5) for gv in (0.5, HALF_PI)]
+    grid = [fake_record(a=a, g=gv, seed=0, val_vote_error=0.05 + a) for a in (0.0, 0.5) for gv in (0.5, HALF_PI)]
     assert save_figure(plot_heatmap(grid), tmp_path / "h.png").is_file()
     with pytest.raises(InputError, match=r"the records hold several angles g"):
         plot_error_vs_a(grid)
@@ -536,7 +536,7 @@ def test_grid_report_names_the_best_point_of_each_method(tmp_path, capsys) -> No
     (tmp_path / "points").mkdir()
     for a, g, err in cases:
         for seed, shift in ((0, -0.001), (1, 0.001)):
-            rec = _fake_record(a=a, g=g, seed=seed, val_vote_error=err + shift)
+            rec = fake_record(a=a, g=g, seed=seed, val_vote_error=err + shift)
             rec.to_json(tmp_path / "points" / f"{rec.point.key}.json")
     assert main(["sweep", "--param", "grid", "--results-dir", str(tmp_path), "--report", "--no-plots"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from qiskit_natural_qnn.data import Dataset, load_default, take
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
 from qiskit_natural_qnn.inference import evaluate
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training import EpochRecord, History, TrainConfig, fit
@@ -92,10 +92,10 @@ def test_history_json_round_trip(tmp_path) -> None:
 
 def test_history_from_json_rejects_other_files(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(InputError, match=r"is not valid JSON"):
+    with pytest.raises(DamagedFileError, match=r"is not valid JSON"):
         History.from_json(tmp_path / "bad.json")
     (tmp_path / "other.json").write_text('{"records": []}')
-    with pytest.raises(InputError, match=r"not a training history"):
+    with pytest.raises(DamagedFileError, match=r"not a training history"):
         History.from_json(tmp_path / "other.json")
 
 

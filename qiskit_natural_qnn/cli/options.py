@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 from qiskit_natural_qnn.cli.argtypes import angle, count_or_auto, float_list, positive_int
 from qiskit_natural_qnn.exceptions import ConfigurationError
-from qiskit_natural_qnn.fastpath import SURROGATES
 from qiskit_natural_qnn.native import NATIVE_KINDS, NativeSetup, native_config
 from qiskit_natural_qnn.neurons import STRETCH_KINDS, WEAK_UPDATES
+from qiskit_natural_qnn.surrogates import SURROGATES
 from qiskit_natural_qnn.training import SCHEDULES, TrainConfig
 
 __all__ = [

@@ -57,7 +57,7 @@ def load_split(data_dir: str | None, *, train_size: int | None = None, limit: in
         limit: keep only the first this many images of each set (smoke tests, hardware budgets).
 
     Raises:
-        DataError: a missing or malformed MNIST folder (see :func:`~qiskit_natural_qnn.data.load_mnist`).
+        DamagedFileError: a missing or malformed MNIST folder (see :func:`~qiskit_natural_qnn.data.load_mnist`).
 
     Example:
         >>> split = load_split(None, train_size=100, limit=20)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qiskit_natural_qnn.exceptions import DataError, DataNotFoundError
+from qiskit_natural_qnn.exceptions import DamagedFileError, DataNotFoundError
 
 __all__ = ["IDX_UBYTE", "IDX_LABELS_MAGIC", "IDX_IMAGES_MAGIC", "parse_idx", "read_idx"]
 
@@ -58,7 +58,7 @@ def parse_idx(data: bytes, *, ndim: int | None = None, name: str = "<bytes>") ->
         A new, writable ``uint8`` array with the shape given by the header.
 
     Raises:
-        DataError: the magic number is not an IDX one (or not of ``ndim`` dimensions), the dtype
+        DamagedFileError: the magic number is not an IDX one (or not of ``ndim`` dimensions), the dtype
             code is not ``0x08``, or the header or payload is shorter or longer than the dimensions
             say.
 
@@ -68,7 +68,7 @@ def parse_idx(data: bytes, *, ndim: int | None = None, name: str = "<bytes>") ->
                [3, 4]], dtype=uint8)
     """
     if len(data) < 4:
-        raise DataError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the 4-byte magic number")
+        raise DamagedFileError(f"{name}: not an IDX file: {len(data)} bytes, shorter than the 4-byte magic number")
     (magic,) = struct.unpack(">I", data[:4])
     dtype_code, file_ndim = data[2], data[3]
     if ndim is None:
@@ -76,26 +76,28 @@ def parse_idx(data: bytes, *, ndim: int | None = None, name: str = "<bytes>") ->
     else:
         expected = _describe_magic((IDX_UBYTE << 8) | ndim)
     if magic >> 16 != 0 or file_ndim == 0:
-        raise DataError(f"{name}: bad magic number 0x{magic:08X}, expected {expected}")
+        raise DamagedFileError(f"{name}: bad magic number 0x{magic:08X}, expected {expected}")
     if dtype_code != IDX_UBYTE:
-        raise DataError(
+        raise DamagedFileError(
             f"{name}: unsupported IDX dtype code 0x{dtype_code:02X} (magic 0x{magic:08X}); "
             f"only 0x{IDX_UBYTE:02X} (unsigned byte) is read, as in MNIST"
         )
     if ndim is not None and file_ndim != ndim:
-        raise DataError(f"{name}: bad magic number {_describe_magic(magic)}, expected {expected}")
+        raise DamagedFileError(f"{name}: bad magic number {_describe_magic(magic)}, expected {expected}")
     header_size = 4 + 4 * file_ndim
     if len(data) < header_size:
-        raise DataError(
+        raise DamagedFileError(
             f"{name}: truncated IDX header: {file_ndim} dimensions need {header_size} header bytes, found {len(data)}"
         )
     dims = struct.unpack(f">{file_ndim}I", data[4:header_size])
     expected_bytes = math.prod(dims)
     actual_bytes = len(data) - header_size
     if actual_bytes < expected_bytes:
-        raise DataError(f"{name}: truncated IDX payload: dims {dims} need {expected_bytes} bytes, found {actual_bytes}")
+        raise DamagedFileError(
+            f"{name}: truncated IDX payload: dims {dims} need {expected_bytes} bytes, found {actual_bytes}"
+        )
     if actual_bytes > expected_bytes:
-        raise DataError(
+        raise DamagedFileError(
             f"{name}: IDX payload longer than its dims: dims {dims} need {expected_bytes} bytes, found {actual_bytes}"
         )
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(dims).copy()
@@ -114,7 +116,7 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.nda
 
     Raises:
         DataNotFoundError: ``path`` does not exist or is not a file.
-        DataError: the gzip stream is corrupt or truncated, or the content is not a valid IDX
+        DamagedFileError: the gzip stream is corrupt or truncated, or the content is not a valid IDX
             ``uint8`` array (see :func:`parse_idx`).
     """
     path = Path(path)
@@ -126,5 +128,5 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.nda
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path}: corrupt gzip stream: {exc}") from exc
+            raise DamagedFileError(f"{path}: corrupt gzip stream: {exc}") from exc
     return parse_idx(data, ndim=ndim, name=str(path))

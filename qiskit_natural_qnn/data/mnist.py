@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from qiskit_natural_qnn.data.idx import read_idx
-from qiskit_natural_qnn.exceptions import DataError, DataNotFoundError, InputError
+from qiskit_natural_qnn.exceptions import DamagedFileError, DataNotFoundError, InputError
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -105,14 +105,14 @@ class MNISTSplit(NamedTuple):
 def _to_dataset(images: np.ndarray, labels: np.ndarray, name: str, where: str) -> Dataset:
     """Check ``uint8`` IDX arrays and turn them into a :class:`Dataset`."""
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise DataError(f"{where}: expected images of shape (n, 28, 28), got {images.shape}")
+        raise DamagedFileError(f"{where}: expected images of shape (n, 28, 28), got {images.shape}")
     if labels.shape != images.shape[:1]:
-        raise DataError(
+        raise DamagedFileError(
             f"{where}: {images.shape[0]} images but {labels.shape[0]} labels; "
             "the image and label files must come from the same MNIST set"
         )
     if labels.size and int(labels.max()) > 9:
-        raise DataError(f"{where}: labels must be digits 0-9, found {int(labels.max())}")
+        raise DamagedFileError(f"{where}: labels must be digits 0-9, found {int(labels.max())}")
     flat = images.reshape(images.shape[0], N_PIXELS).astype(np.float32) / np.float32(255)
     return Dataset(images=flat, labels=labels.astype(np.int64), name=name)
 
@@ -132,13 +132,13 @@ def _default_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         with resource.open("rb") as file, np.load(file, allow_pickle=False) as npz:
             arrays = tuple(npz[key] for key in keys)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataError(
+        raise DamagedFileError(
             f"the embedded MNIST subset {str(resource)!r} is corrupt ({exc}); reinstall "
             "qiskit-natural-qnn, or rebuild it with scripts/build_default_subset.py"
         ) from exc
     for array in arrays:
         array.setflags(write=False)
-    return arrays  # type: ignore[return-value]
+    return arrays
 
 
 def load_default() -> MNISTSplit:
@@ -152,7 +152,7 @@ def load_default() -> MNISTSplit:
 
     Raises:
         DataNotFoundError: the package was installed without ``mnist_default.npz``.
-        DataError: ``mnist_default.npz`` is corrupt.
+        DamagedFileError: ``mnist_default.npz`` is corrupt.
 
     Example:
         >>> split = load_default()
@@ -210,7 +210,7 @@ def load_mnist(directory: str | os.PathLike[str], *, train_size: int | None = 50
         InputError: ``train_size`` is not a positive integer or ``None``, or exceeds the number of
             training images.
         DataNotFoundError: ``directory`` does not exist, or lacks some of the four files.
-        DataError: a file is corrupt or truncated, or image and label counts differ.
+        DamagedFileError: a file is corrupt or truncated, or image and label counts differ.
     """
     _check_train_size(train_size)
     directory = Path(directory)
@@ -224,14 +224,14 @@ def load_mnist(directory: str | os.PathLike[str], *, train_size: int | None = 50
         raise DataNotFoundError(
             f"MNIST directory {str(directory)!r} {what}; expected it to hold {looked_for}: create it and {remedy}"
         )
-    paths = {role: _find_file(directory, names) for role, names in _MNIST_FILES.items()}
-    missing = [f"{_MNIST_FILES[role][0]}[.gz]" for role, path in paths.items() if path is None]
+    found_paths = {role: _find_file(directory, names) for role, names in _MNIST_FILES.items()}
+    missing = [f"{_MNIST_FILES[role][0]}[.gz]" for role, path in found_paths.items() if path is None]
     if missing:
-        has_test = paths["test_images"] is not None and paths["test_labels"] is not None
-        if has_test and len(missing) == 2:
+        test_images, test_labels = found_paths["test_images"], found_paths["test_labels"]
+        if test_images is not None and test_labels is not None and len(missing) == 2:
             raise DataNotFoundError(
                 f"MNIST directory {str(directory)!r} holds only the test set "
-                f"({paths['test_images'].name}, {paths['test_labels'].name}) and lacks the "
+                f"({test_images.name}, {test_labels.name}) and lacks the "
                 f"training files {' and '.join(missing)}; the paper's split trains on the "
                 "training set, so add those two files, or use load_default(), which embeds a "
                 "5000/5000 train/validation split of exactly these test files"
@@ -243,6 +243,7 @@ def load_mnist(directory: str | os.PathLike[str], *, train_size: int | None = 50
             f"{looked_for} (or the 'train-images.idx3-ubyte' spelling); found "
             f"{found_text or 'nothing'}: {remedy}"
         )
+    paths = {role: path for role, path in found_paths.items() if path is not None}
     train_images = read_idx(paths["train_images"], ndim=3)
     train_labels = read_idx(paths["train_labels"], ndim=1)
     n_train = train_images.shape[0]
@@ -281,7 +282,7 @@ def load_data(data_dir: str | os.PathLike[str] | None = None) -> MNISTSplit:
 
     Raises:
         DataNotFoundError: see :func:`load_default` and :func:`load_mnist`.
-        DataError: see :func:`load_default` and :func:`load_mnist`.
+        DamagedFileError: see :func:`load_default` and :func:`load_mnist`.
 
     Example:
         >>> load_data().train.name

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, ExecutionError
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["RECORD_FORMAT", "RECORD_VERSION", "RunRecord", "array_fingerprint", "model_fingerprint"]
@@ -146,14 +146,14 @@ class RunRecord:
         assert self.path is not None
         try:
             doc = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigurationError(f"cannot read run record {str(self.path)!r}: {exc}; pass another path") from None
+        except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+            raise DamagedFileError(f"cannot read run record {str(self.path)!r}: {exc}; pass another path") from None
         if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
-            raise ConfigurationError(
+            raise DamagedFileError(
                 f"{str(self.path)!r} is not a run record (expected format {RECORD_FORMAT!r}); pass another path"
             )
         if doc.get("version") != RECORD_VERSION:
-            raise ConfigurationError(
+            raise DamagedFileError(
                 f"run record {str(self.path)!r} has version {doc.get('version')!r}, this library reads "
                 f"version {RECORD_VERSION}; start a new record"
             )
@@ -165,7 +165,7 @@ class RunRecord:
             or not all(isinstance(v, dict) for v in jobs.values())
             or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)))
         ):
-            raise ConfigurationError(
+            raise DamagedFileError(
                 f"run record {str(self.path)!r} is corrupt: 'header' must be an object with an integer 'seed' "
                 "and 'jobs' an object of objects; restore it or pass a new record path"
             )

@@ -327,9 +327,11 @@ def plot_heatmap(
     return fig
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
+def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
     """Write ``fig`` as a PNG (Agg) to ``path``, creating folders; return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)  # a bare Figure renders with Agg; pyplot's state is untouched
+    whole = fig if isinstance(fig, Figure) else fig.figure  # a subfigure saves its whole (root) figure
+    assert isinstance(whole, Figure)
+    whole.savefig(path, dpi=dpi)  # a bare Figure renders with Agg; pyplot's state is untouched
     return path

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
@@ -284,15 +284,15 @@ class PointRecord:
         """Rebuild a record from :meth:`to_dict` output.
 
         Raises:
-            InputError: not a point record, or of an unknown format version.
+            DamagedFileError: not a point record, or of an unknown format version.
         """
         if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-            raise InputError(
+            raise DamagedFileError(
                 f"not a sweep point record: format is {data.get('format') if isinstance(data, dict) else None!r}, "
                 f"expected {RECORD_FORMAT!r}; pass a file written by run_sweep"
             )
         if data.get("format_version") != _FORMAT_VERSION:
-            raise InputError(
+            raise DamagedFileError(
                 f"sweep point record format_version {data.get('format_version')!r} is not supported, "
                 f"expected {_FORMAT_VERSION}; upgrade qiskit-natural-qnn"
             )
@@ -309,7 +309,7 @@ class PointRecord:
         try:
             return cls(**fields)
         except TypeError as exc:
-            raise InputError(f"malformed sweep point record: {exc}; pass a file written by run_sweep") from None
+            raise DamagedFileError(f"malformed sweep point record: {exc}; pass a file written by run_sweep") from None
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write the record to ``path`` atomically (a temporary file, then a rename)."""
@@ -323,13 +323,18 @@ class PointRecord:
         """Read a record written by :meth:`to_json`.
 
         Raises:
-            InputError: not valid JSON, or not a point record.
+            DamagedFileError: not valid JSON, or not a point record.
         """
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{str(path)!r} is not valid JSON ({exc}); delete it and run the sweep again") from None
-        return cls.from_dict(data)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DamagedFileError(
+                f"{str(path)!r} is not valid JSON ({exc}); delete it and run the sweep again"
+            ) from None
+        try:
+            return cls.from_dict(data)
+        except DamagedFileError as exc:
+            raise DamagedFileError(f"{str(path)!r}: {exc}") from None
 
 
 #: Settings added after record format 1 appeared, with the values older records were made with (so
@@ -559,7 +564,7 @@ def load_records(results_dir: str | os.PathLike[str]) -> list[PointRecord]:
         >>> load_records("no/such/dir")
         Traceback (most recent call last):
         ...
-        qiskit_natural_qnn.exceptions.InputError: no sweep records in 'no/such/dir/points'; run qnqnn sweep with --results-dir no/such/dir first
+        qiskit_natural_qnn.exceptions.InputError: no sweep records in 'no/such/dir/points'; run qnqnn sweep ...
     """
     pdir = _points_dir(results_dir)
     files = sorted(pdir.glob("*.json")) if pdir.is_dir() else []
@@ -608,7 +613,8 @@ def aggregate(records: Iterable[PointRecord], metric: str = "val_vote_error") ->
         ConfigurationError: an unknown metric.
 
     Example:
-        >>> recs = [_fake_record(a=0.5, seed=s, val_vote_error=e) for s, e in [(0, 0.05), (1, 0.07)]]
+        >>> # fake_record: a PointRecord with made-up numbers (tests/records.py)
+        >>> recs = [fake_record(a=0.5, seed=s, val_vote_error=e) for s, e in [(0, 0.05), (1, 0.07)]]
         >>> agg = aggregate(recs)
         >>> agg[0].a, agg[0].seeds, round(agg[0].mean, 4), round(agg[0].std, 4)
         (0.5, (0, 1), 0.06, 0.0141)
@@ -649,7 +655,7 @@ def method_of(a: float, g: float) -> str:
     """Which of :data:`METHODS` a point ``(a, g)`` belongs to.
 
     ``classical``: ``a = 0`` and ``g = pi/2``; ``method 1``: ``a > 0``, ``g = pi/2``; ``method 2``:
-    ``a = 0``, ``g < pi/2``; ``combined``: ``a > 0`` and ``g < pi/2`` (PAPER.md section 3).
+    ``a = 0``, ``g < pi/2``; ``combined``: ``a > 0`` and ``g < pi/2`` (``docs/model.md``, "Layer schedule").
 
     Example:
         >>> [method_of(0, math.pi / 2), method_of(0.3, math.pi / 2), method_of(0, 0.8), method_of(0.3, 0.8)]
@@ -671,8 +677,8 @@ def best_by_method(records: Iterable[PointRecord], metric: str = "val_vote_error
         ``{method: Aggregate}`` in the order of :data:`METHODS`, for the methods that occur.
 
     Example:
-        >>> from qiskit_natural_qnn.experiments.sweep import _fake_record
-        >>> recs = [_fake_record(a=a, g=g, seed=s, val_vote_error=e) for a, g, s, e in [
+        >>> # fake_record: a PointRecord with made-up numbers (tests/records.py)
+        >>> recs = [fake_record(a=a, g=g, seed=s, val_vote_error=e) for a, g, s, e in [
         ...     (0.3, math.pi / 2, 0, 0.05), (0.3, math.pi / 2, 1, 0.05), (0.3, 1.2, 0, 0.04), (0.3, 1.2, 1, 0.06),
         ...     (0.5, 1.2, 0, 0.03)]]
         >>> {m: (p.a, round(p.mean, 3), p.seeds) for m, p in best_by_method(recs).items()}
@@ -760,25 +766,3 @@ def import_run(
     path.parent.mkdir(parents=True, exist_ok=True)
     rec.to_json(path)
     return rec
-
-
-def _fake_record(
-    *, a: float = 0.0, g: float = _HALF_PI, seed: int = 0, val_vote_error: float = 0.1, **kw: Any
-) -> PointRecord:
-    """A record with made-up numbers, for examples and tests."""
-    fields: dict[str, Any] = {
-        "layer_sizes": [784, 16, 10],
-        "settings": SweepSettings(hidden=(16,)).to_dict(),
-        "data": {"source": "fake", "train": "t", "n_train": 1, "validation": "v", "n_validation": 1},
-        "val_single_shot_error": val_vote_error,
-        "train_error": 0.0,
-        "train_single_shot_error": 0.0,
-        "train_vote_error": 0.0,
-        "seconds": 1.0,
-        "version": "test",
-        "device": "cpu",
-        "finished_at": "2026-01-01T00:00:00+00:00",
-        "history": {},
-    }
-    fields.update(kw)
-    return PointRecord(a=a, g=g, seed=seed, val_vote_error=val_vote_error, **fields)

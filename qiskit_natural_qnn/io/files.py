@@ -10,9 +10,10 @@ __all__ = ["write_atomic"]
 
 
 def write_atomic(path: str | os.PathLike[str], payload: bytes, *, durable: bool = False) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary ``.<name>.*.tmp`` file in the same folder,
-    flushed and synced, then renamed over ``path``; on failure the temporary file is removed and any
-    earlier file is left as it was.
+    """Write ``payload`` to ``path`` atomically.
+
+    A temporary ``.<name>.*.tmp`` file in the same folder is written, flushed and synced, then renamed
+    over ``path``; on failure the temporary file is removed and any earlier file is left as it was.
 
     Args:
         path: the destination (parent folders are created).

@@ -9,7 +9,7 @@ metadata. ``docs/model-format.md`` is the full
 specification, with the version policy and a recipe to read a file without this library.
 
 Loading reads a JSON header and raw little-endian floats, nothing else: no pickle, no code.
-Every problem with a file raises :class:`~qiskit_natural_qnn.exceptions.ModelFileError` naming it.
+Every problem with a file raises :class:`~qiskit_natural_qnn.exceptions.DamagedFileError` naming it.
 
 Example:
     >>> import tempfile, torch
@@ -41,7 +41,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_save
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, ModelFileError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
 from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec, validate_layer_sizes
 from qiskit_natural_qnn.surrogates import get_surrogate
@@ -196,24 +196,24 @@ def _user_json(metadata: Mapping[str, Any] | None) -> str | None:
 def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     """The parsed safetensors header of ``path`` and the length of its data section, sanity-checked."""
     if not path.exists():
-        raise ModelFileError(f"model file {str(path)!r} does not exist; check the path")
+        raise DamagedFileError(f"model file {str(path)!r} does not exist; check the path")
     if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} is not a regular file")
+        raise DamagedFileError(f"model file {str(path)!r} is not a regular file")
     size = path.stat().st_size
     if size < 8:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is not a safetensors file: it is {size} bytes long, shorter than the 8-byte "
             "header length that opens every safetensors file"
         )
     with path.open("rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         if n < 2 or n > _MAX_HEADER_BYTES:
-            raise ModelFileError(
+            raise DamagedFileError(
                 f"{str(path)!r} is not a safetensors file: its first 8 bytes give a header length of {n} "
                 f"bytes, outside [2, {_MAX_HEADER_BYTES}]"
             )
         if 8 + n > size:
-            raise ModelFileError(
+            raise DamagedFileError(
                 f"{str(path)!r} is truncated or not a safetensors file: its header claims {n} bytes but "
                 f"only {size - 8} follow"
             )
@@ -221,11 +221,11 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is corrupt or not a safetensors file: its header is not valid UTF-8 JSON"
         ) from None
     if not isinstance(header, dict):
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is corrupt or not a safetensors file: its header is a JSON "
             f"{type(header).__name__}, not an object"
         )
@@ -240,9 +240,9 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
             and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
             and 0 <= offsets[0] <= offsets[1]
         ):
-            raise ModelFileError(f"{str(path)!r} is corrupt: tensor {name!r} has no valid data_offsets")
+            raise DamagedFileError(f"{str(path)!r} is corrupt: tensor {name!r} has no valid data_offsets")
         if offsets[1] > data_len:
-            raise ModelFileError(
+            raise DamagedFileError(
                 f"{str(path)!r} is truncated: tensor {name!r} ends at data byte {offsets[1]} but the file "
                 f"holds only {data_len} data bytes"
             )
@@ -253,36 +253,36 @@ def _json_field(path: Path, meta: Mapping[str, str], key: str) -> Any:
     try:
         return json.loads(meta[key])
     except ValueError:
-        raise ModelFileError(f"{str(path)!r}: metadata {key!r} is not valid JSON: {meta[key]!r}") from None
+        raise DamagedFileError(f"{str(path)!r}: metadata {key!r} is not valid JSON: {meta[key]!r}") from None
 
 
 def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
     meta = header.get("__metadata__")
     if meta is None:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is a safetensors file but not a {FORMAT_NAME} model: it has no metadata "
             "(the 'format' key is missing)"
         )
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise ModelFileError(f"{str(path)!r} is corrupt: safetensors metadata must map strings to strings")
+        raise DamagedFileError(f"{str(path)!r} is corrupt: safetensors metadata must map strings to strings")
     if "format" not in meta:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is a safetensors file but not a {FORMAT_NAME} model: metadata key 'format' is missing"
         )
     if meta["format"] != FORMAT_NAME:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} is not a {FORMAT_NAME} model: its format is {meta['format']!r}, expected {FORMAT_NAME!r}"
         )
     missing = [k for k in _REQUIRED_KEYS if k not in meta]
     if missing:
-        raise ModelFileError(f"{str(path)!r}: metadata key(s) {', '.join(missing)} missing")
+        raise DamagedFileError(f"{str(path)!r}: metadata key(s) {', '.join(missing)} missing")
 
     raw_version = meta["format_version"]
     if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
-        raise ModelFileError(f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}")
+        raise DamagedFileError(f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}")
     format_version = int(raw_version)
     if format_version > FORMAT_VERSION:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r} was written by a newer qiskit-natural-qnn (format {format_version}); this "
             f"version reads format {FORMAT_VERSION}; upgrade the library"
         )
@@ -293,30 +293,30 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
             raise ConfigurationError(f"layer_sizes must be a JSON list, got {meta['layer_sizes']!r}")
         layer_sizes = validate_layer_sizes(sizes_json)
     except ConfigurationError as exc:
-        raise ModelFileError(f"{str(path)!r}: invalid layer_sizes: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r}: invalid layer_sizes: {exc}") from None
 
     spec_json = _json_field(path, meta, "spec")
     spec = _parse_spec(path, spec_json)
 
     if meta["bias"] not in ("true", "false"):
-        raise ModelFileError(f"{str(path)!r}: metadata 'bias' must be 'true' or 'false', got {meta['bias']!r}")
+        raise DamagedFileError(f"{str(path)!r}: metadata 'bias' must be 'true' or 'false', got {meta['bias']!r}")
     bias = meta["bias"] == "true"
 
     try:
         NaturalQNN._check_widths(layer_sizes, spec)
     except ConfigurationError as exc:
-        raise ModelFileError(f"{str(path)!r}: layer_sizes and spec disagree: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r}: layer_sizes and spec disagree: {exc}") from None
 
     try:  # the optional key; files written before it existed trained with the paper's estimator
         spec = spec.replace(surrogate=get_surrogate(meta.get("surrogate", "hardtanh")))
     except ConfigurationError as exc:
-        raise ModelFileError(f"{str(path)!r}: invalid surrogate: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r}: invalid surrogate: {exc}") from None
 
     user: dict[str, Any] = {}
     if "user" in meta:
         user = _json_field(path, meta, "user")
         if not isinstance(user, dict):
-            raise ModelFileError(f"{str(path)!r}: metadata 'user' must be a JSON object, got {type(user).__name__}")
+            raise DamagedFileError(f"{str(path)!r}: metadata 'user' must be a JSON object, got {type(user).__name__}")
     return ModelMetadata(
         format_version=format_version,
         layer_sizes=layer_sizes,
@@ -329,7 +329,7 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
 
 def _parse_spec(path: Path, spec_json: Any) -> QuantizationSpec:
     if not isinstance(spec_json, dict):
-        raise ModelFileError(f"{str(path)!r}: invalid spec: expected a JSON object, got {spec_json!r}")
+        raise DamagedFileError(f"{str(path)!r}: invalid spec: expected a JSON object, got {spec_json!r}")
     keys = set(spec_json)
     if keys != set(_SPEC_FIELDS):
         missing = sorted(set(_SPEC_FIELDS) - keys)
@@ -337,20 +337,22 @@ def _parse_spec(path: Path, spec_json: Any) -> QuantizationSpec:
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
             [f"unknown {', '.join(extra)}"] if extra else []
         )
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r}: invalid spec: {'; '.join(parts)}; expected exactly {', '.join(_SPEC_FIELDS)}"
         )
     for name in ("a", "g"):
         v = spec_json[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ModelFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON number, got {v!r}")
+            raise DamagedFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON number, got {v!r}")
     for name in ("stretch", "weak_update"):
         if not isinstance(spec_json[name], str):
-            raise ModelFileError(f"{str(path)!r}: invalid spec: {name} must be a JSON string, got {spec_json[name]!r}")
+            raise DamagedFileError(
+                f"{str(path)!r}: invalid spec: {name} must be a JSON string, got {spec_json[name]!r}"
+            )
     try:
         return QuantizationSpec(**spec_json)
     except ConfigurationError as exc:
-        raise ModelFileError(f"{str(path)!r}: invalid spec: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r}: invalid spec: {exc}") from None
 
 
 def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
@@ -363,7 +365,7 @@ def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
         The file's :class:`ModelMetadata`.
 
     Raises:
-        ModelFileError: the file does not exist, is not a safetensors file, is truncated, is not a
+        DamagedFileError: the file does not exist, is not a safetensors file, is truncated, is not a
             qiskit-natural-qnn model, was written in a newer format version, or holds invalid metadata.
 
     Example:
@@ -402,7 +404,7 @@ def load_model(
         A :class:`NaturalQNN` with the file's layer sizes, spec, biases and weights.
 
     Raises:
-        ModelFileError: everything :func:`read_metadata` raises, plus missing or unexpected tensors,
+        DamagedFileError: everything :func:`read_metadata` raises, plus missing or unexpected tensors,
             a tensor of the wrong shape or dtype, mixed dtypes, or NaN / infinite values.
         ConfigurationError: ``device`` is not a valid torch device.
 
@@ -429,13 +431,13 @@ def load_model(
     sizes_txt = f"layer_sizes {list(meta.layer_sizes)} and bias={'true' if meta.bias else 'false'}"
     missing = sorted(set(expected) - set(entries))
     if missing:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r}: missing tensor(s) {', '.join(missing)}; a model with {sizes_txt} holds "
             f"{', '.join(_tensor_names(len(meta.layer_sizes) - 1, meta.bias))}"
         )
     extra = sorted(set(entries) - set(expected))
     if extra:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{str(path)!r}: unexpected tensor(s) {', '.join(extra)}; a model with {sizes_txt} holds "
             f"exactly {', '.join(_tensor_names(len(meta.layer_sizes) - 1, meta.bias))}"
         )
@@ -443,15 +445,17 @@ def load_model(
     for name in sorted(expected):
         entry = entries[name]
         if entry.get("dtype") not in _DTYPES:
-            raise ModelFileError(f"{str(path)!r}: tensor {name} has dtype {entry.get('dtype')!r}, expected F32 or F64")
+            raise DamagedFileError(
+                f"{str(path)!r}: tensor {name} has dtype {entry.get('dtype')!r}, expected F32 or F64"
+            )
         dtypes.add(entry["dtype"])
         if entry.get("shape") != expected[name]:
-            raise ModelFileError(
+            raise DamagedFileError(
                 f"{str(path)!r}: tensor {name} has shape {tuple(entry.get('shape') or ())}, expected "
                 f"{tuple(expected[name])} for layer_sizes {list(meta.layer_sizes)}"
             )
     if len(dtypes) != 1:
-        raise ModelFileError(f"{str(path)!r}: tensors mix dtypes {', '.join(sorted(dtypes))}; expected one dtype")
+        raise DamagedFileError(f"{str(path)!r}: tensors mix dtypes {', '.join(sorted(dtypes))}; expected one dtype")
     dtype = _DTYPES[dtypes.pop()]
 
     tensors: dict[str, torch.Tensor] = {}
@@ -460,10 +464,10 @@ def load_model(
             for name in expected:
                 tensors[name] = f.get_tensor(name)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"{str(path)!r} is corrupt: safetensors cannot read it: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r} is corrupt: safetensors cannot read it: {exc}") from None
     for name in sorted(tensors):
         if not bool(torch.isfinite(tensors[name]).all()):
-            raise ModelFileError(
+            raise DamagedFileError(
                 f"{str(path)!r}: tensor {name} holds NaN or infinity; the file was saved from a diverged "
                 "network or altered"
             )
@@ -482,7 +486,7 @@ def load_model(
             dtype=dtype,
         )
     except ConfigurationError as exc:  # pragma: no cover - validated above
-        raise ModelFileError(f"{str(path)!r}: invalid model description: {exc}") from None
+        raise DamagedFileError(f"{str(path)!r}: invalid model description: {exc}") from None
     with torch.no_grad():
         for i, (weight, bias) in enumerate(zip(model.weights(), model.biases())):
             weight.copy_(tensors[f"layers.{i}.weight"])

@@ -47,11 +47,12 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit_machine_learning.neural_networks import NeuralNetwork
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import ForwardPass, make_generator, sample_network
+from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
 from qiskit_natural_qnn.ml.jacobian import ste_jacobians
 from qiskit_natural_qnn.ml.sampler_forward import LayerwiseSamplerForward
 from qiskit_natural_qnn.ml.weights import flatten_weights, load_weights, num_weights, unflatten_weights, weight_vector
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.randomness import make_generator
 
 __all__ = ["NaturalQNNNetwork"]
 

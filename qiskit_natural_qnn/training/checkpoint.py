@@ -46,7 +46,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_save
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, ModelFileError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
 from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training.config import (
@@ -199,13 +199,13 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
         The :class:`Checkpoint`.
 
     Raises:
-        ModelFileError: no checkpoint there, a file that is not a checkpoint, truncated or corrupted
+        DamagedFileError: no checkpoint there, a file that is not a checkpoint, truncated or corrupted
             (digest mismatch), or written by a newer format version.
     """
     path = _file(directory)
     where = str(path)
     if not path.is_file():
-        raise ModelFileError(
+        raise DamagedFileError(
             f"no checkpoint at {where!r}; train with a checkpoint directory first, or start a new run without resume"
         )
     data = path.read_bytes()
@@ -213,44 +213,44 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
     version = _format_version(where, meta)
     state_json, digest = meta.get("state"), meta.get("sha256")
     if not isinstance(state_json, str) or not isinstance(digest, str):
-        raise ModelFileError(f"checkpoint {where!r} is corrupt: metadata 'state' or 'sha256' is missing")
+        raise DamagedFileError(f"checkpoint {where!r} is corrupt: metadata 'state' or 'sha256' is missing")
     try:
         tensors = _safetensors_load(data)
     except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError, MemoryError) as exc:
-        raise ModelFileError(f"checkpoint {where!r} is corrupt: safetensors cannot read it: {exc}") from None
+        raise DamagedFileError(f"checkpoint {where!r} is corrupt: safetensors cannot read it: {exc}") from None
     if _digest(state_json, tensors) != digest:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"checkpoint {where!r} is corrupt or was edited: its SHA-256 digest does not match its contents; "
             "delete it to restart the run, or restore an intact copy"
         )
     try:
         state = json.loads(state_json)
     except ValueError:  # pragma: no cover - the digest covers the text, so only a forged file gets here
-        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' is not valid JSON") from None
+        raise DamagedFileError(f"checkpoint {where!r}: metadata 'state' is not valid JSON") from None
     if not isinstance(state, dict):
-        raise ModelFileError(f"checkpoint {where!r}: metadata 'state' must be a JSON object")
+        raise DamagedFileError(f"checkpoint {where!r}: metadata 'state' must be a JSON object")
     return Checkpoint(path=path, format_version=version, state=state, tensors=tensors)
 
 
 def _checkpoint_metadata(where: str, data: bytes) -> dict[str, Any]:
     """The safetensors metadata of the checkpoint bytes ``data``, checked to be a checkpoint's."""
     if len(data) < 8:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"checkpoint {where!r} is truncated: {len(data)} bytes, shorter than its 8-byte header length"
         )
     (n,) = struct.unpack("<Q", data[:8])
     if n < 2 or n > _MAX_HEADER_BYTES or 8 + n > len(data):
-        raise ModelFileError(
+        raise DamagedFileError(
             f"checkpoint {where!r} is truncated or corrupt: its header length {n} does not fit a file of "
             f"{len(data)} bytes"
         )
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ModelFileError(f"checkpoint {where!r} is corrupt: its header is not valid UTF-8 JSON") from None
+        raise DamagedFileError(f"checkpoint {where!r} is corrupt: its header is not valid UTF-8 JSON") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"{where!r} is not a qiskit-natural-qnn checkpoint (metadata 'format' is not "
             f"{CHECKPOINT_FORMAT!r}); pass the directory fit wrote its checkpoint to"
         )
@@ -261,10 +261,10 @@ def _format_version(where: str, meta: Mapping[str, Any]) -> int:
     """The checkpoint's format version, refused when malformed or newer than this library reads."""
     raw_version = meta.get("format_version")
     if not (isinstance(raw_version, str) and raw_version.isascii() and raw_version.isdigit() and int(raw_version) >= 1):
-        raise ModelFileError(f"checkpoint {where!r}: format_version must be a positive integer, got {raw_version!r}")
+        raise DamagedFileError(f"checkpoint {where!r}: format_version must be a positive integer, got {raw_version!r}")
     version = int(raw_version)
     if version > CHECKPOINT_VERSION:
-        raise ModelFileError(
+        raise DamagedFileError(
             f"checkpoint {where!r} was written by a newer qiskit-natural-qnn (checkpoint format {version}); "
             f"this version reads format {CHECKPOINT_VERSION}; upgrade the library to resume it"
         )
@@ -317,13 +317,13 @@ def load_optimizer_state(
     """Check a state written by :func:`optimizer_state` against ``optimizer`` and load it.
 
     Raises:
-        ModelFileError: groups, keys, types or tensor shapes that do not fit ``optimizer``.
+        DamagedFileError: groups, keys, types or tensor shapes that do not fit ``optimizer``.
     """
     current = optimizer.state_dict()
     params = [p for group in optimizer.param_groups for p in group["params"]]
 
-    def bad(what: str) -> ModelFileError:
-        return ModelFileError(f"checkpoint {where!r}: optimizer state does not fit this optimizer: {what}")
+    def bad(what: str) -> DamagedFileError:
+        return DamagedFileError(f"checkpoint {where!r}: optimizer state does not fit this optimizer: {what}")
 
     if not isinstance(json_state, dict) or set(json_state) != {"param_groups", "state"}:
         raise bad("expected 'param_groups' and 'state'")
@@ -338,7 +338,7 @@ def load_optimizer_state(
 
 
 #: Builds the error for one inconsistency of a checkpoint, from what is wrong.
-_Bad = Callable[[str], ModelFileError]
+_Bad = Callable[[str], DamagedFileError]
 
 
 def _same_json_type(saved: Any, now: Any) -> bool:
@@ -532,7 +532,7 @@ def restore_training_checkpoint(
         The :class:`LoopPosition` to continue from.
 
     Raises:
-        ModelFileError: no checkpoint, or a corrupt one.
+        DamagedFileError: no checkpoint, or a corrupt one.
         ConfigurationError: a checkpoint of another run (config, network, data or device differ).
     """
     reader = _CheckpointReader(read_checkpoint(directory))
@@ -550,9 +550,9 @@ class _CheckpointReader:
         self.state = ckpt.state
         self.tensors = dict(ckpt.tensors)
 
-    def bad(self, what: str) -> ModelFileError:
+    def bad(self, what: str) -> DamagedFileError:
         """The error for one inconsistency, ``what``."""
-        return ModelFileError(f"checkpoint {self.where!r} is inconsistent: {what}; delete it to restart the run")
+        return DamagedFileError(f"checkpoint {self.where!r} is inconsistent: {what}; delete it to restart the run")
 
     def integer(self, key: str, low: int, high: int) -> int:
         """The state's ``key``, an int in ``[low, high]``."""

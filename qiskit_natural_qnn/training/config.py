@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
 
 __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_config_dict", "is_int", "is_real"]
 
@@ -237,7 +237,7 @@ class History:
         """Rebuild a history from :meth:`to_dict` output.
 
         Raises:
-            InputError: missing or malformed fields.
+            DamagedFileError: missing or malformed fields.
         """
         try:
             return cls(
@@ -251,7 +251,9 @@ class History:
                 validation_data=data.get("validation_data"),
             )
         except (KeyError, TypeError) as exc:
-            raise InputError(f"not a training history: {exc!r}; pass the dict written by History.to_dict") from None
+            raise DamagedFileError(
+                f"not a training history: {exc!r}; pass the dict written by History.to_dict"
+            ) from None
 
     def to_json(self, path: str | Path) -> None:
         """Write the history as JSON to ``path``."""
@@ -262,10 +264,15 @@ class History:
         """Read a history written by :meth:`to_json`.
 
         Raises:
-            InputError: the file is not valid JSON or not a history.
+            DamagedFileError: the file is not valid JSON or not a history.
         """
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{str(path)!r} is not valid JSON ({exc}); pass a history.json written by fit") from None
-        return cls.from_dict(data)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DamagedFileError(
+                f"{str(path)!r} is not valid JSON ({exc}); pass a history.json written by fit"
+            ) from None
+        try:
+            return cls.from_dict(data)
+        except DamagedFileError as exc:
+            raise DamagedFileError(f"{str(path)!r}: {exc}") from None

@@ -50,10 +50,11 @@ import torch
 from tqdm import tqdm
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import make_generator, nonfinite_preactivation_message
+from qiskit_natural_qnn.fastpath import nonfinite_preactivation_message
 from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
 from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.training.checkpoint import (
     LoopPosition,
     TrainingObjects,
@@ -250,7 +251,7 @@ def fit(
             ``resume=True`` without a checkpoint directory, or a checkpoint written by another run
             (another config, network, dtype, device, or training or validation data); the message
             lists the differences.
-        ModelFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
+        DamagedFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
             newer version of the library.
         InputError: bad data (shape, dtype, empty, non-finite, labels out of range), weights that are
             or become NaN or infinite, pre-activations that overflow to inf or NaN, or a mean epoch loss
