@@ -1,9 +1,11 @@
-"""``--backend`` options for ``qnqnn evaluate`` (execution/cli.py), and per-job seeding per sampler kind."""
+"""``--backend`` options for ``qnqnn evaluate`` (cli/execution.py), and per-job seeding per sampler kind."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -21,8 +23,6 @@ from qiskit_natural_qnn.cli.execution import (
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.execution import JobSubmitter, derive_seed, predict_on_sampler, resolve_run_seed
 from qiskit_natural_qnn.inference import predict
-from qiskit_natural_qnn.ml import NaturalQNNNetwork
-from qiskit_natural_qnn.providers import local_backend
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,8 +85,48 @@ def test_evaluate_json_output(capsys):
 def test_unknown_backend_is_a_configuration_error():
     net, data = _model_and_data()
     args = _parser().parse_args(["--backend", "braket:sv1"])
-    with pytest.raises(ConfigurationError, match=r"^unknown backend 'braket:sv1'"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^unknown backend 'braket:sv1'; expected one of aer, aer-mps, statevector, fake_NAME, ibm:NAME, "
+        r"ionq:NAME, ionq, ionq_aria, ionq_forte \(e\.g\. 'aer-mps', 'fake_torino', 'ibm:ibm_torino', "
+        r"'ionq:simulator', 'ionq_forte'\)$",
+    ):
         run_evaluate_on_backend(args, net, data)
+    args = _parser().parse_args(["--backend", "ionq_forte"])
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^'ionq_forte' is an offline target for transpiling and checks, not a sampler; run on IonQ with "
+        r"'ionq:NAME'",
+    ):
+        run_evaluate_on_backend(args, net, data)
+
+
+def test_a_missing_provider_names_its_extra(monkeypatch):
+    """Without qiskit-ibm-runtime / qiskit-ionq (hidden from the import system), the error names the extra."""
+    from qiskit_natural_qnn.optional import MissingExtraError
+
+    hidden = ("qiskit_ibm_runtime", "qiskit_ionq")
+
+    class NotInstalled(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name in hidden:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    net, data = _model_and_data()
+    for name in [m for m in sys.modules if m.split(".")[0] in hidden]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled(), *sys.meta_path])
+    monkeypatch.setenv("IONQ_API_KEY", "not-used")
+    for spec, extra in (("fake_manila", "ibm"), ("ibm:ibm_torino", "ibm"), ("ionq:simulator", "ionq")):
+        args = _parser().parse_args(["--backend", spec])
+        with pytest.raises(
+            MissingExtraError,
+            match=rf'^qiskit_\w+ is not installed; it comes with the extra \'{extra}\': pip install "qiskit-natural-qnn\[{extra}\]"$',
+        ):
+            run_evaluate_on_backend(args, net, data)
+    with pytest.raises(ImportError):  # a MissingExtraError is also the builtin ImportError
+        run_evaluate_on_backend(_parser().parse_args(["--backend", "fake_manila"]), net, data)
 
 
 # ---------------------------------------------------------------------------- per-job seeds by kind
@@ -109,13 +149,19 @@ def _coin() -> QuantumCircuit:
 )
 def test_each_job_is_seeded_by_its_own_seed(make):
     submitter = JobSubmitter(make())
-    draw = lambda seed: submitter.submit([_coin()], shots=256, seed=seed).result()[0].data.c.get_bitstrings()
+
+    def draw(seed):
+        return submitter.submit([_coin()], shots=256, seed=seed).result()[0].data.c.get_bitstrings()
+
     assert submitter.seeded
     assert draw(1) == draw(1)
     assert draw(1) != draw(2)  # a fixed sampler seed does not make every job repeat the same stream
 
 
 def test_aer_sampler_keeps_its_noise_model_per_job():
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
+    from qiskit_natural_qnn.providers import local_backend
+
     noisy = AerSampler.from_backend(local_backend("fake_manila"))
     net = NaturalQNN(layer_sizes=[3, 2, 2, 3], a=0.0, seed=0, dtype=torch.float64)
     images = np.random.default_rng(0).uniform(size=(20, 3))
@@ -137,6 +183,9 @@ def test_seed_derivation_and_resolution():
 
 
 def test_ml_sampler_forward_delegates_and_reseeds_each_call():
+    pytest.importorskip("qiskit_machine_learning", reason="the [ml] extra is not installed")
+    from qiskit_natural_qnn.ml import NaturalQNNNetwork
+
     net = NaturalQNN(layer_sizes=[4, 3, 3, 3], a=0.6, seed=0, dtype=torch.float64)
     x = np.random.default_rng(1).uniform(size=(40, 4))
     first = NaturalQNNNetwork(net, sampler=AerSampler(seed=3))

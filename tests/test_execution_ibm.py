@@ -15,19 +15,21 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qiskit_natural_qnn import NaturalQNN, TargetCapabilityError
-from qiskit_natural_qnn.circuits import dynamic_circuit
-from qiskit_natural_qnn.execution import JobSubmitter, predict_on_sampler, run_single, sampler_kind
-from qiskit_natural_qnn.inference import predict
-from qiskit_natural_qnn.providers import (
+pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (qiskit-ibm-runtime) is not installed")
+
+from qiskit_natural_qnn import NaturalQNN  # noqa: E402
+from qiskit_natural_qnn.circuits import dynamic_circuit  # noqa: E402
+from qiskit_natural_qnn.exceptions import TargetCapabilityError  # noqa: E402
+from qiskit_natural_qnn.execution import JobSubmitter, predict_on_sampler, run_single, sampler_kind  # noqa: E402
+from qiskit_natural_qnn.inference import predict  # noqa: E402
+from qiskit_natural_qnn.providers import local_backend, make_sampler  # noqa: E402
+from qiskit_natural_qnn.providers.ibm import has_ibm_credentials, runtime_sampler  # noqa: E402
+from qiskit_natural_qnn.transpile import ibm_dynamic  # noqa: E402
+from qiskit_natural_qnn.transpile.ibm_dynamic import (  # noqa: E402
     conditional_cost,
-    local_backend,
-    make_sampler,
     max_sets_per_job,
     prepare_ibm_sampler,
 )
-from qiskit_natural_qnn.providers import ibm as ibm_module
-from qiskit_natural_qnn.providers.ibm import has_ibm_credentials, runtime_sampler
 
 
 def _net(sizes, **kw) -> NaturalQNN:
@@ -92,13 +94,13 @@ def test_sweeps_are_split_to_respect_the_conditional_budget(manila, monkeypatch)
     device, ideal, pm = manila
     net = _net([3, 2, 2, 2], a=3.0, stretch="linear")
     images = np.random.default_rng(0).uniform(size=(5, 3))
-    monkeypatch.setattr(ibm_module, "IBM_JOB_BUDGET", 2 * (2 * 7.4 + 2) + 1)  # two images per job
+    monkeypatch.setattr(ibm_dynamic, "IBM_JOB_BUDGET", 2 * (2 * 7.4 + 2) + 1)  # two images per job
     run = run_single(
         net, images, sampler=runtime_sampler(ideal), shots=8, mode="dynamic", pass_manager=pm, target=device, seed=1
     )
     assert [job.n_sets for job in run.jobs] == [2, 2, 1]
     assert len({job.seed for job in run.jobs}) == 3 and [b.shape for b in run.bits] == [(5, 8, 2), (5, 8, 2)]
-    monkeypatch.setattr(ibm_module, "IBM_JOB_BUDGET", 10.0)
+    monkeypatch.setattr(ibm_dynamic, "IBM_JOB_BUDGET", 10.0)
     with pytest.raises(
         TargetCapabilityError,
         match=r"needs 2 broadcasts of 2 measured bits per execution \(cost 17\), "

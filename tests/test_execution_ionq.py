@@ -25,21 +25,24 @@ import pytest
 import torch
 from qiskit import QuantumCircuit
 from qiskit.primitives import BackendSamplerV2
-from qiskit.quantum_info import Statevector
+from qiskit.quantum_info import Operator, Statevector
 
-from qiskit_natural_qnn import ConfigurationError, NaturalQNN, TargetCapabilityError
-from qiskit_natural_qnn.circuits import bind_layer, layer_circuit
-from qiskit_natural_qnn.exact import exact_distribution
-from qiskit_natural_qnn.execution import choose_mode, packed_layer_circuit, predict_on_sampler, sampler_profile
-from qiskit_natural_qnn.inference import predict
-from qiskit_natural_qnn.providers import check_ionq_job, ionq_capabilities, ionq_payload, ionq_sampler
-from qiskit_natural_qnn.providers.ionq import (
+pytest.importorskip("qiskit_ionq", reason="the [ionq] extra (qiskit-ionq) is not installed")
+
+from qiskit_natural_qnn import ConfigurationError, NaturalQNN  # noqa: E402
+from qiskit_natural_qnn.circuits import bind_layer, layer_circuit  # noqa: E402
+from qiskit_natural_qnn.exact import exact_distribution  # noqa: E402
+from qiskit_natural_qnn.exceptions import TargetCapabilityError  # noqa: E402
+from qiskit_natural_qnn.execution import choose_mode, packed_layer_circuit, predict_on_sampler, sampler_profile  # noqa: E402
+from qiskit_natural_qnn.inference import predict  # noqa: E402
+from qiskit_natural_qnn.providers import check_ionq_job, ionq_capabilities, ionq_payload, ionq_sampler  # noqa: E402
+from qiskit_natural_qnn.providers.ionq import (  # noqa: E402
     IONQ_KEY_ENV,
     has_ionq_key,
     ionq_pass_manager,
 )
 
-from .stats import chi2_pvalue
+from .stats import chi2_pvalue  # noqa: E402
 
 ALPHA = 1e-4
 
@@ -183,6 +186,27 @@ def test_capability_checks_refuse_what_ionq_cannot_run(ionq):
     assert ionq["service"].payloads == []
     with pytest.raises(ConfigurationError, match=r"^transpile for IonQ at optimization_level 0 or 1, got 2"):
         ionq_pass_manager(ionq["simulator"], optimization_level=2)
+
+
+def test_core_native_gates_equal_qiskit_ionqs():
+    """The offline IonQ target (core, no qiskit-ionq) uses the same gates: names, parameters, matrices."""
+    import qiskit_ionq
+
+    from qiskit_natural_qnn.transpile import ionq_native
+
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        p = [float(v) for v in rng.uniform(-1, 1, size=3)]
+        pairs = [
+            (ionq_native.GPIGate(p[0]), qiskit_ionq.GPIGate(p[0])),
+            (ionq_native.GPI2Gate(p[0]), qiskit_ionq.GPI2Gate(p[0])),
+            (ionq_native.MSGate(*p), qiskit_ionq.MSGate(*p)),
+            (ionq_native.ZZGate(p[2]), qiskit_ionq.ZZGate(p[2])),
+        ]
+        for ours, theirs in pairs:
+            assert (ours.name, ours.num_qubits, ours.params) == (theirs.name, theirs.num_qubits, theirs.params)
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-12)
+            assert Operator(ours.definition).equiv(Operator(ours))
 
 
 # ---------------------------------------------------------------------------------------- payloads

@@ -1,4 +1,7 @@
-"""Noise injection: protected identity pairs, noisy samplers, the IonQ noise payload, the noise sweep."""
+"""Noise injection: protected identity pairs, noisy samplers, the IonQ noise payload, the noise sweep.
+
+The devices are IBM fake backends, so the whole module needs the ``[ibm]`` extra.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +14,28 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qiskit_natural_qnn import NaturalQNN
-from qiskit_natural_qnn.circuits import bind_layer, layer_circuit
-from qiskit_natural_qnn.exact import exact_distribution
-from qiskit_natural_qnn.exceptions import (
+pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (qiskit-ibm-runtime, fake devices) is not installed")
+
+from qiskit_natural_qnn import NaturalQNN  # noqa: E402
+from qiskit_natural_qnn.circuits import bind_layer, layer_circuit  # noqa: E402
+from qiskit_natural_qnn.exact import exact_distribution  # noqa: E402
+from qiskit_natural_qnn.exceptions import (  # noqa: E402
     ConfigurationError,
     InputError,
     TargetCapabilityError,
 )
-from qiskit_natural_qnn.execution import packed_layer_circuit, run_layerwise
-from qiskit_natural_qnn.experiments.noise import (
+from qiskit_natural_qnn.execution import packed_layer_circuit, run_layerwise  # noqa: E402
+from qiskit_natural_qnn.experiments.noise import (  # noqa: E402
     IdentityPairs,
     IdentityPairTranspiler,
     coupled_layout,
     find_identity_pairs,
     insert_identity_pairs,
-    ionq_noise_payload,
     noise_sweep,
-    noisy_sampler,
 )
-from qiskit_natural_qnn.transpile import get_backend
-from tests.stats import chi2_pvalue
+from qiskit_natural_qnn.providers import ionq_noise_payload, noisy_sampler, noisy_setup  # noqa: E402
+from qiskit_natural_qnn.transpile import get_backend  # noqa: E402
+from tests.stats import chi2_pvalue  # noqa: E402
 
 COPIES, WIDTH, PAIRS = 3, 4, 3
 
@@ -152,17 +156,29 @@ def test_success_falls_as_pairs_are_added():
     net = NaturalQNN(layer_sizes=[6, 4, 4, 8], a=0.0, seed=0)
     x = np.linspace(0.1, 0.9, 6)
     label = int(np.argmax(net(x[None].astype(np.float32)).detach().numpy()))
-    pts = noise_sweep(net, x, label, backend="fake_perth", pairs=[0, 20, 60], gate="cz", shots=300, seed=1)
+    pts = noise_sweep(net, x, label, sampler=noisy_setup("fake_perth"), pairs=[0, 20, 60], gate="cz", shots=300, seed=1)
+    assert {p.backend for p in pts} == {"fake_perth (noisy)"}
     r0, r20, r60 = (p.rate for p in pts)
     assert r0.low > r20.high and r20.low > r60.high
     assert r0.rate > 0.8
 
 
 def test_noisy_sampler_forms():
-    assert noisy_sampler("fake_perth").__class__.__module__.startswith("qiskit_aer")
+    noisy, ideal = noisy_sampler("fake_perth", seed=4), noisy_sampler("fake_perth", noise=False)
+    assert noisy.__class__.__module__.startswith("qiskit_aer") and noisy.seed == 4
+    assert noisy._backend.options.noise_model is not None and ideal._backend.options.noise_model is None
+    assert noisy._backend.target.num_qubits == 7  # the device's Target, not a generic simulator's
     assert noisy_sampler("fake_perth", via="runtime").__class__.__module__.startswith("qiskit_ibm_runtime")
     with pytest.raises(ConfigurationError, match=r"via must be 'aer' or 'runtime', got 'cloud'"):
         noisy_sampler("fake_perth", via="cloud")
+    setup = noisy_setup("FakePerth", noise=False)
+    assert setup.name == "fake_perth (ideal)" and setup.target.name == "fake_perth" and setup.pass_manager is not None
+
+
+def test_noise_sweep_needs_the_device_to_transpile_for():
+    net = NaturalQNN(layer_sizes=[3, 2, 2], a=0.5, seed=0)
+    with pytest.raises(ConfigurationError, match=r"^noise_sweep needs the device to transpile for, got backend=None"):
+        noise_sweep(net, np.full(3, 0.5), 0, sampler=noisy_sampler("fake_perth"), pairs=[1], shots=2)
 
 
 def test_runtime_local_mode_runs_the_noise_sweep():
@@ -176,10 +192,11 @@ def test_runtime_local_mode_runs_the_noise_sweep():
         shots=20,
         sampler=noisy_sampler("fake_perth", via="runtime"),
     )
-    assert pts[0].rate.trials == 20 and pts[0].pairs == 2
+    assert pts[0].rate.trials == 20 and pts[0].pairs == 2 and pts[0].backend == "fake_perth"
 
 
 def test_ionq_noise_payload_offline():
+    pytest.importorskip("qiskit_ionq", reason="the [ionq] extra (qiskit-ionq) is not installed")
     from qiskit_ionq import IonQProvider, ionq_backend
 
     with warnings.catch_warnings(), mock.patch.object(ionq_backend, "get_n_qubits", lambda *a, **k: 25):

@@ -211,7 +211,9 @@ def test_load_records_errors(tmp_path) -> None:
         load_records(tmp_path)
     (tmp_path / "points").mkdir()
     (tmp_path / "points" / "x.json").write_text("{}")
-    with pytest.raises(DamagedFileError, match=r"not a sweep point record: format is None, expected 'qnqnn-sweep-point'"):
+    with pytest.raises(
+        DamagedFileError, match=r"not a sweep point record: format is None, expected 'qnqnn-sweep-point'"
+    ):
         load_records(tmp_path)
     (tmp_path / "points" / "x.json").write_text("{")
     with pytest.raises(DamagedFileError, match=r"is not valid JSON"):

@@ -9,8 +9,9 @@ r"""Single-circuit execution: the whole network as one dynamic circuit, or as th
 
 One PUB carries every image (one parameter set per image: the first layer's angles, computed on
 the host from the pixels) with ``S`` shots each, so ``n`` images and ``S`` shots are one job (IBM:
-split by the per-job budget of conditional operations, :func:`~.ibm.max_sets_per_job`). Every
-hidden layer's register ``h{k}`` is decoded by name.
+split by the per-job budget of conditional operations,
+:func:`~qiskit_natural_qnn.transpile.ibm_dynamic.max_sets_per_job`). Every hidden layer's register
+``h{k}`` is decoded by name.
 
 Before anything is submitted the circuit is checked against the target's rules
 (:func:`~qiskit_natural_qnn.circuits.validate_for_target`): a dynamic circuit for a target without
@@ -192,7 +193,7 @@ def run_single(
         target: the target rules (default: from the sampler, see :func:`~.samplers.sampler_profile`).
         reuse_qubits: ``dynamic`` only: reset and reuse qubits between layers.
         max_sets_per_job: split the images into jobs of at most this many (IBM runs also obey
-            :func:`~.ibm.max_sets_per_job`).
+            :func:`~qiskit_natural_qnn.transpile.ibm_dynamic.max_sets_per_job`).
         record: an optional :class:`~.records.RunRecord`.
         network_circuit: a circuit already built by :func:`build_single_circuit` (skips building).
 

@@ -1,14 +1,20 @@
-"""Experiments: sweeps over the stretch ``a`` and the entanglement angle ``g``, ``g_c``, figures.
+"""Experiments: sweeps over the stretch ``a`` and the entanglement angle ``g``, ``g_c``, figures, noise.
 
-The functions that reproduce PAPER.md section 6 (the U-shaped error versus ``a``, the collapse of
-Method 2 below ``g_c``, the train/validation gap):
+The functions that reproduce the paper's results (arXiv:2503.15482; ``docs/model.md``: the U-shaped
+error versus ``a``, the collapse of Method 2 below ``g_c``, the train/validation gap):
 
 * :func:`grid_points`, :func:`run_sweep`, :func:`load_records`, :func:`aggregate`, :func:`import_run`
   (:mod:`.sweep`): resumable sweeps with one JSON :class:`PointRecord` per point;
 * :func:`locate_gc` and :func:`locate_gc_from_records` (:mod:`.gc`): the critical angle with its
   uncertainty;
 * :func:`plot_error_vs_a`, :func:`plot_error_vs_g`, :func:`plot_heatmap`, :func:`save_figure`
-  (:mod:`.plots`, imported on first use: it loads Matplotlib).
+  (:mod:`.plots`, imported on first use: it loads Matplotlib, the ``[plot]`` extra).
+
+The hardware follow-up (arXiv:2507.21222), on any sampler:
+
+* :mod:`.noise`: protected identity pairs that amplify device noise, :func:`~.noise.noise_sweep`;
+* :mod:`.cost`: :func:`~.cost.estimate_cost`, what a layer-by-layer run costs on a device;
+* :mod:`.borderline`: images the classical network gets wrong and the quantum one right.
 
 The command line is ``qnqnn sweep`` (:mod:`.cli`).
 """

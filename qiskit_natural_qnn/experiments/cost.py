@@ -244,7 +244,8 @@ def estimate_cost(
 
     Args:
         model: the network.
-        backend: a ``BackendV2`` (IBM fake or real), a Target, or a name (``"fake_torino"``, ``"ionq"``).
+        backend: a ``BackendV2`` (IBM fake or real), a Target, or a device name
+            (:func:`~qiskit_natural_qnn.transpile.devices.parse_device`: ``"fake_torino"``, ``"ionq_forte"``...).
         n_images: images to classify.
         shots: passes per image.
         copies: copies side by side per circuit, or ``"auto"`` (as many as fit on the device with
@@ -262,18 +263,15 @@ def estimate_cost(
         The :class:`CostEstimate`; ``print(estimate)`` shows a table.
 
     Raises:
-        ConfigurationError: ``n_images`` or ``shots`` not an int ``>= 1``, or bad ``copies``.
+        ConfigurationError: ``n_images`` or ``shots`` not an int ``>= 1``, bad ``copies``, or a device
+            name with no offline device (``ibm:NAME``: pass the backend).
+        MissingExtraError: ``fake_NAME`` without qiskit-ibm-runtime (the ``[ibm]`` extra).
     """
     from qiskit_natural_qnn.circuits import layer_circuit
     from qiskit_natural_qnn.execution.packing import packed_layer_circuit, split_sets
-    from qiskit_natural_qnn.experiments.noise import (
-        IdentityPairs,
-        IdentityPairTranspiler,
-        _backend_name,
-        _target_of,
-        coupled_copies,
-    )
+    from qiskit_natural_qnn.experiments.noise import IdentityPairs, IdentityPairTranspiler, coupled_copies
     from qiskit_natural_qnn.transpile import circuit_resources
+    from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
 
     for name, value in (("n_images", n_images), ("shots", shots)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -281,11 +279,9 @@ def estimate_cost(
     if copies != "auto" and (isinstance(copies, bool) or not isinstance(copies, int) or copies < 1):
         raise ConfigurationError(f"copies must be an int >= 1 or 'auto', got {copies!r}; pass e.g. copies='auto'")
     if isinstance(backend, str):
-        from qiskit_natural_qnn.transpile import get_backend
-
         backend = get_backend(backend)
     spec = IdentityPairs(pairs=pairs, gate=gate)
-    target = _target_of(backend)
+    target = target_of(backend)
     pm = pass_manager or IdentityPairTranspiler(
         backend,
         pairs=spec.pairs,
@@ -295,7 +291,7 @@ def estimate_cost(
     )
     if rep_delay_s is None:
         rep_delay_s = getattr(backend, "default_rep_delay", None) or DEFAULT_REP_DELAY_S
-    n_copies = copies if copies != "auto" else coupled_copies(model, backend)
+    n_copies = copies if isinstance(copies, int) else coupled_copies(model, backend)
     rows = []
     for k in range(1, len(model.hidden_sizes) + 1):
         lc = layer_circuit(model, layer=k)
@@ -318,11 +314,12 @@ def estimate_cost(
                 duration_s=circuit_duration(isa, target),
             )
         )
+    durations = [r.duration_s for r in rows]
     device_time = None
-    if all(r.duration_s is not None for r in rows):
-        device_time = sum(r.shots * (r.duration_s + rep_delay_s) for r in rows)
+    if all(d is not None for d in durations):
+        device_time = sum(r.shots * (float(d or 0.0) + rep_delay_s) for r, d in zip(rows, durations))
     return CostEstimate(
-        _backend_name(backend),
+        device_name(backend),
         int(n_images),
         int(shots),
         (spec.pairs, spec.gate),

@@ -1,4 +1,4 @@
-r"""Noise injection: identity pairs of gates that amplify device noise (hardware follow-up, PAPER.md section 7).
+r"""Noise injection: identity pairs of gates that amplify device noise (hardware follow-up, arXiv:2507.21222).
 
 The follow-up benchmarked noise by inserting gate pairs that multiply to the identity into every
 hidden layer's circuit and sweeping their number ``n``:
@@ -10,7 +10,9 @@ hidden layer's circuit and sweeping their number ``n``:
   SWAP is ever inserted.
 
 In an ideal simulation the pairs change nothing. On a device every gate adds its error, so the
-success rate falls as ``n`` grows.
+success rate falls as ``n`` grows. :func:`noise_sweep` measures that curve on any sampler: a device's
+sampler, or one that simulates the device with its noise model
+(``qiskit_natural_qnn.providers.noisy_setup``, ``make_sampler``).
 
 **Protection.** A transpiler cancels ``SX SX^dagger`` and ``CZ CZ`` at optimization level 1 and
 above (measured on IBM fake backends with Qiskit 2.6: at levels 1-3 every unprotected pair is gone).
@@ -46,6 +48,9 @@ from qiskit.circuit.library import CZGate, SXdgGate, SXGate
 from qiskit.quantum_info import Operator
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, TargetCapabilityError
+from qiskit_natural_qnn.execution.samplers import SamplerSetup
+from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
+from qiskit_natural_qnn.transpile.targets import TargetProfile
 
 __all__ = [
     "PAIR_GATES",
@@ -58,11 +63,9 @@ __all__ = [
     "coupled_layout",
     "find_identity_pairs",
     "insert_identity_pairs",
-    "ionq_noise_payload",
     "neighbour_pairs",
     "neuron_copies",
     "noise_sweep",
-    "noisy_sampler",
 ]
 
 #: The gates of identity pairs: ``"sx"`` (single-qubit) and ``"cz"`` (two-qubit).
@@ -91,10 +94,10 @@ class IdentityPairs:
     Example:
         >>> IdentityPairs(pairs=3, gate="cz")
         IdentityPairs(pairs=3, gate='cz')
-        >>> IdentityPairs(pairs=-1)
+        >>> IdentityPairs(pairs=-1)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        qiskit_natural_qnn.exceptions.ConfigurationError: pairs must be an int >= 0, got -1; pass e.g. pairs=20 (0 inserts nothing)
+        qiskit_natural_qnn.exceptions.ConfigurationError: pairs must be an int >= 0, got -1; pass e.g. pairs=20 ...
     """
 
     pairs: int = 0
@@ -317,16 +320,6 @@ def find_identity_pairs(circuit: QuantumCircuit) -> list[FoundPairs]:
 
 
 # ------------------------------------------------------------------------------------------ layout
-def _target_of(backend: Any) -> Any:
-    from qiskit.transpiler import Target
-
-    if isinstance(backend, str):
-        from qiskit_natural_qnn.transpile import get_backend
-
-        backend = get_backend(backend)
-    return backend if isinstance(backend, Target) else getattr(backend, "target", None)
-
-
 def _pair_error(target: Any, a: int, b: int) -> float:
     best = math.inf
     for name in target.operation_names:
@@ -368,9 +361,9 @@ def coupled_layout(circuit: QuantumCircuit, backend: Any) -> list[int] | None:
     Raises:
         TargetCapabilityError: the device has too few disjoint coupled pairs or qubits; pack fewer copies.
     """
-    target = _target_of(backend)
+    target = target_of(backend)
     coupling = None if target is None else target.build_coupling_map()
-    if coupling is None:
+    if target is None or coupling is None:
         return None
     copies = neuron_copies(circuit)
     pairs = neighbour_pairs(copies)
@@ -438,7 +431,7 @@ def coupled_copies(model: Any, backend: Any) -> int:
     from qiskit_natural_qnn.circuits import layer_circuit
     from qiskit_natural_qnn.execution.packing import copies_that_fit, packed_layer_circuit
 
-    target = _target_of(backend)
+    target = target_of(backend)
     best = None
     for k in range(1, len(model.hidden_sizes) + 1):
         lc = layer_circuit(model, layer=k)
@@ -463,7 +456,7 @@ class IdentityPairTranspiler:
 
     Args:
         backend: a ``BackendV2`` (an IBM fake or real backend, ``AerSimulator``), a Target, or a name
-            for :func:`~qiskit_natural_qnn.circuits.get_backend` (``"fake_torino"``, ``"ionq"``, ``"aer"``).
+            for :func:`~qiskit_natural_qnn.transpile.devices.get_backend` (``"fake_torino"``, ``"ionq"``, ``"aer"``).
         pairs: identity pairs per qubit (``sx``) or per neighbouring pair (``cz``).
         gate: ``"sx"`` or ``"cz"``.
         optimization_level: 0-3 (IonQ: 0 or 1). The pairs survive every level.
@@ -494,8 +487,6 @@ class IdentityPairTranspiler:
         layout: str | None = "coupled",
     ) -> None:
         if isinstance(backend, str):
-            from qiskit_natural_qnn.transpile import get_backend
-
             backend = get_backend(backend)
         self.backend = backend
         self.spec = IdentityPairs(pairs=pairs, gate=gate)
@@ -538,102 +529,23 @@ class IdentityPairTranspiler:
         return [self._one(c) for c in circuits]
 
 
-# ---------------------------------------------------------------------------------------- samplers
-def noisy_sampler(backend: Any, *, noise: bool = True, via: str = "aer", seed: int | None = None) -> Any:
-    """A SamplerV2 that simulates a device locally, with or without its noise model.
-
-    Args:
-        backend: an IBM fake backend (or its name, e.g. ``"fake_torino"``), or any backend Aer can
-            copy with ``AerSimulator.from_backend``.
-        noise: True for the backend's noise model (gate and readout errors, T1/T2 relaxation),
-            False for an ideal simulator of the same device (same target, no noise).
-        via: ``"aer"`` (``qiskit_aer.primitives.SamplerV2`` on ``AerSimulator.from_backend``) or
-            ``"runtime"`` (IBM Runtime's sampler in local testing mode, on an ``AerSimulator`` made
-            once from the backend, with or without its noise model, as
-            :func:`~qiskit_natural_qnn.execution.make_sampler` does for ``fake_NAME``).
-        seed: the simulator seed (run functions of this package derive one seed per job from their
-            own seed anyway).
-
-    Raises:
-        ConfigurationError: an unknown ``via``.
-
-    Example:
-        >>> noisy_sampler("fake_torino", noise=False).__class__.__module__
-        'qiskit_aer.primitives.sampler_v2'
-    """
-    if isinstance(backend, str):
-        from qiskit_natural_qnn.transpile import get_backend
-
-        backend = get_backend(backend)
-    if via == "aer":
-        from qiskit_aer import AerSimulator
-        from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
-
-        sim = AerSimulator.from_backend(backend) if noise else AerSimulator.from_backend(backend, noise_model=None)
-        sampler = AerSamplerV2(seed=seed)
-        sampler._backend = sim  # Aer's SamplerV2 has no public constructor argument for a backend
-        return sampler
-    if via == "runtime":
-        from qiskit_aer import AerSimulator
-
-        from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS
-        from qiskit_natural_qnn.providers.ibm import runtime_sampler
-
-        # The simulator is made once: a fake backend as mode would rebuild its noise model for every job.
-        mode = AerSimulator.from_backend(backend) if noise else AerSimulator.from_backend(backend, noise_model=None)
-        mode.set_options(**AER_DEFAULT_BACKEND_OPTIONS)
-        sampler = runtime_sampler(mode)
-        if seed is not None:
-            sampler.options.simulator.seed_simulator = int(seed)
-        return sampler
-    raise ConfigurationError(f"via must be 'aer' or 'runtime', got {via!r}")
-
-
-def ionq_noise_payload(
-    circuit: QuantumCircuit,
-    *,
-    noise_model: str = "aria-1",
-    shots: int = 1024,
-    backend: Any = None,
-    seed: int | None = None,
-) -> dict[str, Any]:
-    """The JSON job that IonQ's cloud simulator would receive for ``circuit`` with a device noise model.
-
-    IonQ simulates device noise server-side (``noise_model="aria-1"``, ``"forte-1"``...), so offline
-    one can only build and inspect the request. The circuit is transpiled to IonQ's native gates
-    (``gpi``, ``gpi2``, ``ms``) at optimization level 0 first, with identity pairs kept apart by their
-    barriers: IonQ runs native-gate circuits as given, while its compiler would merge ``v`` and ``vi``
-    of a QIS circuit.
-
-    Args:
-        circuit: a circuit (e.g. a layer circuit with identity pairs, angles bound).
-        noise_model: IonQ's noise model name.
-        shots: shots of the job.
-        backend: an ``IonQSimulatorBackend`` with ``gateset="native"``; None builds one from an
-            ``IonQProvider`` (which asks ``api.ionq.co`` for its qubit count and falls back to a
-            default after a 5 s timeout when offline).
-        seed: the simulator's ``sampler_seed``.
-
-    Returns:
-        The request as a dict (``noise``: ``{"model": noise_model, "seed": seed}``, ``input``: gates).
-    """
-    from qiskit_natural_qnn.providers.ionq import ionq_payload
-    from qiskit_natural_qnn.transpile import transpile_for_target
-
-    if backend is None:
-        from qiskit_ionq import IonQProvider
-
-        backend = IonQProvider(token="offline").get_backend("simulator", gateset="native")
-    backend.set_options(noise_model=noise_model, sampler_seed=seed)
-    native = transpile_for_target(circuit, "ionq", optimization_level=0)
-    return ionq_payload(native, backend, shots=int(shots), seed=seed)
-
-
 # ------------------------------------------------------------------------------------------- sweep
-def _backend_name(backend: Any) -> str:
-    name = getattr(backend, "name", None)
-    name = name() if callable(name) else name
-    return str(name or getattr(backend, "description", None) or type(backend).__name__)
+def _sweep_inputs(model: Any, images: Any, labels: Any, image_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images ``(n, n_inputs)``, labels ``(n,)`` and ids ``(n,)``, checked."""
+    from qiskit_natural_qnn.inference import check_labels
+
+    x = np.asarray(images, dtype=float)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
+        raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
+    y = check_labels(np.atleast_1d(np.asarray(labels)), x.shape[0], model.n_outputs)
+    if image_ids is None:
+        return x, y, np.arange(x.shape[0])
+    ids = np.asarray(image_ids, dtype=np.int64)
+    if ids.shape != (x.shape[0],):
+        raise InputError(f"image_ids must hold one id per image, shape ({x.shape[0]},), got {ids.shape}")
+    return x, y, ids
 
 
 def noise_sweep(
@@ -641,41 +553,43 @@ def noise_sweep(
     images: Any,
     labels: Any,
     *,
-    backend: Any,
+    sampler: Any,
+    backend: Any = None,
     pairs: Sequence[int] = (0, 20, 60),
     gate: str = "sx",
     a_values: Sequence[float] | None = None,
     shots: int = 200,
     seed: int = 0,
-    noise: bool = True,
-    sampler: Any = None,
     copies: int | str = 1,
     optimization_level: int = 1,
     seed_transpiler: int | None = 0,
     image_ids: Any = None,
     confidence: float = 0.95,
     method: str = "wilson",
+    label: str | None = None,
 ) -> list[Any]:
     """Success rate of each image versus the number of identity pairs (and ``a``), run layer by layer on a device.
 
-    Every point runs :func:`~qiskit_natural_qnn.execution.run_layerwise` with an
-    :class:`IdentityPairTranspiler` (pairs inserted into every hidden layer's circuit, every packed
-    copy, neighbours on coupled qubits) and counts the passes whose class is the label.
+    Every point runs :func:`~qiskit_natural_qnn.execution.run_layerwise` on ``sampler`` with an
+    :class:`IdentityPairTranspiler` for ``backend`` (pairs inserted into every hidden layer's circuit,
+    every packed copy, neighbours on coupled qubits) and counts the passes whose class is the label.
 
     Args:
         model: the network; its stretch is replaced by each of ``a_values`` (default: its own ``a``).
         images: ``(n, n_inputs)`` or one image.
         labels: ``(n,)`` or one int.
-        backend: the device to transpile for: an IBM fake backend or its name (``"fake_perth"``), a
-            real IBM backend, or IonQ's native Target.
+        sampler: a ``BaseSamplerV2`` that accepts circuits transpiled for ``backend``, or a
+            :class:`~qiskit_natural_qnn.execution.samplers.SamplerSetup` (its ``target`` is then the
+            default ``backend`` and its ``name`` the default ``label``): e.g.
+            ``qiskit_natural_qnn.providers.noisy_setup("fake_perth")`` (the device's noise model,
+            simulated locally) or ``make_sampler("ibm:ibm_torino")``.
+        backend: the device to transpile for: a ``BackendV2`` (an IBM fake or real backend), a
+            Target (IonQ's native gates), or a device name (``"fake_perth"``, ``"ionq"``).
         pairs: numbers of identity pairs to sweep.
         gate: ``"sx"`` or ``"cz"``.
         a_values: stretches to sweep (default ``[model.a]``).
         shots: passes per image and point.
         seed: the run seed; point ``(a, pairs)`` runs with a seed derived from it and its index.
-        noise: with ``sampler=None``: simulate the backend with its noise model (True) or ideally (False).
-        sampler: any SamplerV2 to run on instead (e.g. ``qiskit_ibm_runtime.SamplerV2(mode=backend)``
-            for the real device); it must accept circuits transpiled for ``backend``.
         copies: copies of each layer circuit side by side (an int, or ``"auto"``: as many as fit on
             ``backend`` with every neighbouring pair on coupled qubits, :func:`coupled_copies`).
         optimization_level: 0-3.
@@ -683,39 +597,50 @@ def noise_sweep(
         image_ids: ids reported in the points (default ``0..n-1``).
         confidence: coverage of the intervals.
         method: ``"wilson"`` or ``"clopper-pearson"``.
+        label: the name the points report as their ``backend`` (default: the setup's name, else the
+            device's).
 
     Returns:
         :class:`~qiskit_natural_qnn.experiments.borderline.SuccessPoint` per image, ``a`` and ``pairs``.
 
+    Raises:
+        ConfigurationError: no ``backend`` and a sampler that is not a ``SamplerSetup`` with a device target.
+
     Example:
         >>> import numpy as np
+        >>> from qiskit_aer import AerSimulator
+        >>> from qiskit_aer.primitives import SamplerV2
         >>> from qiskit_natural_qnn import NaturalQNN
+        >>> from qiskit_natural_qnn.transpile import get_backend
         >>> net = NaturalQNN(layer_sizes=[4, 2, 2, 2], a=0.0, seed=0)
-        >>> pts = noise_sweep(net, np.full(4, 0.5), 0, backend="fake_perth", pairs=[0, 5], shots=50, noise=False)
-        >>> [(p.pairs, p.rate.trials) for p in pts]
-        [(0, 50), (5, 50)]
+        >>> device = get_backend("fake_perth")
+        >>> ideal = SamplerV2.from_backend(AerSimulator.from_backend(device, noise_model=None))
+        >>> pts = noise_sweep(net, np.full(4, 0.5), 0, sampler=ideal, backend=device, pairs=[0, 5], shots=50)
+        >>> [(p.pairs, p.rate.trials, p.backend) for p in pts]
+        [(0, 50, 'fake_perth'), (5, 50, 'fake_perth')]
     """
     from qiskit_natural_qnn.execution.layerwise import run_layerwise
     from qiskit_natural_qnn.execution.samplers import derive_seed
-    from qiskit_natural_qnn.experiments.borderline import (
-        _ids,
-        _images_labels,
-        pass_classes,
-        success_points,
-        with_stretch,
-    )
+    from qiskit_natural_qnn.experiments.borderline import pass_classes, success_points, with_stretch
 
+    if isinstance(sampler, SamplerSetup):
+        backend = sampler.target if backend is None else backend
+        label = sampler.name if label is None else label
+        sampler = sampler.sampler
+    if isinstance(backend, TargetProfile):  # an IonQ setup's target: the profile of its backend
+        backend = backend.backend
     if isinstance(backend, str):
-        from qiskit_natural_qnn.transpile import get_backend
-
         backend = get_backend(backend)
+    if backend is None or target_of(backend) is None:
+        raise ConfigurationError(
+            f"noise_sweep needs the device to transpile for, got backend={backend!r}; pass backend= (a BackendV2, "
+            "a Target or a name such as 'fake_perth'), or a SamplerSetup whose target is the device"
+        )
     specs = [IdentityPairs(pairs=n, gate=gate) for n in pairs]
-    x, y = _images_labels(model, images, labels)
-    ids = _ids(image_ids, x.shape[0])
-    run_sampler = sampler if sampler is not None else noisy_sampler(backend, noise=noise)
+    x, y, ids = _sweep_inputs(model, images, labels, image_ids)
     if copies == "auto":
         copies = coupled_copies(model, backend)
-    name = _backend_name(backend) + ("" if sampler is not None else " (noisy)" if noise else " (ideal)")
+    name = device_name(backend) if label is None else label
     out = []
     for i, a in enumerate([model.a] if a_values is None else list(a_values)):
         net = with_stretch(model, a)
@@ -730,7 +655,7 @@ def noise_sweep(
             run = run_layerwise(
                 net,
                 x,
-                sampler=run_sampler,
+                sampler=sampler,
                 shots=shots,
                 pass_manager=pm,
                 seed=derive_seed(seed, i, j),

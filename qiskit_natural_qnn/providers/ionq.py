@@ -1,5 +1,8 @@
 r"""IonQ: capability checks, the sampler (``BackendSamplerV2`` around a qiskit-ionq backend), payloads.
 
+qiskit-ionq is the ``[ionq]`` extra (``pip install "qiskit-natural-qnn[ionq]"``); the checks need
+nothing, the rest raises :class:`~qiskit_natural_qnn.optional.MissingExtraError` without it.
+
 IonQ runs no server-side control flow, and runs a circuit with mid-circuit measurement only as a
 single-circuit job, so a network goes there **layer by layer** (its layer circuits measure at the
 end and batch freely) or, for tiny exact networks, as the deferred circuit. :func:`check_ionq_job`
@@ -49,7 +52,13 @@ from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import BackendV2, JobV1, Options
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError, TargetCapabilityError
-from qiskit_natural_qnn.transpile.targets import PROFILES, TargetProfile, mid_circuit_operations
+from qiskit_natural_qnn.optional import require
+from qiskit_natural_qnn.transpile.targets import (
+    PROFILES,
+    TargetProfile,
+    mid_circuit_operations,
+    transpile_for_target,
+)
 
 __all__ = [
     "IONQ_KEY_ENV",
@@ -59,6 +68,7 @@ __all__ = [
     "has_ionq_key",
     "ionq_backend",
     "ionq_capabilities",
+    "ionq_noise_payload",
     "ionq_pass_manager",
     "ionq_payload",
     "ionq_sampler",
@@ -140,6 +150,11 @@ def check_ionq_job(circuits: Sequence[QuantumCircuit], capabilities: IonQCapabil
                 )
 
 
+def _qiskit_ionq() -> Any:
+    """The ``qiskit_ionq`` package (the ``[ionq]`` extra)."""
+    return require("qiskit_ionq", extra="ionq")
+
+
 def has_ionq_key() -> bool:
     """True when ``IONQ_API_KEY`` is set (its value is never shown)."""
     return bool(os.environ.get(IONQ_KEY_ENV))
@@ -150,6 +165,7 @@ def ionq_backend(name: str = "simulator", *, gateset: str = "qis", noise_model: 
 
     Raises:
         ConfigurationError: ``IONQ_API_KEY`` is not set.
+        MissingExtraError: qiskit-ionq is not installed (the ``[ionq]`` extra).
     """
     token = os.environ.get(IONQ_KEY_ENV)
     if not token:
@@ -157,9 +173,7 @@ def ionq_backend(name: str = "simulator", *, gateset: str = "qis", noise_model: 
             f"IonQ needs an API key: set the environment variable {IONQ_KEY_ENV} (it is read from the "
             "environment only, never from files or arguments)"
         )
-    from qiskit_ionq import IonQProvider
-
-    backend = IonQProvider(token=token).get_backend(name, gateset=gateset)
+    backend = _qiskit_ionq().IonQProvider(token=token).get_backend(name, gateset=gateset)
     if noise_model is not None:
         backend.set_options(noise_model=noise_model)
     return backend
@@ -188,14 +202,52 @@ def ionq_payload(
 
     Raises:
         TargetCapabilityError: the job breaks IonQ's rules (:func:`check_ionq_job`).
+        MissingExtraError: qiskit-ionq is not installed (the ``[ionq]`` extra).
     """
-    from qiskit_ionq.helpers import qiskit_to_ionq
-
+    qiskit_to_ionq = require("qiskit_ionq.helpers", extra="ionq").qiskit_to_ionq
     many = not isinstance(circuits, QuantumCircuit)
     circuit_list = list(circuits) if many else [circuits]
     check_ionq_job(circuit_list)
     args = {"shots": int(shots), "sampler_seed": seed}
     return json.loads(qiskit_to_ionq(circuit_list if many else circuit_list[0], _unwrap(backend), args))
+
+
+def ionq_noise_payload(
+    circuit: QuantumCircuit,
+    *,
+    noise_model: str = "aria-1",
+    shots: int = 1024,
+    backend: Any = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The JSON job that IonQ's cloud simulator would receive for ``circuit`` with a device noise model.
+
+    IonQ simulates device noise server-side (``noise_model="aria-1"``, ``"forte-1"``...), so offline
+    one can only build and inspect the request. The circuit is transpiled to IonQ's native gates
+    (``gpi``, ``gpi2``, ``ms``) at optimization level 0 first, with identity pairs
+    (:mod:`qiskit_natural_qnn.experiments.noise`) kept apart by their barriers: IonQ runs native-gate
+    circuits as given, while its compiler would merge ``v`` and ``vi`` of a QIS circuit.
+
+    Args:
+        circuit: a circuit (e.g. a layer circuit with identity pairs, angles bound).
+        noise_model: IonQ's noise model name.
+        shots: shots of the job.
+        backend: an ``IonQSimulatorBackend`` with ``gateset="native"``; None builds one from an
+            ``IonQProvider`` (which asks IonQ's API for its qubit count and falls back to a default
+            after a 5 s timeout when offline).
+        seed: the simulator's ``sampler_seed``.
+
+    Returns:
+        The request as a dict (``noise``: ``{"model": noise_model, "seed": seed}``, ``input``: gates).
+
+    Raises:
+        MissingExtraError: qiskit-ionq is not installed (the ``[ionq]`` extra).
+    """
+    if backend is None:
+        backend = _qiskit_ionq().IonQProvider(token="offline").get_backend("simulator", gateset="native")
+    backend.set_options(noise_model=noise_model, sampler_seed=seed)
+    native = transpile_for_target(circuit, "ionq", optimization_level=0)
+    return ionq_payload(native, backend, shots=int(shots), seed=seed)
 
 
 def _hex(bits: str) -> str:
@@ -272,10 +324,12 @@ class IonQShotsBackend(BackendV2):
 
     @property
     def target(self) -> Any:
+        """The wrapped backend's Target."""
         return self.ionq_backend.target
 
     @property
     def max_circuits(self) -> int | None:
+        """The wrapped backend's limit of circuits per job."""
         return self.ionq_backend.max_circuits
 
     @property

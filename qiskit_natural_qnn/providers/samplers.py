@@ -1,5 +1,8 @@
 """A sampler and its pass manager from a backend string (``aer``, ``fake_manila``, ``ibm:NAME``, ``ionq:NAME``).
 
+The string is read by the package's one device grammar,
+:func:`~qiskit_natural_qnn.transpile.devices.parse_device`:
+
 =========================  ==========================================================================
 ``aer``                    ``qiskit_aer.primitives.SamplerV2``, Aer's automatic method for small
                            single circuits; layer circuits and circuits wider than 20 qubits run
@@ -29,11 +32,13 @@ from qiskit.primitives import BaseSamplerV2, StatevectorSampler
 
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS, SamplerSetup
+from qiskit_natural_qnn.transpile.devices import SAMPLER_FORMS, parse_device
 
 __all__ = ["BACKEND_FORMS", "SamplerSetup", "make_sampler"]
 
-#: The accepted forms of a backend string.
-BACKEND_FORMS: tuple[str, ...] = ("aer", "aer-mps", "statevector", "fake_NAME", "ibm:NAME", "ionq:NAME")
+#: The forms of a backend string that a sampler runs on (the device grammar's
+#: :data:`~qiskit_natural_qnn.transpile.devices.SAMPLER_FORMS`).
+BACKEND_FORMS: tuple[str, ...] = SAMPLER_FORMS
 
 
 def _aer(shots: int, method: str | None) -> BaseSamplerV2:
@@ -57,7 +62,8 @@ def make_sampler(
     """A :class:`SamplerSetup` from a backend string (see the module docstring for the forms).
 
     Args:
-        spec: ``"aer"``, ``"aer-mps"``, ``"statevector"``, ``"fake_NAME"``, ``"ibm:NAME"`` or ``"ionq:NAME"``.
+        spec: ``"aer"``, ``"aer-mps"``, ``"statevector"``, ``"fake_NAME"``, ``"ibm:NAME"`` or ``"ionq:NAME"``,
+            read by :func:`~qiskit_natural_qnn.transpile.devices.parse_device` (one grammar everywhere).
         shots: the sampler's default shots.
         optimization_level: of the pass manager (IonQ: at most 1).
         execution: IBM cloud only: ``"session"`` (layer-by-layer runs), ``"batch"`` (sweeps) or ``"job"``.
@@ -65,33 +71,40 @@ def make_sampler(
         seed_transpiler: seeds layout and routing.
 
     Raises:
-        ConfigurationError: an unknown form, missing credentials, or a bad option.
+        ConfigurationError: an unknown form (the message lists them), an offline-only target (``ionq``,
+            ``ionq_forte``...), missing credentials, or a bad option.
+        MissingExtraError: ``fake_NAME`` or ``ibm:NAME`` without qiskit-ibm-runtime (the ``[ibm]`` extra),
+            ``ionq:NAME`` without qiskit-ionq (the ``[ionq]`` extra).
     """
     from qiskit.transpiler import generate_preset_pass_manager
 
-    text = str(spec).strip()
-    lower = text.lower()
-    if lower == "aer":
-        return SamplerSetup(_aer(shots, None), None, "aer", text)
-    if lower in ("aer-mps", "aer_mps"):
-        return SamplerSetup(_aer(shots, "matrix_product_state"), None, "aer", "aer-mps")
-    if lower == "statevector":
-        return SamplerSetup(StatevectorSampler(default_shots=int(shots)), None, "static", text)
-    if lower.startswith("fake"):
+    device = parse_device(spec)
+    if not device.form.sampler:
+        raise ConfigurationError(
+            f"{spec!r} is an offline target for transpiling and checks, not a sampler; run on IonQ with "
+            f"'ionq:NAME' (e.g. 'ionq:simulator', 'ionq:qpu.forte-1'), or pass one of {', '.join(BACKEND_FORMS)}"
+        )
+    if device.kind == "aer":
+        return SamplerSetup(_aer(shots, None), None, "aer", device.spec)
+    if device.kind == "aer-mps":
+        return SamplerSetup(_aer(shots, "matrix_product_state"), None, "aer", device.spec)
+    if device.kind == "statevector":
+        return SamplerSetup(StatevectorSampler(default_shots=int(shots)), None, "static", device.spec)
+    if device.kind == "fake":
         from qiskit_aer import AerSimulator
 
         from qiskit_natural_qnn.providers.ibm import local_backend, runtime_sampler
 
-        device = local_backend(text, noise=True)
+        backend = local_backend(device.name, noise=True)
         # Local testing mode on an AerSimulator made from the device (its noise model unless noise=False),
         # with matrix_product_state: packed layer circuits and dynamic circuits span many of its qubits.
-        mode = AerSimulator.from_backend(device, **({} if noise else {"noise_model": None}))
+        mode = AerSimulator.from_backend(backend, **({} if noise else {"noise_model": None}))
         mode.set_options(**AER_DEFAULT_BACKEND_OPTIONS)
         pm = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=device, seed_transpiler=seed_transpiler
+            optimization_level=optimization_level, backend=backend, seed_transpiler=seed_transpiler
         )
-        return SamplerSetup(runtime_sampler(mode, default_shots=shots), pm, device, text)
-    if lower.startswith("ibm:"):
+        return SamplerSetup(runtime_sampler(mode, default_shots=shots), pm, backend, device.spec)
+    if device.kind == "ibm":
         from qiskit_natural_qnn.providers.ibm import (
             ibm_backend,
             ibm_service,
@@ -101,26 +114,21 @@ def make_sampler(
         )
 
         service = ibm_service()
-        device = ibm_backend(text[4:], service=service)
-        mode = open_execution_mode(device, execution)
+        backend = ibm_backend(device.name, service=service)
+        mode = open_execution_mode(backend, execution)
         pm = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=device, seed_transpiler=seed_transpiler
+            optimization_level=optimization_level, backend=backend, seed_transpiler=seed_transpiler
         )
         return SamplerSetup(
             runtime_sampler(mode, default_shots=shots),
             pm,
-            device,
-            text,
+            backend,
+            device.spec,
             job_fetcher(service),
-            None if mode is device else mode,
+            None if mode is backend else mode,
         )
-    if lower.startswith("ionq:"):
-        from qiskit_natural_qnn.providers.ionq import IonQShotsBackend, ionq_backend, ionq_sampler
+    from qiskit_natural_qnn.providers.ionq import IonQShotsBackend, ionq_backend, ionq_sampler
 
-        wrapped = IonQShotsBackend(ionq_backend(text[5:] or "simulator"))
-        pm = wrapped.natural_qnn_pass_manager(optimization_level=min(int(optimization_level), 1))
-        return SamplerSetup(ionq_sampler(wrapped, default_shots=shots), pm, wrapped.natural_qnn_profile(), text)
-    raise ConfigurationError(
-        f"unknown backend {spec!r}; expected one of {', '.join(BACKEND_FORMS)} (e.g. 'aer-mps', 'fake_manila', "
-        "'ibm:ibm_torino', 'ionq:simulator')"
-    )
+    wrapped = IonQShotsBackend(ionq_backend(device.name))
+    pm = wrapped.natural_qnn_pass_manager(optimization_level=min(int(optimization_level), 1))
+    return SamplerSetup(ionq_sampler(wrapped, default_shots=shots), pm, wrapped.natural_qnn_profile(), device.spec)

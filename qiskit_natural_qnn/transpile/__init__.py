@@ -1,5 +1,4 @@
-"""From circuits to a device: target rules, validation before submission, transpilation, named
-devices offline, and resource reports.
+"""From circuits to a device: target rules, validation, transpilation, named devices, resource reports.
 
 * :mod:`.targets`: :class:`TargetProfile` (what a target accepts), :func:`validate_for_target`,
   :func:`transpile_for_target` (IBM, Aer, IonQ).
