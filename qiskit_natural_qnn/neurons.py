@@ -203,6 +203,15 @@ class Stretch:
         return xp.ones_like(z, dtype=bool) if xp is np else torch.ones_like(z, dtype=torch.bool)
 
 
+def _select_ratio(m: torch.Tensor, r_minus: torch.Tensor, r_plus: torch.Tensor) -> torch.Tensor:
+    """``r_plus`` where ``m = +1`` and ``r_minus`` where ``m = -1``, exactly (``m`` holds only +-1).
+
+    ``torch.lerp`` with weight ``t = (m + 1) / 2`` in ``{0, 1}`` returns its end points exactly (it
+    evaluates from the nearer end), and is several times faster than ``torch.where`` on CPUs.
+    """
+    return torch.lerp(r_minus, r_plus, m.mul(0.5).add_(0.5))
+
+
 @dataclass(frozen=True)
 class Measurement:
     r"""Measurement of a neuron qubit with entanglement angle ``g`` (docs/model.md, "Measurement").
@@ -304,9 +313,10 @@ class Measurement:
         p_plus = sh.square().mul_(-s).add_(0.5 + 0.5 * s)
         r_plus, r_minus = self._ratios()
 
+        lo, hi = sh.new_tensor(r_minus), sh.new_tensor(r_plus)
+
         def update(m: torch.Tensor) -> torch.Tensor:
-            factor = torch.where(m > 0, sh.new_tensor(r_plus), sh.new_tensor(r_minus))
-            return torch.atan2(sh * factor, ch).mul_(2.0)
+            return torch.atan2(sh * _select_ratio(m, lo, hi), ch).mul_(2.0)
 
         return p_plus, update
 
@@ -335,7 +345,7 @@ class Measurement:
                 if xp is torch:
                     ratio: torch.Tensor | float
                     if isinstance(m, torch.Tensor):
-                        ratio = torch.where(m > 0, phi.new_tensor(r_plus), phi.new_tensor(r_minus))
+                        ratio = _select_ratio(m, phi.new_tensor(r_minus), phi.new_tensor(r_plus))
                     else:
                         ratio = r_plus if m > 0 else r_minus
                     return torch.atan2(torch.sin(phi * 0.5).mul_(ratio), torch.cos(phi * 0.5)).mul_(2.0)

@@ -50,7 +50,7 @@ import torch
 from tqdm import tqdm
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import nonfinite_preactivation_message
+from qiskit_natural_qnn.fastpath import any_nonfinite, nonfinite_preactivation_message
 from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
 from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.network import NaturalQNN
@@ -475,7 +475,7 @@ def _train_step(run: _Run, epoch: _Epoch, step: int) -> None:
         epoch.loss_sum += loss.detach() * idx.shape[0]
         epoch.wrong += (logits.argmax(dim=-1) != yb).sum()
         for z in fp.preactivations:
-            epoch.nonfinite |= ~torch.isfinite(z).all()
+            epoch.nonfinite |= any_nonfinite(z)
 
 
 def _checkpoint_step(run: _Run, epoch: _Epoch, step: int) -> None:
