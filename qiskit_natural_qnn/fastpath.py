@@ -71,7 +71,7 @@ class ForwardPass(NamedTuple):
 
 
 def any_nonfinite(z: torch.Tensor) -> torch.Tensor:
-    """Return a 0-d bool tensor: does ``z`` hold ``inf``, ``-inf`` or NaN? (No host synchronisation.)
+    """Whether ``z`` holds ``inf``, ``-inf`` or NaN, as a 0-d bool tensor (no host synchronisation).
 
     ``z * 0`` is NaN exactly where ``z`` is not finite (``0 * inf`` is NaN), and one multiply plus
     ``isnan`` is about half the cost of ``torch.isfinite`` on CPUs, which matters once per layer and

@@ -16,9 +16,9 @@ from qiskit_natural_qnn.cli.experiments import add_sweep_parser
 from qiskit_natural_qnn.cli.experiments import main as sweep_main
 from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.experiments import PointRecord, SweepSettings, load_records
-from qiskit_natural_qnn.experiments.sweep import _fake_record
 from qiskit_natural_qnn.inference import evaluate
 from qiskit_natural_qnn.training.checkpoint import read_checkpoint, write_checkpoint
+from tests.records import fake_record
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -285,7 +285,7 @@ def test_records_from_before_the_options_match_the_default_settings(tmp_path) ->
     """A record written before ``surrogate``/``train_shots``/``average_from`` existed reads as the
     paper's recipe, so resuming an old results directory skips its points instead of refusing them."""
     settings = SweepSettings(hidden=(16,), config=TrainConfig(epochs=1))
-    old = _fake_record(settings=settings.to_dict()).to_dict()
+    old = fake_record(settings=settings.to_dict()).to_dict()
     del old["settings"]["surrogate"]
     for key in ("train_shots", "average_from"):
         del old["settings"]["config"][key]

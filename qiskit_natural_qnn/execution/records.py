@@ -42,6 +42,7 @@ import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, ExecutionError
+from qiskit_natural_qnn.io.files import read_json
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["RECORD_FORMAT", "RECORD_VERSION", "RunRecord", "array_fingerprint", "model_fingerprint"]
@@ -145,9 +146,9 @@ class RunRecord:
     def _load(self) -> None:
         assert self.path is not None
         try:
-            doc = json.loads(self.path.read_text())
-        except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
-            raise DamagedFileError(f"cannot read run record {str(self.path)!r}: {exc}; pass another path") from None
+            doc = read_json(self.path, lambda data: data, fix="pass another record path")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read run record {str(self.path)!r}: {exc}; pass another path") from None
         if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
             raise DamagedFileError(
                 f"{str(self.path)!r} is not a run record (expected format {RECORD_FORMAT!r}); pass another path"

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
+from qiskit_natural_qnn.io.files import read_json
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
@@ -325,16 +326,7 @@ class PointRecord:
         Raises:
             DamagedFileError: not valid JSON, or not a point record.
         """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise DamagedFileError(
-                f"{str(path)!r} is not valid JSON ({exc}); delete it and run the sweep again"
-            ) from None
-        try:
-            return cls.from_dict(data)
-        except DamagedFileError as exc:
-            raise DamagedFileError(f"{str(path)!r}: {exc}") from None
+        return read_json(path, cls.from_dict, fix="delete it and run the sweep again")
 
 
 #: Settings added after record format 1 appeared, with the values older records were made with (so

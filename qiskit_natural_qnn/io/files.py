@@ -1,12 +1,19 @@
-"""Files on disk: one atomic writer for every file the library writes."""
+"""Files on disk: one atomic writer for every file the library writes, one reader for its JSON files."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["write_atomic"]
+from qiskit_natural_qnn.exceptions import DamagedFileError
+
+_T = TypeVar("_T")
+
+__all__ = ["read_json", "write_atomic"]
 
 
 def write_atomic(path: str | os.PathLike[str], payload: bytes, *, durable: bool = False) -> Path:
@@ -50,3 +57,33 @@ def write_atomic(path: str | os.PathLike[str], payload: bytes, *, durable: bool 
         finally:
             os.close(dir_fd)
     return path
+
+
+def read_json(path: str | os.PathLike[str], parse: Callable[[Any], _T], *, fix: str) -> _T:
+    """Read the JSON file ``path`` and build an object from it with ``parse``, or refuse it.
+
+    The one reader of the library's JSON files (histories, run records, sweep records): text that is
+    not UTF-8, not JSON, nested too deeply to parse, or refused by ``parse`` raises
+    :class:`~qiskit_natural_qnn.exceptions.DamagedFileError` naming the file and the problem.
+
+    Args:
+        path: the file.
+        parse: builds the object from the decoded JSON; raises ``DamagedFileError`` for content that
+            is valid JSON but not what the file should hold.
+        fix: what the user can do, appended to every message (e.g. ``"delete it and run the sweep again"``).
+
+    Raises:
+        DamagedFileError: the file cannot be decoded or parsed.
+        OSError: the file cannot be read (missing, a folder, no permission).
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise DamagedFileError(f"{str(path)!r} is not valid JSON ({detail}); {fix}") from None
+    try:
+        return parse(data)
+    except DamagedFileError as exc:
+        raise DamagedFileError(f"{str(path)!r}: {exc}") from None

@@ -12,6 +12,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
+from qiskit_natural_qnn.io.files import read_json
 
 __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_config_dict", "is_int", "is_real"]
 
@@ -266,13 +267,4 @@ class History:
         Raises:
             DamagedFileError: the file is not valid JSON or not a history.
         """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise DamagedFileError(
-                f"{str(path)!r} is not valid JSON ({exc}); pass a history.json written by fit"
-            ) from None
-        try:
-            return cls.from_dict(data)
-        except DamagedFileError as exc:
-            raise DamagedFileError(f"{str(path)!r}: {exc}") from None
+        return read_json(path, cls.from_dict, fix="pass a history.json written by fit")
