@@ -30,6 +30,7 @@ from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 from qiskit_natural_qnn.randomness import UniformSource, make_generator
+from qiskit_natural_qnn.schedule import LayerSchedule
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 
 __all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
@@ -192,12 +193,8 @@ class NaturalQNN(nn.Module):
     # ----------------------------------------------------------------- spec
     @staticmethod
     def _check_widths(sizes: tuple[int, ...], spec: QuantizationSpec) -> None:
-        hidden = sizes[1:-1]
-        if not spec.neuron.measurement.is_projective and len(set(hidden)) > 1:
-            raise ConfigurationError(
-                f"Method 2 (g < pi/2) carries each neuron's qubit across hidden layers, so all hidden "
-                f"widths must be equal, got {list(hidden)}; use equal widths or g=math.pi/2"
-            )
+        """The layer schedule's rule (Method 2 needs equal hidden widths), asked of the schedule itself."""
+        LayerSchedule(hidden_sizes=sizes[1:-1], neuron=spec.neuron)
 
     @property
     def spec(self) -> QuantizationSpec:
