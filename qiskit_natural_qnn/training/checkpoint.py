@@ -13,8 +13,11 @@ asked). The file is a safetensors file, so loading it reads JSON and raw numbers
   history so far, the optimizer's hyper-parameters, the scheduler's state, the validation seed, and
   the *run description* (training config, network, device type and SHA-256 digests of the training
   and validation data) that a resumed run must match;
-* metadata ``sha256``: a digest of all of the above, so a truncated, corrupted or edited file is
-  refused instead of silently continuing from wrong numbers.
+* metadata ``sha256``: a digest of all of the above, so a truncated, corrupted or mixed-up file is
+  refused instead of silently continuing from wrong numbers. The digest detects accidents, not
+  forgery: anyone can recompute it (:func:`write_checkpoint` does). What keeps a forged or mismatched
+  checkpoint out is :func:`restore_training_checkpoint`, which checks everything it restores against
+  the resumed run's own :class:`~qiskit_natural_qnn.training.TrainConfig` and network.
 
 The file is written to a temporary file in the same directory, flushed to disk and moved into place
 with :func:`os.replace`: a crash at any moment leaves either the previous checkpoint or the new one.
@@ -36,7 +39,7 @@ import json
 import math
 import os
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_save
+from torch.optim.lr_scheduler import LRScheduler
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
 from qiskit_natural_qnn.io.files import write_atomic
@@ -66,8 +70,12 @@ __all__ = [
     "Checkpoint",
     "LoopPosition",
     "TrainingObjects",
+    "check_optimizer_state",
     "digest_tensors",
-    "load_optimizer_state",
+    "expected_optimizer_settings",
+    "is_validation_epoch",
+    "make_optimizer",
+    "make_scheduler",
     "optimizer_state",
     "read_checkpoint",
     "remove_stale_temporaries",
@@ -290,6 +298,56 @@ def run_differences(saved: Mapping[str, Any], current: Mapping[str, Any], prefix
 
 
 # ------------------------------------------------------------------------------------------ optimizer
+def make_optimizer(params: Iterable[torch.Tensor], config: TrainConfig) -> torch.optim.SGD:
+    """The optimizer of ``config``'s recipe (``docs/model.md``, "Training").
+
+    SGD with the config's ``lr``, ``momentum`` and ``weight_decay`` and PyTorch's defaults for every other
+    hyper-parameter. :func:`~qiskit_natural_qnn.training.fit` trains with it, and a resume checks a
+    checkpoint's optimizer state against it.
+    """
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler | None:
+    """The learning-rate schedule of ``config``: None, or cosine annealing to 0 over ``config.epochs`` epochs."""
+    if config.schedule is None:
+        return None
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    raise ConfigurationError(  # pragma: no cover - TrainConfig refuses other names
+        f"unknown schedule {config.schedule!r}; expected None or 'cosine'"
+    )
+
+
+def expected_optimizer_settings(config: TrainConfig, epochs_done: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What ``config`` implies for the optimizer after ``epochs_done`` epochs, as a checkpoint must hold it.
+
+    The schedule is replayed on a scratch optimizer, step by step as ``fit`` steps it, so the learning
+    rate is the very float the run had, not a closed form that may differ in the last bit.
+
+    Args:
+        config: the run's recipe.
+        epochs_done: the epochs completed (the scheduler steps once at the end of each).
+
+    Returns:
+        ``(group, scheduler)``: the hyper-parameters of the optimizer's one parameter group (without
+        ``params``), and the scheduler's ``state_dict()`` (None without a schedule).
+
+    Example:
+        >>> group, scheduler = expected_optimizer_settings(TrainConfig(epochs=4, schedule="cosine"), 2)
+        >>> round(group["lr"], 12), group["initial_lr"], group["momentum"], group["nesterov"], scheduler["last_epoch"]
+        (0.005, 0.01, 0.9, False, 2)
+    """
+    optimizer = make_optimizer([torch.zeros(1, requires_grad=True)], config)
+    scheduler = make_scheduler(optimizer, config)
+    if scheduler is not None:
+        for _ in range(epochs_done):
+            optimizer.step()  # no gradient, so no change; keeps the order of calls the scheduler expects
+            scheduler.step()
+    group = {key: value for key, value in optimizer.param_groups[0].items() if key != "params"}
+    return group, scheduler.state_dict() if scheduler is not None else None
+
+
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split ``optimizer.state_dict()`` into tensors (``optimizer.<i>.<key>``) and JSON.
 
@@ -311,84 +369,124 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.T
     return tensors, {"param_groups": sd["param_groups"], "state": other}
 
 
-def load_optimizer_state(
-    optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor], json_state: Any, where: str
-) -> None:
-    """Check a state written by :func:`optimizer_state` against ``optimizer`` and load it.
+def check_optimizer_state(
+    tensors: Mapping[str, torch.Tensor],
+    json_state: Any,
+    *,
+    params: Sequence[torch.Tensor],
+    expected: Mapping[str, Any],
+    where: str,
+) -> dict[str, Any]:
+    """Check an SGD state written by :func:`optimizer_state` against what it must hold; return it, ready to load.
+
+    It must have one parameter group whose every hyper-parameter equals ``expected``'s, in type and
+    value (see :func:`expected_optimizer_settings`), over the parameters ``0 .. len(params) - 1``; and,
+    when ``expected["momentum"]`` is not 0, exactly one momentum buffer per trained parameter
+    (``requires_grad``) with that parameter's shape and dtype and finite values; otherwise no state.
+
+    Args:
+        tensors: the checkpoint's ``optimizer.<i>.<key>`` tensors.
+        json_state: the JSON half written by :func:`optimizer_state`.
+        params: the optimizer's parameters, in order.
+        expected: the parameter group's hyper-parameters, without ``params``.
+        where: the checkpoint file, for the messages.
+
+    Returns:
+        The state dict to pass to ``optimizer.load_state_dict``.
 
     Raises:
-        DamagedFileError: groups, keys, types or tensor shapes that do not fit ``optimizer``.
+        DamagedFileError: anything that differs, naming the field.
     """
-    current = optimizer.state_dict()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def bad(what: str) -> DamagedFileError:
-        return DamagedFileError(f"checkpoint {where!r}: optimizer state does not fit this optimizer: {what}")
+        return _inconsistent(where, what)
 
     if not isinstance(json_state, dict) or set(json_state) != {"param_groups", "state"}:
-        raise bad("expected 'param_groups' and 'state'")
+        raise bad(f"optimizer must hold 'param_groups' and 'state', got {_brief(json_state)}")
     groups = json_state["param_groups"]
-    _check_param_groups(groups, current["param_groups"], bad)
-    state = _per_parameter_state(json_state["state"], len(params), bad)
-    _add_state_tensors(state, tensors, params, bad)
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # pragma: no cover - checked above
-        raise bad(str(exc)) from None
+    _check_param_group(groups, expected, len(params), bad)
+    trained = [i for i, p in enumerate(params) if p.requires_grad] if expected.get("momentum", 0) != 0 else []
+    state = _momentum_buffers(json_state["state"], tensors, params, trained, bad)
+    return {"state": state, "param_groups": groups}
 
 
 #: Builds the error for one inconsistency of a checkpoint, from what is wrong.
 _Bad = Callable[[str], DamagedFileError]
 
 
-def _same_json_type(saved: Any, now: Any) -> bool:
-    """True when a value read from JSON has the type of the live one (an int may stand for a float)."""
-    return type(saved) is type(now) or (isinstance(now, float) and type(saved) is int)
+def _inconsistent(where: str, what: str) -> DamagedFileError:
+    """The error for a well-formed checkpoint whose contents do not fit the run, ``what`` naming the field."""
+    return DamagedFileError(f"checkpoint {where!r} is inconsistent: {what}; delete it to restart the run")
 
 
-def _check_param_groups(groups: Any, current: list[dict[str, Any]], bad: _Bad) -> None:
-    """The saved parameter groups have the live groups' keys, types and parameter indices."""
-    if not isinstance(groups, list) or len(groups) != len(current):
-        raise bad(f"expected {len(current)} parameter group(s)")
-    for saved, now in zip(groups, current):
-        if not isinstance(saved, dict) or set(saved) != set(now):
-            raise bad(f"parameter group keys differ from {sorted(now)}")
-        for key, value in now.items():
-            if not _same_json_type(saved[key], value):
-                raise bad(f"parameter group entry {key!r} is {saved[key]!r}, expected a {type(value).__name__}")
-        if saved["params"] != now["params"]:
-            raise bad(f"parameter indices {saved['params']!r}, expected {now['params']!r}")
+def _brief(value: Any) -> str:
+    """``repr(value)``, cut short (a forged field may be huge)."""
+    return _cut(repr(value))
 
 
-def _per_parameter_state(plain: Any, n_params: int, bad: _Bad) -> dict[int, dict[str, Any]]:
-    """The non-tensor state entries by parameter index (``"0"``, ``"1"``... in JSON)."""
-    if not isinstance(plain, dict):
-        raise bad("'state' must be an object")
+def _cut(text: str, limit: int = 80) -> str:
+    """``text``, cut to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _same_json(saved: Any, expected: Any) -> bool:
+    """True when a value read from JSON equals ``expected`` exactly: same types (a bool is no int), same values."""
+    if isinstance(expected, (list, tuple)):
+        return (
+            isinstance(saved, list)
+            and len(saved) == len(expected)
+            and all(_same_json(a, b) for a, b in zip(saved, expected))
+        )
+    if isinstance(expected, dict):
+        return (
+            isinstance(saved, dict)
+            and set(saved) == set(expected)
+            and all(_same_json(saved[k], v) for k, v in expected.items())
+        )
+    return type(saved) is type(expected) and saved == expected
+
+
+def _check_param_group(groups: Any, expected: Mapping[str, Any], n_params: int, bad: _Bad) -> None:
+    """One parameter group, holding exactly the ``expected`` hyper-parameters and the parameter indices."""
+    if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+        got = f"{len(groups)} group(s)" if isinstance(groups, list) else _brief(groups)
+        raise bad(f"optimizer param_groups must be one parameter group (this run's optimizer has one), got {got}")
+    group = groups[0]
+    keys = sorted({*expected, "params"})
+    if set(group) != set(keys):
+        raise bad(f"optimizer param_groups[0] has the entries {_brief(sorted(group))}, expected {keys}")
+    for key, value in expected.items():
+        if not _same_json(group[key], value):
+            raise bad(
+                f"optimizer param_groups[0].{key} is {_brief(group[key])}, but this run's TrainConfig implies "
+                f"{value!r} at this point of the run"
+            )
+    if not _same_json(group["params"], list(range(n_params))):
+        raise bad(f"optimizer param_groups[0].params is {_brief(group['params'])}, expected {list(range(n_params))}")
+
+
+def _momentum_buffers(
+    plain: Any, tensors: Mapping[str, torch.Tensor], params: Sequence[torch.Tensor], trained: list[int], bad: _Bad
+) -> dict[int, dict[str, Any]]:
+    """The per-parameter state: one ``momentum_buffer`` for each index in ``trained``, and nothing else."""
+    if plain != {str(i): {} for i in trained}:
+        expected = f"an empty entry for each of the parameters {trained}" if trained else "no entries (no momentum)"
+        raise bad(f"optimizer state must hold {expected}, got {_brief(plain)}")
+    names = {f"optimizer.{i}.momentum_buffer": i for i in trained}
+    unexpected = sorted(set(tensors) - set(names))
+    if unexpected:
+        what = "one momentum_buffer per parameter" if trained else "no tensors (no momentum)"
+        raise bad(f"unexpected optimizer tensor(s) {_cut(', '.join(unexpected))}; this run's SGD keeps {what}")
     state: dict[int, dict[str, Any]] = {}
-    for key, entries in plain.items():
-        if not (key.isascii() and key.isdigit() and int(key) < n_params) or not isinstance(entries, dict):
-            raise bad(f"unknown parameter index {key!r}")
-        state[int(key)] = dict(entries)
+    for name, index in names.items():
+        t, param = tensors.get(name), params[index]
+        if t is None or t.shape != param.shape or t.dtype != param.dtype:
+            got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+            raise bad(f"{name} is {got}, expected {param.dtype} {tuple(param.shape)} like its parameter")
+        if not bool(torch.isfinite(t).all()):
+            raise bad(f"{name} holds NaN or infinity")
+        state[index] = {"momentum_buffer": t}
     return state
-
-
-def _add_state_tensors(
-    state: dict[int, dict[str, Any]], tensors: Mapping[str, torch.Tensor], params: list[torch.Tensor], bad: _Bad
-) -> None:
-    """Put each ``optimizer.<index>.<key>`` tensor into ``state``, checked against its parameter."""
-    for name, tensor in tensors.items():
-        parts = name.split(".")
-        if len(parts) != 3 or parts[0] != "optimizer" or not (parts[1].isascii() and parts[1].isdigit()):
-            raise bad(f"unexpected tensor {name!r}")
-        index = int(parts[1])
-        if index not in state:
-            raise bad(f"tensor {name!r} for a parameter without state")
-        param = params[index]
-        if tensor.shape != param.shape and tensor.ndim != 0:
-            raise bad(f"tensor {name!r} has shape {tuple(tensor.shape)}, expected {tuple(param.shape)}")
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise bad(f"tensor {name!r} holds NaN or infinity")
-        state[index][parts[2]] = tensor
 
 
 # ------------------------------------------------------------------------------ the training loop
@@ -520,8 +618,16 @@ def restore_training_checkpoint(
 ) -> LoopPosition:
     """Read, check and apply the checkpoint in ``directory``; return the loop position to continue from.
 
-    Everything is checked (digest, run description, every field and tensor) before anything in
-    ``loop`` is changed.
+    The digest only shows that the file is intact; anyone can recompute it. So everything the
+    checkpoint restores is checked against what the run's own :class:`~qiskit_natural_qnn.training.TrainConfig`
+    and network imply, before anything in ``loop`` is changed: the run description; the loop position
+    (within the run's epochs and batches) and the history (one record per epoch done, validation
+    results exactly at the epochs the run validates, numbers in range); the weights, momentum buffers
+    and running average (the parameters' shapes and dtypes, finite); the optimizer's hyper-parameters
+    (each equal to :func:`make_optimizer`'s, the learning rate to the schedule's value at that epoch);
+    the scheduler's state (the schedule replayed to that epoch); the generators' states (valid states
+    of the run's generators); the validation seed (the one ``config.seed`` implies); the interrupted
+    epoch's permutation and running sums; the number of averaged epochs.
 
     Args:
         directory: the checkpoint directory.
@@ -532,14 +638,25 @@ def restore_training_checkpoint(
         The :class:`LoopPosition` to continue from.
 
     Raises:
-        DamagedFileError: no checkpoint, or a corrupt one.
+        DamagedFileError: no checkpoint, a corrupt one, or one whose contents do not fit the run
+            (the message names the field).
         ConfigurationError: a checkpoint of another run (config, network, data or device differ).
     """
     reader = _CheckpointReader(read_checkpoint(directory))
     _check_same_run(reader, loop.run)
     restored = _read_training_state(reader, loop, n_batches)
-    _apply_training_state(restored, loop, reader.where)
+    _apply_training_state(restored, loop)
     return restored.position
+
+
+def is_validation_epoch(config: TrainConfig, epoch: int) -> bool:
+    """True when a run with validation data validates after ``epoch``: every ``eval_every`` epochs and the last.
+
+    Example:
+        >>> [e for e in range(1, 6) if is_validation_epoch(TrainConfig(epochs=5, eval_every=2), e)]
+        [2, 4, 5]
+    """
+    return epoch % config.eval_every == 0 or epoch == config.epochs
 
 
 class _CheckpointReader:
@@ -552,13 +669,13 @@ class _CheckpointReader:
 
     def bad(self, what: str) -> DamagedFileError:
         """The error for one inconsistency, ``what``."""
-        return DamagedFileError(f"checkpoint {self.where!r} is inconsistent: {what}; delete it to restart the run")
+        return _inconsistent(self.where, what)
 
     def integer(self, key: str, low: int, high: int) -> int:
         """The state's ``key``, an int in ``[low, high]``."""
         value = self.state.get(key)
         if not is_int(value) or not low <= value <= high:
-            raise self.bad(f"{key} must be an int in [{low}, {high}], got {value!r}")
+            raise self.bad(f"{key} must be an int in [{low}, {high}], got {_brief(value)}")
         return int(value)
 
     def take_like(self, params: Mapping[str, torch.Tensor], prefix: str, label: str) -> dict[str, torch.Tensor]:
@@ -581,7 +698,7 @@ class _CheckpointReader:
     def check_all_taken(self) -> None:
         """Refuse tensors that nothing took."""
         if self.tensors:
-            raise self.bad(f"unexpected tensor(s) {', '.join(sorted(self.tensors))}")
+            raise self.bad(f"unexpected tensor(s) {_cut(', '.join(sorted(self.tensors)))}")
 
 
 @dataclass
@@ -596,8 +713,7 @@ class _TrainingState:
     scheduler_state: dict[str, Any] | None
     average: dict[str, torch.Tensor] | None
     n_averaged: int
-    optimizer_tensors: dict[str, torch.Tensor]
-    optimizer_json: Any
+    optimizer_state: dict[str, Any]
 
 
 def _check_same_run(reader: _CheckpointReader, run: Mapping[str, Any]) -> None:
@@ -617,57 +733,78 @@ def _check_same_run(reader: _CheckpointReader, run: Mapping[str, Any]) -> None:
 
 
 def _read_training_state(reader: _CheckpointReader, loop: TrainingObjects, n_batches: int) -> _TrainingState:
-    """Check every field and tensor of the checkpoint against ``loop``, changing nothing."""
+    """Check every field and tensor of the checkpoint against ``loop`` and its config, changing nothing."""
     config = loop.history.config
-    position, eval_seed = _read_position(reader, config, n_batches)
-    records = _checkpoint_records(reader.state.get("history"), position.epochs_done, reader.bad)
+    position = _read_position(reader, config, n_batches)
+    has_validation = loop.run.get("validation_data") is not None
+    records = _checkpoint_records(reader.state.get("history"), position.epochs_done, config, has_validation, reader.bad)
     params = loop.model.state_dict()
     new_params = reader.take_like(params, "model.", "parameter ")
     generator_states = _read_generator_states(reader, loop)
     _read_interrupted_epoch(reader, position, n_images=loop.run["train_data"]["n_images"], config=config)
-    scheduler_state = _read_scheduler_state(reader, loop.scheduler)
+    group, scheduler = expected_optimizer_settings(config, position.epochs_done)
+    scheduler_state = _read_scheduler_state(reader, scheduler, config, position.epochs_done)
     n_averaged = _read_n_averaged(reader, config, position.epochs_done)
     average = reader.take_like(params, "average.", "average.") if n_averaged else None
-    optimizer_tensors = reader.take_prefixed("optimizer.")
+    optimizer_params = [p for g in loop.optimizer.param_groups for p in g["params"]]
+    optimizer = check_optimizer_state(
+        reader.take_prefixed("optimizer."),
+        reader.state.get("optimizer"),
+        params=optimizer_params,
+        expected=group,
+        where=reader.where,
+    )
     reader.check_all_taken()
     return _TrainingState(
         position=position,
-        eval_seed=eval_seed,
+        eval_seed=_read_eval_seed(reader, config, loop.eval_seed),
         records=records,
         params=new_params,
         generator_states=generator_states,
         scheduler_state=scheduler_state,
         average=average,
         n_averaged=n_averaged,
-        optimizer_tensors=optimizer_tensors,
-        optimizer_json=reader.state.get("optimizer"),
+        optimizer_state=optimizer,
     )
 
 
-def _read_position(reader: _CheckpointReader, config: TrainConfig, n_batches: int) -> tuple[LoopPosition, int]:
-    """The loop position (without the interrupted epoch's tensors) and the validation seed."""
+def _read_position(reader: _CheckpointReader, config: TrainConfig, n_batches: int) -> LoopPosition:
+    """The loop position (without the interrupted epoch's tensors), within the run's epochs and batches."""
     epochs_done = reader.integer("epochs_done", 0, config.epochs)
     epoch_step = reader.integer("epoch_step", 0, n_batches - 1 if epochs_done < config.epochs else 0)
-    eval_seed = reader.integer("eval_seed", 0, 2**63 - 1)
+    if epochs_done == epoch_step == 0:
+        raise reader.bad("epochs_done and epoch_step are both 0, but fit checkpoints only after an optimizer step")
     seconds = reader.state.get("epoch_seconds")
     if not is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
-        raise reader.bad(f"epoch_seconds must be a finite number >= 0, got {seconds!r}")
+        raise reader.bad(f"epoch_seconds must be a finite number >= 0, got {_brief(seconds)}")
     stopped = reader.state.get("stopped")
     if not isinstance(stopped, bool):
-        raise reader.bad(f"stopped must be true or false, got {stopped!r}")
-    position = LoopPosition(
-        epochs_done=epochs_done, epoch_step=epoch_step, epoch_seconds=float(seconds), stopped=stopped
-    )
-    return position, eval_seed
+        raise reader.bad(f"stopped must be true or false, got {_brief(stopped)}")
+    if stopped and epoch_step:
+        raise reader.bad("stopped is true in the middle of an epoch; a callback stops a run only at an epoch's end")
+    return LoopPosition(epochs_done=epochs_done, epoch_step=epoch_step, epoch_seconds=float(seconds), stopped=stopped)
+
+
+def _read_eval_seed(reader: _CheckpointReader, config: TrainConfig, seeded: int) -> int:
+    """The validation seed; with ``config.seed`` set, the one it implies (``seeded``, the fresh run's)."""
+    eval_seed = reader.integer("eval_seed", 0, 2**63 - 1)
+    if config.seed is not None and eval_seed != seeded:
+        raise reader.bad(f"eval_seed is {eval_seed}, but this run's TrainConfig(seed={config.seed}) implies {seeded}")
+    return eval_seed
 
 
 def _read_generator_states(reader: _CheckpointReader, loop: TrainingObjects) -> dict[str, torch.Tensor]:
-    """The shuffle and sampling generators' states, each of the live generator's size."""
+    """The shuffle and sampling generators' states: each of the live generator's size, and a valid state of it."""
     states: dict[str, torch.Tensor] = {}
     for key, gen in (("rng.shuffle", loop.shuffle_gen), ("rng.sampling", loop.sampling_gen)):
-        t = reader.tensors.pop(key, None)
-        if t is None or t.dtype != torch.uint8 or t.shape != gen.get_state().shape:
-            raise reader.bad(f"generator state {key} is missing or has the wrong size")
+        t, now = reader.tensors.pop(key, None), gen.get_state()
+        if t is None or t.dtype != torch.uint8 or t.shape != now.shape:
+            got = "missing" if t is None else f"{t.dtype} {tuple(t.shape)}"
+            raise reader.bad(f"generator state {key} is {got}, expected torch.uint8 {tuple(now.shape)}")
+        try:
+            torch.Generator(device=gen.device).set_state(t)
+        except RuntimeError as exc:
+            raise reader.bad(f"generator state {key} is not a valid {gen.device.type} generator's ({exc})") from None
         states[key] = t
     return states
 
@@ -681,37 +818,51 @@ def _read_interrupted_epoch(
             raise reader.bad("stopped before the first epoch ended")
         return
     order, loss_sum, wrong = (reader.tensors.pop(k, None) for k in ("epoch.order", "epoch.loss_sum", "epoch.wrong"))
+    _check_order(reader, order, n_images, shuffle=config.shuffle)
+    if loss_sum is None or loss_sum.shape != () or loss_sum.dtype != torch.zeros(()).dtype:
+        raise reader.bad("epoch.loss_sum must be a float scalar")
+    if not bool(torch.isfinite(loss_sum)) or float(loss_sum) < 0:
+        raise reader.bad(f"epoch.loss_sum must be a finite sum of cross-entropies (>= 0), got {float(loss_sum)}")
+    passes = min(position.epoch_step * config.batch_size, n_images) * config.train_shots
+    if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= passes:
+        raise reader.bad(
+            f"epoch.wrong must be an int64 scalar in [0, {passes}] (the training passes of {position.epoch_step} "
+            "batch(es))"
+        )
+    position.order, position.loss_sum, position.wrong = order, loss_sum, wrong
+
+
+def _check_order(reader: _CheckpointReader, order: torch.Tensor | None, n_images: int, *, shuffle: bool) -> None:
+    """``epoch.order`` is a permutation of the training images (the identity when the run does not shuffle)."""
+    identity = torch.arange(n_images)
     if (
         order is None
         or order.dtype != torch.int64
         or order.shape != (n_images,)
-        or not torch.equal(torch.sort(order).values, torch.arange(n_images))
+        or not torch.equal(torch.sort(order).values, identity)
     ):
         raise reader.bad(f"epoch.order must be a permutation of the {n_images} training images")
-    if loss_sum is None or loss_sum.shape != () or loss_sum.dtype != torch.zeros(()).dtype:
-        raise reader.bad("epoch.loss_sum must be a float scalar")
-    if not bool(torch.isfinite(loss_sum)):
-        raise reader.bad("epoch.loss_sum holds NaN or infinity")
-    passes = n_images * config.train_shots
-    if wrong is None or wrong.shape != () or wrong.dtype != torch.int64 or not 0 <= int(wrong) <= passes:
-        raise reader.bad(f"epoch.wrong must be an int64 scalar in [0, {passes}]")
-    position.order, position.loss_sum, position.wrong = order, loss_sum, wrong
+    if not shuffle and not torch.equal(order, identity):
+        raise reader.bad("epoch.order must be 0, 1, 2, ... in order: this run's TrainConfig has shuffle=False")
 
 
-def _read_scheduler_state(reader: _CheckpointReader, scheduler: Any) -> dict[str, Any] | None:
-    """The scheduler's state, with the live scheduler's entries and types (None without a schedule)."""
+def _read_scheduler_state(
+    reader: _CheckpointReader, expected: dict[str, Any] | None, config: TrainConfig, epochs_done: int
+) -> dict[str, Any] | None:
+    """The scheduler's state, equal to ``expected`` (the schedule of ``config`` replayed; None without one)."""
     sched = reader.state.get("scheduler")
-    if scheduler is None:
+    if expected is None:
         if sched is not None:
-            raise reader.bad("it holds a scheduler state but the run has no schedule")
+            raise reader.bad("it holds a scheduler state but this run's TrainConfig has schedule=None")
         return None
-    now = scheduler.state_dict()
-    if (
-        not isinstance(sched, dict)
-        or set(sched) != set(now)
-        or any(not _same_json_type(sched[k], v) for k, v in now.items())
-    ):
-        raise reader.bad(f"scheduler state must have the entries {sorted(now)} with their types")
+    if not isinstance(sched, dict) or set(sched) != set(expected):
+        raise reader.bad(f"scheduler state must have the entries {sorted(expected)}, got {_brief(sched)}")
+    for key, value in expected.items():
+        if not _same_json(sched[key], value):
+            raise reader.bad(
+                f"scheduler state {key} is {_brief(sched[key])}, but this run's TrainConfig (schedule="
+                f"{config.schedule!r}, epochs={config.epochs}) implies {value!r} after {epochs_done} epoch(s)"
+            )
     return sched
 
 
@@ -720,14 +871,17 @@ def _read_n_averaged(reader: _CheckpointReader, config: TrainConfig, epochs_done
     start = config.average_from
     n_averaged = reader.state.get("n_averaged", 0)
     expected_n = 0 if start is None else max(0, epochs_done - start + 1)
-    if n_averaged != expected_n:
-        raise reader.bad(f"n_averaged must be {expected_n} after {epochs_done} epoch(s), got {n_averaged!r}")
+    if not is_int(n_averaged) or n_averaged != expected_n:
+        raise reader.bad(
+            f"n_averaged must be {expected_n} after {epochs_done} epoch(s) with TrainConfig(average_from={start}), "
+            f"got {_brief(n_averaged)}"
+        )
     return expected_n
 
 
-def _apply_training_state(restored: _TrainingState, loop: TrainingObjects, where: str) -> None:
+def _apply_training_state(restored: _TrainingState, loop: TrainingObjects) -> None:
     """Put a checked training state into ``loop``: optimizer, weights, scheduler, generators, history, average."""
-    load_optimizer_state(loop.optimizer, restored.optimizer_tensors, restored.optimizer_json, where)
+    loop.optimizer.load_state_dict(restored.optimizer_state)
     params = loop.model.state_dict()
     with torch.no_grad():
         for name, p in params.items():
@@ -743,22 +897,43 @@ def _apply_training_state(restored: _TrainingState, loop: TrainingObjects, where
     loop.n_averaged = restored.n_averaged
 
 
-def _checkpoint_records(history: Any, epochs_done: int, bad: _Bad) -> list[EpochRecord]:
-    """The history's epoch records, one per epoch done, each with finite numbers."""
+#: Each number of an epoch record: its range and how a message says it.
+_RECORD_RANGES: dict[str, tuple[float, float, str]] = {
+    "loss": (0.0, math.inf, "a finite number >= 0"),
+    "train_error": (0.0, 1.0, "a number in [0, 1]"),
+    "val_single_shot_error": (0.0, 1.0, "a number in [0, 1]"),
+    "val_vote_error": (0.0, 1.0, "a number in [0, 1]"),
+    "seconds": (0.0, math.inf, "a finite number >= 0"),
+}
+
+
+def _checkpoint_records(
+    history: Any, epochs_done: int, config: TrainConfig, has_validation: bool, bad: _Bad
+) -> list[EpochRecord]:
+    """The history's epoch records: one per epoch done, validated exactly where the run validates, in range."""
     raw = history.get("records") if isinstance(history, dict) else None
     if not isinstance(raw, list) or len(raw) != epochs_done:
-        raise bad(f"its history must hold {epochs_done} epoch record(s)")
+        got = f"{len(raw)}" if isinstance(raw, list) else "no list of"
+        raise bad(f"history.records must hold {epochs_done} epoch record(s) (epochs_done), got {got} record(s)")
+    return [
+        _checkpoint_record(r, i, validated=has_validation and is_validation_epoch(config, i), bad=bad)
+        for i, r in enumerate(raw, start=1)
+    ]
 
+
+def _checkpoint_record(r: Any, epoch: int, *, validated: bool, bad: _Bad) -> EpochRecord:
+    """Epoch record number ``epoch``: its fields, its number, and finite numbers in range."""
     fields = {f.name for f in dataclasses.fields(EpochRecord)}
-    records = []
-    for i, r in enumerate(raw, start=1):
-        if not isinstance(r, dict) or set(r) != fields or r["epoch"] != i:
-            raise bad(f"epoch record {i} is malformed")
-        for key in fields - {"epoch"}:
-            v = r[key]
-            if v is None and key.startswith("val_"):
-                continue
-            if not is_real(v) or not math.isfinite(v):
-                raise bad(f"epoch record {i}: {key} must be a finite number, got {v!r}")
-        records.append(EpochRecord(**r))
-    return records
+    if not isinstance(r, dict) or set(r) != fields:
+        raise bad(f"history record {epoch} must have the entries {sorted(fields)}")
+    if not is_int(r["epoch"]) or r["epoch"] != epoch:
+        raise bad(f"history record {epoch}: epoch is {_brief(r['epoch'])}, expected {epoch}")
+    for key, (low, high, text) in _RECORD_RANGES.items():
+        v = r[key]
+        if key.startswith("val_") and not validated:
+            if v is not None:
+                raise bad(f"history record {epoch}: {key} is {_brief(v)}, expected None (this run did not validate it)")
+            continue
+        if not is_real(v) or not math.isfinite(v) or not low <= v <= high:
+            raise bad(f"history record {epoch}: {key} must be {text}, got {_brief(v)}")
+    return EpochRecord(**r)

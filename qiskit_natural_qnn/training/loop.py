@@ -52,12 +52,16 @@ from tqdm import tqdm
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import any_nonfinite, nonfinite_preactivation_message
 from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
+from qiskit_natural_qnn.io.files import remove_stale_temporaries as remove_stale_files
 from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.training.checkpoint import (
     LoopPosition,
     TrainingObjects,
+    is_validation_epoch,
+    make_optimizer,
+    make_scheduler,
     remove_stale_temporaries,
     restore_training_checkpoint,
     run_description,
@@ -87,9 +91,7 @@ def _check_dataset(model: NaturalQNN, data: Any, role: str) -> _Data:
         raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
     images = data.images
     check_real_dtype(images, f"{role} images")
-    if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating):
-        images = torch.tensor(images)  # skip check_input's float64 detour; one copy
-    x = model.check_input(images)  # shape, emptiness, finiteness; now on the device
+    x = model.check_input(images)  # the one input converter (any real dtype, byte order); shape, finiteness
     if x.ndim != 2:
         raise InputError(f"{role} images must have shape (n, {model.n_inputs}), got {tuple(x.shape)}")
     labels = check_labels(data.labels, x.shape[0], model.n_outputs)
@@ -310,6 +312,7 @@ def _set_up(
     val = _check_dataset(model, validation, "validation") if validation is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_files(out, names=("model.safetensors", "history.json"))  # left by a killed write
     return _Run(
         model=model,
         config=config,
@@ -335,14 +338,8 @@ def _training_objects(
     eval_seed = int(rng.integers(0, 2**63 - 1))
     if config.seed is not None:
         model.reseed(rng)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-        if config.schedule == "cosine"
-        else None
-    )
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = make_scheduler(optimizer, config)
     x, y, train_name = train
     history = History(
         config=config,
@@ -525,7 +522,7 @@ def _end_epoch(run: _Run, epoch: _Epoch) -> float:
 def _validate(run: _Run, number: int) -> Evaluation | None:
     """Validate after epoch ``number`` if it is due (with the weight average, if any); else None."""
     config = run.config
-    if run.val is None or not (number % config.eval_every == 0 or number == config.epochs):
+    if run.val is None or not is_validation_epoch(config, number):
         return None
     run.model.eval()
     with _weights(run.model, run.loop.average):
