@@ -207,6 +207,49 @@ def test_library_errors_print_one_line_and_exit_2(tmp_path, capsys) -> None:
     assert "error: MNIST directory" in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------------- train into an existing run
+TINY_TRAIN = ["train", "--hidden", "4", "--epochs", "1", "--limit", "20", "--shots", "1", "--no-progress"]
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("training started")
+
+
+@pytest.mark.parametrize("existing", ["model.safetensors", "history.json", "checkpoint/checkpoint.safetensors"])
+def test_train_into_an_existing_run_is_refused_and_offers_resume_or_overwrite(
+    tmp_path, monkeypatch, capsys, existing
+) -> None:
+    monkeypatch.setattr("qiskit_natural_qnn.cli.train.fit", _no_training)
+    (tmp_path / existing).parent.mkdir(exist_ok=True)
+    (tmp_path / existing).write_bytes(b"the earlier run")
+    assert main([*TINY_TRAIN, "--device", "cpu", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --out {str(tmp_path)!r} already holds a run ({existing}); pass --resume to continue it, "
+        "--overwrite to replace it, or another --out\n"
+    )
+    assert (tmp_path / existing).read_bytes() == b"the earlier run"
+    assert main([*TINY_TRAIN, "--out", str(tmp_path), "--resume", "--overwrite"]) == 2
+    assert (
+        "--resume continues the run in --out and --overwrite replaces it; pass one of them" in capsys.readouterr().err
+    )
+
+
+def test_train_overwrite_replaces_the_run_and_cleans_killed_writes(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main([*TINY_TRAIN, "--device", "cpu", "--out", str(out), "--seed", "1"]) == 0
+    first = (out / "model.safetensors").read_bytes()
+    (out / ".model.safetensors.k2j4x_9q.tmp").write_bytes(b"half a model")  # a write killed mid-way
+    capsys.readouterr()
+    assert main([*TINY_TRAIN, "--device", "cpu", "--out", str(out), "--seed", "2", "--overwrite"]) == 0
+    assert "--overwrite: deleted model.safetensors, history.json, checkpoint/checkpoint.safetensors" in (
+        capsys.readouterr().out
+    )
+    assert (out / "model.safetensors").read_bytes() != first
+    assert History.from_json(out / "history.json").seed == 2
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "history.json", "model.safetensors"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_cuda_without_cuda_is_a_clear_error(capsys) -> None:
     assert main(["evaluate", "model.safetensors", "--device", "cuda"]) == 2

@@ -9,7 +9,7 @@ import pytest
 
 from qiskit_natural_qnn import DamagedFileError, load_model
 from qiskit_natural_qnn.data.idx import read_idx
-from qiskit_natural_qnn.execution.records import RunRecord
+from qiskit_natural_qnn.execution.records import RunRecord, read_results_archive
 from qiskit_natural_qnn.experiments.sweep import PointRecord
 from qiskit_natural_qnn.io import read_metadata
 from qiskit_natural_qnn.training import History
@@ -23,6 +23,7 @@ READERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     "run record": ("run.json", RunRecord),
     "sweep record": ("point.json", PointRecord.from_json),
     "IDX file": ("images.idx3-ubyte", read_idx),
+    "results archive": ("h1_0.npz", lambda p: read_results_archive(p, "digest")),
 }
 
 CONTENTS = {
@@ -31,6 +32,9 @@ CONTENTS = {
     "truncated JSON": b'{"format": ',
     "deep nesting": b"[" * 5000 + b"]" * 5000,
     "wrong JSON type": b"[1, 2, 3]",
+    "5000-digit number": b'{"format": ' + b"9" * 5000 + b"}",
+    "NaN and infinity": b'{"format": NaN, "a": Infinity, "g": 1e999}',
+    "nesting just past the limit": b'{"x": ' + b"[" * 65 + b"]" * 65 + b"}",
 }
 
 
@@ -43,3 +47,9 @@ def test_every_reader_refuses_a_damaged_file_with_one_error_type(tmp_path, reade
     with pytest.raises(DamagedFileError) as info:
         read(path)
     assert name in str(info.value) or str(tmp_path) in str(info.value), str(info.value)
+
+
+def test_a_results_folder_that_is_a_file_is_refused(tmp_path) -> None:
+    (tmp_path / "run.json.results").write_bytes(b"not a folder")
+    with pytest.raises(DamagedFileError, match=r"the results folder '.*run\.json\.results' of run record"):
+        RunRecord(tmp_path / "run.json")

@@ -238,3 +238,40 @@ def test_a_failed_job_is_reported_with_its_job_id():
     cloud = FakeCloud(lose_connection_on=1)
     with pytest.raises(ExecutionError, match=r"hidden layer 1 \(job job-001\) failed \(ConnectionError"):
         _predict(CloudSampler(cloud), seed=5)
+
+
+# ------------------------------------------------------------------ validated on read
+def _record_file(tmp_path, jobs):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"format": RECORD_FORMAT, "version": 1, "header": {"seed": 1}, "jobs": jobs}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"status": "done"}, r"has no 'digest'"),
+        ({"digest": "d", "status": "finished"}, r"has status 'finished', expected one of submitted, done"),
+        ({"digest": "d", "status": "done", "shots": "15"}, r"has shots '15', expected int"),
+        ({"digest": "d", "status": "done", "seed": -1}, r"has seed -1, outside \[0, 2\*\*64\)"),
+        ({"digest": "d", "status": "done", "job_id": 7}, r"has job_id 7, expected str or null"),
+    ],
+)
+def test_a_run_record_with_a_malformed_job_is_refused(tmp_path, entry, problem):
+    with pytest.raises(DamagedFileError, match=rf"run record '.*run\.json' is corrupt: job 'h1/0' {problem}"):
+        RunRecord(_record_file(tmp_path, {"h1/0": entry}))
+
+
+def test_a_results_archive_with_wrong_shapes_runs_the_job_again(tmp_path):
+    """An archive whose bits disagree with their bit count is refused (DamagedFileError), so the job runs again."""
+    path = _record_file(tmp_path, {"h1/0": {"digest": "d", "status": "done", "results_file": "h1_0.npz"}})
+    (tmp_path / "run.json.results").mkdir()
+    np.savez(
+        tmp_path / "run.json.results" / "h1_0.npz",
+        digest=np.asarray("d"),
+        p0__shape=np.asarray([2]),
+        p0__h__bits=np.zeros((2, 5, 3), dtype=np.uint8),  # 3 bytes per shot for 4 bits
+        p0__h__num_bits=np.asarray(4),
+    )
+    with pytest.warns(UserWarning, match=r"results archive '.*h1_0\.npz' is damaged: publication 0, register 'h'"):
+        assert RunRecord(path).reuse("h1/0", "d") is None

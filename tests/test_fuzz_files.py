@@ -4,7 +4,9 @@ Model files (:mod:`qiskit_natural_qnn.io`) carry no checksum, so a flipped bit i
 another valid model; the property is that loading never raises anything but
 :class:`~qiskit_natural_qnn.exceptions.DamagedFileError` and never returns an inconsistent network.
 Checkpoints carry a SHA-256 digest, so the stronger property holds: a damaged checkpoint is refused
-unless the damage left its meaning intact (e.g. a changed padding byte).
+unless the damage left its meaning intact (e.g. a changed padding byte). A model header that is
+nested too deeply, holds a huge version number, a tensor of another dtype or a forged size is refused
+by ``read_metadata`` and ``load_model`` before any tensor is read.
 """
 
 from __future__ import annotations
@@ -229,3 +231,117 @@ def test_truncations_of_a_checkpoint_are_refused(tmp_path, checkpoint_file) -> N
 def read_checkpoint_bytes(folder: Path, data: bytes):
     (folder / CHECKPOINT_FILE).write_bytes(data)
     return read_checkpoint(folder)
+
+
+# ------------------------------------------------------------------------- model headers, before any load
+# Every header problem is refused by read_metadata and load_model with DamagedFileError naming the file,
+# before a tensor is read (safetensors' reader is replaced by one that fails the test): a huge version
+# number, nesting thousands deep, a tensor of a dtype the format does not allow, a forged shape or size.
+
+_ALL_DTYPES = {
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def _no_tensor_read(*args, **kwargs):
+    raise AssertionError("a tensor was read before the header was refused")
+
+
+def _header_file(path: Path, header: dict, data: bytes) -> None:
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+
+
+def _refused(path: Path, monkeypatch, *, match: str) -> None:
+    monkeypatch.setattr("qiskit_natural_qnn.io.model_files.safe_open", _no_tensor_read)
+    for read in (read_metadata, load_model):
+        with pytest.raises(DamagedFileError, match=match) as info:
+            read(path)
+        assert str(path) in str(info.value)
+
+
+def _split(good: bytes) -> tuple[dict, bytes]:
+    (n,) = struct.unpack("<Q", good[:8])
+    return json.loads(good[8 : 8 + n]), good[8 + n :]
+
+
+@pytest.mark.parametrize("digits", [10, 20, 100, 1000, 4300, 4301, 5000, 20000])
+def test_huge_format_versions_are_refused(tmp_path, monkeypatch, model_files, digits) -> None:
+    CASES["model header: huge version numbers"] += 1
+    header, data = _split(model_files[0])
+    header["__metadata__"]["format_version"] = "9" * digits
+    _header_file(tmp_path / "m.safetensors", header, data)
+    _refused(
+        tmp_path / "m.safetensors",
+        monkeypatch,
+        match=rf"format_version must be a positive integer, got '9{{{min(digits, 20)}}}",
+    )
+
+
+@pytest.mark.parametrize("depth", [65, 100, 1000, 5000, 100_000])
+@pytest.mark.parametrize("where", ["header", "tensor entry", "user", "spec", "layer_sizes"])
+def test_deep_nesting_in_a_header_is_refused(tmp_path, monkeypatch, model_files, depth, where) -> None:
+    CASES["model header: deep nesting"] += 1
+    header, data = _split(model_files[0])
+    deep = "[" * depth + "]" * depth
+    if where in ("user", "spec", "layer_sizes"):
+        header["__metadata__"][where] = deep
+        _header_file(tmp_path / "m.safetensors", header, data)
+    else:
+        raw = json.dumps(header)
+        if where == "header":
+            raw = raw[:-1] + ', "x": ' + deep + "}"
+        else:
+            raw = raw.replace('"dtype": "F32"', '"dtype": "F32", "x": ' + deep, 1)
+        (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw.encode() + data)
+    _refused(tmp_path / "m.safetensors", monkeypatch, match=r"nested too deeply")
+
+
+@pytest.mark.parametrize("dtype", sorted(_ALL_DTYPES))
+def test_tensors_of_other_dtypes_are_refused_before_any_load(tmp_path, monkeypatch, model_files, dtype) -> None:
+    """A BF16 or F8 tensor (or any dtype but F32/F64), even with a consistent size, never reaches the loader."""
+    CASES["model header: unsupported dtypes"] += 1
+    meta = _split(model_files[0])[0]["__metadata__"]
+    tensors = {
+        "layers.0.weight": torch.ones(3, 4).to(_ALL_DTYPES[dtype]),
+        "layers.1.weight": torch.ones(3, 3),
+        "layers.2.weight": torch.ones(2, 3),
+    }
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(st_save(tensors, metadata=meta))
+    _refused(path, monkeypatch, match=rf"tensor layers\.0\.weight has dtype '{dtype}', expected F32 or F64")
+
+
+def test_forged_shapes_and_offsets_are_refused_or_load_consistently(tmp_path, model_files) -> None:
+    """Seeded edits of every tensor entry's shape and offsets (the header stays valid JSON)."""
+    rng = np.random.default_rng(16)
+    outcomes: Counter = Counter()
+    for good in model_files:
+        header, data = _split(good)
+        names = sorted(k for k in header if k != "__metadata__")
+        for _ in range(150):
+            forged = json.loads(json.dumps(header))
+            entry = forged[names[rng.integers(len(names))]]
+            kind = rng.integers(4)
+            if kind == 0:
+                entry["shape"] = [int(v) for v in rng.integers(0, 6, rng.integers(0, 4))]
+            elif kind == 1:
+                entry["data_offsets"] = sorted(int(v) for v in rng.integers(0, len(data) + 8, 2))
+            elif kind == 2:
+                entry["shape"] = [int(rng.integers(-3, 2**40)), 1]
+            else:
+                entry["data_offsets"] = [int(rng.integers(0, 9)), int(rng.integers(0, 2**62))]
+            path = tmp_path / "m.safetensors"
+            _header_file(path, forged, data)
+            outcomes["loaded" if _load_or_refuse(path) is not None else "refused"] += 1
+    CASES["model header: forged shapes and offsets"] += sum(outcomes.values())
+    assert outcomes["refused"] > 0

@@ -489,3 +489,49 @@ def test_surrogate_round_trips_and_defaults_to_hardtanh(tmp_path):
     save_file(load_file(str(path)), str(bad), metadata=meta)
     with pytest.raises(DamagedFileError, match=r"invalid surrogate: .*'magic'"):
         load_model(bad)
+
+
+# ------------------------------------------------------------------- the header, checked before any load
+def test_read_metadata_refuses_a_bf16_or_f8_tensor(saved: Path) -> None:
+    """read_metadata used to accept any dtype (only load_model checked): the header check refuses it for both."""
+    for dtype, code in ((torch.bfloat16, "BF16"), (torch.float8_e4m3fn, "F8_E4M3")):
+        _rewrite(saved, tensors=lambda t, d=dtype: {**t, "layers.0.weight": t["layers.0.weight"].to(d)})
+        for read in (read_metadata, load_model):
+            with pytest.raises(
+                DamagedFileError, match=rf"tensor layers\.0\.weight has dtype '{code}', expected F32 or F64"
+            ):
+                read(saved)
+
+
+def test_a_5000_digit_format_version_is_refused(saved: Path) -> None:
+    _rewrite(saved, metadata=lambda m: {**m, "format_version": "1" * 5000})
+    msg = r"format_version must be a positive integer, got '1{20}\.\.\. \(5000 characters\)'"
+    with pytest.raises(DamagedFileError, match=msg):
+        read_metadata(saved)
+
+
+def test_a_header_nested_thousands_deep_is_refused(saved: Path) -> None:
+    _rewrite(saved, metadata=lambda m: {**m, "user": "[" * 5000 + "]" * 5000})
+    with pytest.raises(DamagedFileError, match=r"metadata 'user' is not valid JSON: .*\(nested too deeply"):
+        read_metadata(saved)
+
+
+def test_a_tensor_whose_bytes_disagree_with_its_shape_is_refused(saved: Path) -> None:
+    data = saved.read_bytes()
+    (n,) = np.frombuffer(data[:8], dtype="<u8")
+    header = json.loads(data[8 : 8 + int(n)])
+    header["layers.0.weight"]["shape"] = [3, 2]  # half the bytes its offsets span
+    raw = json.dumps(header).encode()
+    saved.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + int(n) :])
+    msg = r"tensor 'layers\.0\.weight' spans 48 data bytes, its shape \(3, 2\) and dtype F32 need 24"
+    with pytest.raises(DamagedFileError, match=msg):
+        read_metadata(saved)
+
+
+def test_save_refuses_user_metadata_nested_deeper_than_a_file_may_be(tmp_path: Path) -> None:
+    deep: list = []
+    for _ in range(70):
+        deep = [deep]
+    with pytest.raises(InputError, match=r"at most 64 levels of nesting\): nested too deeply"):
+        save_model(NaturalQNN(layer_sizes=[4, 3, 2], seed=0), tmp_path / "m.safetensors", metadata={"x": deep})
+    assert not (tmp_path / "m.safetensors").exists()

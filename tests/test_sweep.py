@@ -33,6 +33,7 @@ from qiskit_natural_qnn.experiments import (  # noqa: E402
     run_sweep,
     save_figure,
 )
+from qiskit_natural_qnn.experiments.sweep import scan_records  # noqa: E402
 from qiskit_natural_qnn.network import NaturalQNN  # noqa: E402
 from qiskit_natural_qnn.training import TrainConfig, fit  # noqa: E402
 from tests.records import fake_record  # noqa: E402
@@ -547,3 +548,17 @@ def test_grid_report_names_the_best_point_of_each_method(tmp_path, capsys) -> No
         "method 1 4.90 ± 0.14 % at a = 0.316, g = 0.5 pi (2 seeds); method 2 5.40 ± 0.14 % at a = 0, g = 0.25 pi "
         "(2 seeds); combined 4.70 ± 0.14 % at a = 0.316, g = 0.375 pi (2 seeds)"
     )
+
+
+def test_load_records_skips_a_damaged_record_with_a_warning(tmp_path, caplog) -> None:
+    (tmp_path / "points").mkdir()
+    good = fake_record(a=0.5, seed=0)
+    good.to_json(tmp_path / "points" / f"{good.point.key}.json")
+    edited = {**fake_record(a=0.5, seed=1).to_dict(), "g": 1e300}
+    (tmp_path / "points" / "a0.5_g1.5708_s1.json").write_text(json.dumps(edited))
+    with caplog.at_level("WARNING", logger="qiskit_natural_qnn"):
+        assert load_records(tmp_path) == [good]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "a0.5_g1.5708_s1.json" in message and "g must be a number in [0, pi/2], got 1e+300" in message
+    scan = scan_records(tmp_path)
+    assert scan.records == [good] and [d.path.name for d in scan.damaged] == ["a0.5_g1.5708_s1.json"]

@@ -22,6 +22,7 @@ Wire it into the main parser with ``add_circuit_parser(subparsers)``; it sets
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from qiskit_natural_qnn.cli.options import add_model_argument
 from qiskit_natural_qnn.data import load_default
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.io import load_model
+from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
 
 __all__ = ["add_circuit_parser", "run_circuit_command"]
@@ -129,10 +131,11 @@ def _write_png(circuits: list[Any], output: str) -> None:
     from matplotlib import pyplot as plt
 
     for qc, path in zip(circuits, _paths(output, len(circuits))):
-        path.parent.mkdir(parents=True, exist_ok=True)
         fig = qc.draw("mpl", fold=40)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=120, bbox_inches="tight")
         plt.close(fig)
+        write_atomic(path, png.getvalue())
         print(f"wrote {path}", file=sys.stderr)
 
 
@@ -140,8 +143,7 @@ def _write_text(circuits: list[Any], fmt: str, output: str | None) -> None:
     texts = [to_qasm3(qc) if fmt == "qasm3" else str(qc.draw("text", fold=120)) for qc in circuits]
     if output:
         for text, path in zip(texts, _paths(output, len(texts))):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
+            write_atomic(path, (text + "\n").encode("utf-8"))
             print(f"wrote {path}", file=sys.stderr)
         return
     for k, text in enumerate(texts, start=1):

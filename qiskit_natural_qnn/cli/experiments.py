@@ -48,6 +48,7 @@ from qiskit_natural_qnn.cli.runtime import choose_device, load_split, run_handle
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
 from qiskit_natural_qnn.experiments.sweep import (
+    DamagedRecord,
     PointRecord,
     SweepSettings,
     aggregate,
@@ -55,7 +56,9 @@ from qiskit_natural_qnn.experiments.sweep import (
     grid_points,
     load_records,
     run_sweep,
+    scan_records,
 )
+from qiskit_natural_qnn.io.files import check_output_path, write_atomic
 from qiskit_natural_qnn.training import TrainConfig
 
 __all__ = ["add_sweep_parser", "main", "report_text", "run_sweep_command"]
@@ -204,11 +207,18 @@ def _table(records: list[PointRecord], *, markdown: bool = False) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
 
 
-def report_text(records: list[PointRecord], param: str, *, markdown: bool = False) -> tuple[str, CriticalAngle | None]:
+def report_text(
+    records: list[PointRecord],
+    param: str,
+    *,
+    markdown: bool = False,
+    skipped: list[DamagedRecord] | None = None,
+) -> tuple[str, CriticalAngle | None]:
     """What ``qnqnn sweep --report`` prints for ``records``, and the located critical angle.
 
     The text is the table of means over seeds, a line on the errors, the best point of each method
-    (when more than one method is present) and, for a ``g`` sweep over 3 or more angles, ``g_c``.
+    (when more than one method is present), for a ``g`` sweep over 3 or more angles ``g_c``, and
+    the number of damaged record files ``skipped`` (when any), with their paths.
 
     Returns:
         ``(text, gc)``: ``gc`` is the :class:`~qiskit_natural_qnn.experiments.CriticalAngle`, or None.
@@ -228,31 +238,45 @@ def report_text(records: list[PointRecord], param: str, *, markdown: bool = Fals
     if param == "g" and len({r.g for r in records}) >= 3:
         gc = locate_gc_from_records(records)
         lines.append(f"critical angle: {gc} (steepest rise of the mean validation vote error as g decreases)")
+    if skipped:
+        lines.append(
+            f"skipped {len(skipped)} damaged record file(s), left out of the table: "
+            + "; ".join(str(d.path) for d in skipped)
+        )
     return "\n".join(lines), gc
 
 
-def _report(records: list[PointRecord], param: str, out: Path, plots: bool, markdown: bool = False) -> None:
-    text, gc = report_text(records, param, markdown=markdown)
+def _report(
+    records: list[PointRecord],
+    param: str,
+    out: Path,
+    plots: bool,
+    markdown: bool = False,
+    skipped: list[DamagedRecord] | None = None,
+) -> None:
+    text, gc = report_text(records, param, markdown=markdown, skipped=skipped)
     print(text)
     if gc is not None:
-        (out / "gc.json").write_text(
-            json.dumps(
-                {
-                    "g_c": gc.g_c,
-                    "uncertainty": gc.uncertainty,
-                    "resolution": gc.resolution,
-                    "bootstrap_std": gc.bootstrap_std,
-                    "interval": list(gc.interval),
-                    "slope": gc.slope,
-                    "rise": gc.rise,
-                    "g": list(gc.g),
-                    "mean_val_vote_error": list(gc.mean_error),
-                    "n_bootstrap": gc.n_bootstrap,
-                },
-                indent=1,
-            )
-            + "\n",
-            encoding="utf-8",
+        write_atomic(
+            out / "gc.json",
+            (
+                json.dumps(
+                    {
+                        "g_c": gc.g_c,
+                        "uncertainty": gc.uncertainty,
+                        "resolution": gc.resolution,
+                        "bootstrap_std": gc.bootstrap_std,
+                        "interval": list(gc.interval),
+                        "slope": gc.slope,
+                        "rise": gc.rise,
+                        "g": list(gc.g),
+                        "mean_val_vote_error": list(gc.mean_error),
+                        "n_bootstrap": gc.n_bootstrap,
+                    },
+                    indent=1,
+                )
+                + "\n"
+            ).encode("utf-8"),
         )
     if not plots:
         return
@@ -274,10 +298,13 @@ def _report(records: list[PointRecord], param: str, out: Path, plots: bool, mark
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run (or, with ``--report``, only report) the sweep described by parsed ``qnqnn sweep`` arguments."""
-    out = Path(args.results_dir) if args.results_dir else _default_results_dir(args)
+    out = check_output_path(
+        args.results_dir or _default_results_dir(args), kind="dir", option="--results-dir"
+    )  # before any training
     if args.report:
-        records = load_records(out)
-        _report(records, args.param, out, plots=not args.no_plots, markdown=args.markdown)
+        scan = scan_records(out)  # damaged records are skipped, logged and counted
+        records = scan.records or load_records(out)  # none valid: load_records says why
+        _report(records, args.param, out, plots=not args.no_plots, markdown=args.markdown, skipped=scan.damaged)
         return 0
     a_values, g_values = _grid(args)
     if args.first_seed < 0:

@@ -58,6 +58,7 @@ from qiskit_natural_qnn.experiments.borderline import (
 from qiskit_natural_qnn.experiments.cost import CostEstimate, estimate_cost
 from qiskit_natural_qnn.experiments.noise import noise_sweep
 from qiskit_natural_qnn.io import load_model
+from qiskit_natural_qnn.io.files import write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.providers.aer_noise import noisy_setup
 from qiskit_natural_qnn.providers.samplers import make_sampler
@@ -276,8 +277,7 @@ def _image_ids(args: argparse.Namespace, model: NaturalQNN, data: Dataset) -> np
 def _write_noise_sweep(points: list[SuccessPoint], out: Path) -> None:
     from qiskit_natural_qnn.experiments.plots import save_figure  # matplotlib: the [plot] extra
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "points.json").write_text(json.dumps(points_to_json(points), indent=1) + "\n", encoding="utf-8")
+    write_atomic(out / "points.json", (json.dumps(points_to_json(points), indent=1) + "\n").encode("utf-8"))
     print(f"wrote {save_figure(plot_success_vs_pairs(points), out / 'success_vs_pairs.png')}")
     if len({p.a for p in points}) > 1:
         print(f"wrote {save_figure(plot_success_vs_a(points), out / 'success_vs_a.png')}")

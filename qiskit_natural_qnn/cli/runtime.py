@@ -3,7 +3,10 @@
 * :func:`choose_device` checks ``--device`` (default: ``cuda`` when available, else ``cpu``).
 * :func:`load_split` and :func:`load_image_set` read ``--data-dir`` (default: the embedded subset),
   ``--train-size``, ``--limit`` and ``--split``.
-* :func:`run_handler` runs a parsed subcommand: a library error (any
+* :func:`check_outputs` checks every output option of a command (``--out``, ``--results-dir``,
+  ``--record``, ``--output``, ``--plot``) before any work, with
+  :func:`~qiskit_natural_qnn.io.files.check_output_path`.
+* :func:`run_handler` runs a parsed subcommand after :func:`check_outputs`: a library error (any
   :class:`~qiskit_natural_qnn.exceptions.NaturalQNNError`) prints ``error: <message>`` on stderr and
   gives exit status 2, Ctrl-C gives 130.
 """
@@ -12,13 +15,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
 from qiskit_natural_qnn.data import Dataset, MNISTSplit, load_default, load_mnist, take
 from qiskit_natural_qnn.exceptions import ConfigurationError, NaturalQNNError
+from qiskit_natural_qnn.io.files import check_output_path
 
-__all__ = ["choose_device", "load_image_set", "load_split", "run_handler"]
+__all__ = ["OUTPUT_OPTIONS", "check_outputs", "choose_device", "load_image_set", "load_split", "run_handler"]
+
+#: Every output option of the ``qnqnn`` commands: its ``args`` name, the option and whether it names a
+#: file or a folder. :func:`run_handler` checks each one a command was given before the command runs.
+OUTPUT_OPTIONS: dict[str, tuple[str, str]] = {
+    "out": ("--out", "dir"),
+    "results_dir": ("--results-dir", "dir"),
+    "record": ("--record", "file"),
+    "output": ("--output", "file"),
+    "plot": ("--plot", "file"),
+}
 
 #: Training images of the paper's split, taken from the full MNIST when ``--train-size`` is not given.
 DEFAULT_TRAIN_SIZE = 5000
@@ -89,12 +104,47 @@ def load_image_set(data_dir: str | None, which: str, *, limit: int | None = None
     return split.train if which == "train" else split.validation
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output option of :data:`OUTPUT_OPTIONS` that ``args`` holds, before any work.
+
+    A folder option must not be an existing file, a file option not a folder or a link; the folder
+    that will hold the output must be writable and its disk not full
+    (:func:`~qiskit_natural_qnn.io.files.check_output_path`). A run record's results folder
+    (``<record>.results``) must be a folder too.
+
+    Raises:
+        ConfigurationError: the first path that fails, named with its option and the fix.
+
+    Example:
+        >>> check_outputs(argparse.Namespace(out=None, plot=None, shots=3))  # nothing to check
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as f:
+        ...     check_outputs(argparse.Namespace(out=f.name))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: --out '...' is an existing file, expected a folder; ...
+    """
+    for name, (option, kind) in OUTPUT_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        check_output_path(value, kind=kind, option=option)
+        if name == "record":
+            results = Path(value).with_name(Path(value).name + ".results")
+            check_output_path(results, kind="dir", option=f"{option} results folder")
+            if results.is_symlink():
+                raise ConfigurationError(
+                    f"{option} results folder {str(results)!r} is a symbolic link; the run's results are never "
+                    "written through a link: remove it or pass another --record"
+                )
+
+
 def run_handler(args: argparse.Namespace) -> int:
-    """Run a parsed subcommand (``args.handler(args)``) and return its exit status.
+    """Check the output options (:func:`check_outputs`), run the subcommand (``args.handler(args)``), return its status.
 
     Returns:
-        The handler's status (0 on success); 2 for a library error, printed as ``error: <message>``
-        on stderr without a traceback; 130 when interrupted (Ctrl-C).
+        The handler's status (0 on success); 2 for a library error (a bad output path included),
+        printed as ``error: <message>`` on stderr without a traceback; 130 when interrupted (Ctrl-C).
 
     Example:
         >>> def fail(args):
@@ -103,6 +153,7 @@ def run_handler(args: argparse.Namespace) -> int:
         2
     """
     try:
+        check_outputs(args)
         return int(args.handler(args))
     except NaturalQNNError as exc:
         print(f"error: {exc}", file=sys.stderr)

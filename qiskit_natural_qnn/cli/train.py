@@ -2,7 +2,8 @@
 
 It writes ``model.safetensors`` and ``history.json`` into ``--out``, with a checkpoint in
 ``--out/checkpoint`` after every epoch (and every ``--checkpoint-every`` steps); ``--resume``
-continues an interrupted run from it, bit for bit. The defaults are the paper's first network and
+continues an interrupted run from it, bit for bit. An ``--out`` that already holds a run is refused
+unless ``--resume`` continues it or ``--overwrite`` replaces it. The defaults are the paper's first network and
 recipe (arXiv:2503.15482; docs/model.md, "Training"): 784-512-512-10 for 10 epochs, SGD (lr 0.01,
 momentum 0.9, batch 64), on the embedded default split (train = MNIST test images 0-4999,
 validation = 5000-9999); ``--data-dir`` takes the full MNIST for the paper's split. The
@@ -46,11 +47,15 @@ from qiskit_natural_qnn.cli.options import (
 from qiskit_natural_qnn.cli.runtime import choose_device, load_split
 from qiskit_natural_qnn.data import N_PIXELS, MNISTSplit
 from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.io.files import check_output_path, remove_stale_temporaries
 from qiskit_natural_qnn.native import NativeSetup
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training import History, TrainConfig, fit
 
-__all__ = ["add_train_parser", "run_train_command"]
+__all__ = ["RUN_FILES", "add_train_parser", "run_train_command"]
+
+#: The files of a run in ``--out``: an ``--out`` holding any of them holds a run.
+RUN_FILES = ("model.safetensors", "history.json", "checkpoint/checkpoint.safetensors")
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -97,6 +102,11 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the interrupted run in --out from its checkpoint (same settings and data)",
+    )
+    data.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (its model, history and checkpoint are deleted first)",
     )
     data.add_argument(
         "--checkpoint-every",
@@ -153,15 +163,47 @@ def _print_result(
     print(f"wrote {out / 'model.safetensors'} and {out / 'history.json'}")
 
 
+def _check_out(out: Path, *, resume: bool, overwrite: bool) -> list[str]:
+    """Check ``--out`` before any work and return the run files it holds (never replaced silently).
+
+    Raises:
+        ConfigurationError: ``out`` is not a writable folder, or holds a run and neither ``resume``
+            nor ``overwrite`` is set, or both are set.
+    """
+    if resume and overwrite:
+        raise ConfigurationError("--resume continues the run in --out and --overwrite replaces it; pass one of them")
+    check_output_path(out, kind="dir", option="--out")
+    found = [name for name in RUN_FILES if (out / name).exists() or (out / name).is_symlink()]
+    if found and not resume and not overwrite:
+        raise ConfigurationError(
+            f"--out {str(out)!r} already holds a run ({', '.join(found)}); pass --resume to continue it, "
+            "--overwrite to replace it, or another --out"
+        )
+    return found
+
+
+def _clear_out(out: Path, found: list[str], *, resume: bool) -> None:
+    """Delete the run files ``found`` (``--overwrite``) and the leftovers of killed writes in ``out``."""
+    if found and not resume:
+        for name in found:
+            (out / name).unlink()
+        print(f"--overwrite: deleted {', '.join(found)} in {out}")
+    remove_stale_temporaries(out)
+    remove_stale_temporaries(out / "checkpoint")
+
+
 def run_train_command(args: argparse.Namespace) -> int:
     """Run ``qnqnn train`` with parsed arguments; return the exit status (0 on success).
 
     Raises:
-        NaturalQNNError: any library error (bad recipe, device, data folder, checkpoint); ``qnqnn``'s
-            ``main`` prints it and exits with status 2.
+        NaturalQNNError: any library error (bad recipe, device, data folder, checkpoint, an ``--out``
+            that already holds a run without ``--resume`` or ``--overwrite``); ``qnqnn``'s ``main``
+            prints it and exits with status 2.
     """
     if args.resume and not args.out:
         raise ConfigurationError("--resume continues the run in --out; pass the --out folder of the interrupted run")
+    out = Path(args.out) if args.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    found = _check_out(out, resume=args.resume, overwrite=getattr(args, "overwrite", False))
     device = choose_device(args.device)
     config = TrainConfig(
         epochs=args.epochs,
@@ -173,8 +215,8 @@ def run_train_command(args: argparse.Namespace) -> int:
     model, step_hooks, native = _model(args, [N_PIXELS, *args.hidden, 10])
     model = model.to(device)
     split = load_split(args.data_dir, train_size=args.train_size, limit=args.limit)
-    out = Path(args.out) if args.out else Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     _print_plan(split, model, device, out)
+    _clear_out(out, found, resume=args.resume)
     history = fit(
         model,
         split.train,

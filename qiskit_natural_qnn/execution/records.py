@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import re
-import tempfile
 import warnings
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,17 @@ import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, ExecutionError
-from qiskit_natural_qnn.io.files import read_json
+from qiskit_natural_qnn.io.files import read_json, remove_stale_temporaries, safe_output_path, write_atomic
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
-__all__ = ["RECORD_FORMAT", "RECORD_VERSION", "RunRecord", "array_fingerprint", "model_fingerprint"]
+__all__ = [
+    "RECORD_FORMAT",
+    "RECORD_VERSION",
+    "RunRecord",
+    "array_fingerprint",
+    "model_fingerprint",
+    "read_results_archive",
+]
 
 #: The ``format`` field of every run record.
 RECORD_FORMAT = "qiskit-natural-qnn-run"
@@ -55,6 +63,25 @@ RECORD_VERSION = 1
 
 #: Header fields that must match for a record to be resumed.
 _MUST_MATCH = ("model", "images", "shots", "mode", "construction", "backend")
+
+#: The largest results archive read back (uncompressed), far above any real run's bits.
+_MAX_RESULTS_BYTES = 2**30
+
+_ARRAY_NAME = re.compile(r"^p(?P<pub>\d{1,6})__(?:(?P<shape>shape)|(?P<reg>.+)__(?P<what>bits|num_bits))$")
+
+#: The fields of a job entry: their types (None: may be null) and whether a record must hold them.
+_JOB_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "digest": ((str,), True),
+    "status": ((str,), True),
+    "job_id": ((str, type(None)), False),
+    "seed": ((int, type(None)), False),
+    "shots": ((int,), False),
+    "n_sets": ((int,), False),
+    "backend": ((str, type(None)), False),
+    "results_file": ((str,), False),
+    "provider_job_ids": ((list,), False),
+}
+_STATUSES = ("submitted", "done")
 
 
 def array_fingerprint(array: ArrayLike) -> str:
@@ -75,6 +102,29 @@ def model_fingerprint(model: NetworkLike) -> str:
     return h.hexdigest()
 
 
+def _job_problem(entry: Mapping[str, Any]) -> str | None:
+    """What is wrong with a job entry of a record (None: nothing)."""
+    for name, (types, required) in _JOB_FIELDS.items():
+        if name not in entry:
+            if required:
+                return f"has no {name!r}"
+            continue
+        value = entry[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+            return f"has {name} {shown}, expected {expected}"
+    if entry["status"] not in _STATUSES:
+        return f"has status {entry['status']!r}, expected one of {', '.join(_STATUSES)}"
+    for name in ("shots", "n_sets", "seed"):
+        value = entry.get(name)
+        if isinstance(value, int) and not 0 <= value < 2**64:
+            return f"has {name} {value}, outside [0, 2**64)"
+    if not all(isinstance(v, str) for v in entry.get("provider_job_ids", [])):
+        return "has provider_job_ids that are not strings"
+    return None
+
+
 def _safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
 
@@ -91,22 +141,106 @@ def _result_arrays(result: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _result_from_arrays(arrays: Any) -> PrimitiveResult:
-    pubs: dict[int, dict[str, Any]] = {}
+def _int_array(value: np.ndarray, name: str, *, ndim: int) -> np.ndarray:
+    if value.dtype.kind not in "iu" or value.ndim != ndim or (value.size and int(value.min()) < 0):
+        raise DamagedFileError(
+            f"array {name!r} must be a {ndim}-dimensional array of non-negative integers, got dtype {value.dtype} "
+            f"and shape {value.shape}"
+        )
+    return value
+
+
+def _result_from_arrays(arrays: Mapping[str, np.ndarray]) -> PrimitiveResult:
+    """The sampler result stored as ``arrays`` (:func:`_result_arrays`), every name, dtype and shape checked.
+
+    Raises:
+        DamagedFileError: an unknown array name, a wrong dtype or shape, bits without their count,
+            or publications that are not numbered 0, 1, 2...
+    """
     shapes: dict[int, tuple[int, ...]] = {}
-    for name in arrays:
-        pub, _, rest = name.partition("__")
-        i = int(pub[1:])
-        if rest == "shape":
-            shapes[i] = tuple(int(v) for v in np.asarray(arrays[name]))
-        elif rest.endswith("__bits"):
-            reg = rest[: -len("__bits")]
-            num_bits = int(np.asarray(arrays[f"p{i}__{reg}__num_bits"]))
-            pubs.setdefault(i, {})[reg] = BitArray(np.asarray(arrays[name]), num_bits)
-    return PrimitiveResult(
-        [SamplerPubResult(DataBin(**pubs.get(i, {}), shape=shapes[i])) for i in sorted(shapes)],
-        metadata={"reused_from_record": True},
-    )
+    bits: dict[int, dict[str, np.ndarray]] = {}
+    counts: dict[int, dict[str, int]] = {}
+    for name, value in arrays.items():
+        match = _ARRAY_NAME.match(name)
+        if match is None:
+            raise DamagedFileError(f"unknown array {name!r}; expected p<i>__shape, p<i>__<register>__bits/num_bits")
+        i = int(match.group("pub"))
+        if match.group("shape"):
+            shapes[i] = tuple(int(v) for v in _int_array(value, name, ndim=1))
+            if len(shapes[i]) > 8:
+                raise DamagedFileError(f"array {name!r} gives a shape of {len(shapes[i])} dimensions, at most 8")
+        elif match.group("what") == "bits":
+            if value.dtype != np.uint8:
+                raise DamagedFileError(f"array {name!r} must hold uint8 bits, got dtype {value.dtype}")
+            bits.setdefault(i, {})[match.group("reg")] = value
+        else:
+            counts.setdefault(i, {})[match.group("reg")] = int(_int_array(value, name, ndim=0))
+    if sorted(shapes) != list(range(len(shapes))) or not set(bits) | set(counts) <= set(shapes):
+        raise DamagedFileError(f"publications {sorted(shapes)} are not numbered 0, 1, 2...")
+    pubs: list[SamplerPubResult] = []
+    for i in sorted(shapes):
+        regs_bits, regs_counts = bits.get(i, {}), counts.get(i, {})
+        if set(regs_bits) != set(regs_counts):
+            raise DamagedFileError(
+                f"publication {i}: registers with bits {sorted(regs_bits)} and with a bit count "
+                f"{sorted(regs_counts)} differ"
+            )
+        data: dict[str, BitArray] = {}
+        for reg, array in regs_bits.items():
+            num_bits = regs_counts[reg]
+            expected_shape = (*shapes[i], "shots", (num_bits + 7) // 8)
+            if (
+                num_bits < 1
+                or array.ndim != len(shapes[i]) + 2
+                or array.shape[: len(shapes[i])] != shapes[i]
+                or array.shape[-1] != (num_bits + 7) // 8
+            ):
+                raise DamagedFileError(
+                    f"publication {i}, register {reg!r}: bits of shape {array.shape} for {num_bits} bits, "
+                    f"expected {expected_shape}"
+                )
+            data[reg] = BitArray(array, num_bits)
+        pubs.append(SamplerPubResult(DataBin(**data, shape=shapes[i])))
+    return PrimitiveResult(pubs, metadata={"reused_from_record": True})
+
+
+def read_results_archive(file: str | os.PathLike[str], digest: str) -> PrimitiveResult | None:
+    """Read a finished job's results archive (``.npz``, no pickle); None when it holds another job's bits.
+
+    Args:
+        file: the archive, inside a record's ``.results`` folder.
+        digest: the digest of the job it should hold.
+
+    Returns:
+        The job's result, or None when the archive's digest is another.
+
+    Raises:
+        DamagedFileError: a link, not a zip archive, an archive that would need more than 1 GiB,
+            pickled (object) arrays, unknown names, wrong dtypes or shapes; the message names the file.
+    """
+    where = repr(str(file))
+    file = Path(file)
+    if file.is_symlink() or not file.is_file():
+        raise DamagedFileError(f"results archive {where} is a link or not a regular file; delete it")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+        if size > _MAX_RESULTS_BYTES:
+            raise DamagedFileError(f"it would hold {size} bytes uncompressed, more than {_MAX_RESULTS_BYTES}")
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {name: np.asarray(npz[name]) for name in npz.files}
+        stored = arrays.pop("digest", None)
+        if stored is None or stored.dtype.kind != "U" or stored.ndim != 0:
+            raise DamagedFileError("its 'digest' array is missing or not a string")
+        if str(stored) != digest:
+            return None
+        return _result_from_arrays(arrays)
+    except DamagedFileError as exc:
+        raise DamagedFileError(f"results archive {where} is damaged: {exc}; it is run again") from None
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, RuntimeError) as exc:
+        raise DamagedFileError(
+            f"results archive {where} is damaged ({type(exc).__name__}: {exc}); it is run again"
+        ) from None
 
 
 class RunRecord:
@@ -122,7 +256,9 @@ class RunRecord:
         save_results: keep the decoded bits of finished jobs (next to ``path``, or in memory).
 
     Raises:
-        ConfigurationError: ``path`` exists but is not a run record of this format.
+        ConfigurationError: ``path`` or its results folder is a symbolic link, or ``path`` cannot be read.
+        DamagedFileError: ``path`` exists but is not a valid run record of this format, or its results
+            folder is not a folder.
     """
 
     def __init__(
@@ -139,10 +275,37 @@ class RunRecord:
         self.jobs: dict[str, dict[str, Any]] = {}
         self._memory: dict[str, PrimitiveResult] = {}
         self.submissions = 0
-        if self.path is not None and self.path.exists():
-            self._load()
+        if self.path is not None:
+            self._check_paths()
+            remove_stale_temporaries(self.path.parent, names={self.path.name})
+            assert self.results_dir is not None
+            remove_stale_temporaries(self.results_dir)
+            if self.path.exists():
+                self._load()
 
     # ------------------------------------------------------------------ file
+    def _check_paths(self) -> None:
+        """Refuse a record, a results folder or a file in it that is a link, and a results folder that is a file."""
+        assert self.path is not None and self.results_dir is not None
+        for where in (self.path, self.results_dir):
+            if where.is_symlink():
+                raise ConfigurationError(
+                    f"{str(where)!r} is a symbolic link; a run record and its results are never written through "
+                    "a link: remove the link or pass another record path"
+                )
+        if self.results_dir.exists() and not self.results_dir.is_dir():
+            raise DamagedFileError(
+                f"the results folder {str(self.results_dir)!r} of run record {str(self.path)!r} is a file, not a "
+                "folder; move it away or pass another record path"
+            )
+        if self.results_dir.is_dir():
+            links = sorted(entry.name for entry in os.scandir(self.results_dir) if entry.is_symlink())
+            if links:
+                raise ConfigurationError(
+                    f"the results folder {str(self.results_dir)!r} holds symbolic links ({', '.join(links[:3])}); "
+                    "a run's results are never written through a link: remove them"
+                )
+
     def _load(self) -> None:
         assert self.path is not None
         try:
@@ -164,12 +327,19 @@ class RunRecord:
             not isinstance(header, dict)
             or not isinstance(jobs, dict)
             or not all(isinstance(v, dict) for v in jobs.values())
-            or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)))
+            or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64))
         ):
             raise DamagedFileError(
                 f"run record {str(self.path)!r} is corrupt: 'header' must be an object with an integer 'seed' "
-                "and 'jobs' an object of objects; restore it or pass a new record path"
+                "in [0, 2**64) and 'jobs' an object of objects; restore it or pass a new record path"
             )
+        for key, entry in jobs.items():
+            problem = _job_problem(entry)
+            if problem is not None:
+                raise DamagedFileError(
+                    f"run record {str(self.path)!r} is corrupt: job {key!r} {problem}; restore it or pass a new "
+                    "record path"
+                )
         self.header = dict(header)
         self.jobs = {str(k): dict(v) for k, v in jobs.items()}
 
@@ -183,15 +353,7 @@ class RunRecord:
         if self.path is None:
             return
         doc = {"format": RECORD_FORMAT, "version": RECORD_VERSION, "header": self.header, "jobs": self.jobs}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(doc, fh, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(self.path, json.dumps(doc, indent=1, sort_keys=True).encode("utf-8"))
 
     # ---------------------------------------------------------------- header
     @property
@@ -270,10 +432,13 @@ class RunRecord:
             if self.results_dir is None:
                 self._memory[key] = result
             else:
-                self.results_dir.mkdir(parents=True, exist_ok=True)
-                file = self.results_dir / f"{_safe_name(key)}.npz"
+                assert self.path is not None
+                self._check_paths()
+                file = safe_output_path(self.results_dir, f"{_safe_name(key)}.npz")
                 arrays: dict[str, Any] = {"digest": np.asarray(digest), **_result_arrays(result)}
-                np.savez_compressed(file, **arrays)
+                buffer = io.BytesIO()
+                np.savez_compressed(buffer, **arrays)
+                write_atomic(file, buffer.getvalue(), confine_to=self.path.parent)
                 entry["results_file"] = file.name
         self.save()
 
@@ -285,17 +450,13 @@ class RunRecord:
         if not isinstance(name, str) or Path(name).name != name or self.results_dir is None:
             return None  # none recorded, or not a plain file name inside the results folder
         file = self.results_dir / name
-        if not file.exists():
+        if not file.exists() and not file.is_symlink():
             return None
         try:
-            with np.load(file, allow_pickle=False) as arrays:
-                if str(arrays["digest"]) != digest:
-                    return None
-                return _result_from_arrays({k: arrays[k] for k in arrays.files if k != "digest"})
-        except Exception as exc:  # noqa: BLE001 - a damaged file: run (or fetch) the job again
+            return read_results_archive(file, digest)
+        except DamagedFileError as exc:  # run (or fetch) the job again
             warnings.warn(
-                f"the saved results of job {key} in {str(file)!r} cannot be read ({type(exc).__name__}: {exc}); "
-                "fetching or running the job again",
+                f"the saved results of job {key} cannot be read: {exc}; fetching or running the job again",
                 stacklevel=3,
             )
             return None

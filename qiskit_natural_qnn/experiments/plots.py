@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +37,7 @@ from matplotlib.figure import Figure, SubFigure
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
 from qiskit_natural_qnn.experiments.sweep import METRICS, Aggregate, PointRecord, aggregate
+from qiskit_natural_qnn.io.files import write_atomic
 
 __all__ = ["plot_error_vs_a", "plot_error_vs_g", "plot_heatmap", "save_figure", "describe"]
 
@@ -328,10 +330,13 @@ def plot_heatmap(
 
 
 def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-    """Write ``fig`` as a PNG (Agg) to ``path``, creating folders; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``fig`` as a PNG (Agg) to ``path``, creating folders; return the path.
+
+    The file is written atomically and never through a link (:func:`~qiskit_natural_qnn.io.files.write_atomic`).
+    """
     whole = fig if isinstance(fig, Figure) else fig.figure  # a subfigure saves its whole (root) figure
     assert isinstance(whole, Figure)
-    whole.savefig(path, dpi=dpi)  # a bare Figure renders with Agg; pyplot's state is untouched
-    return path
+    image = io.BytesIO()
+    fmt = Path(path).suffix[1:].lower() or "png"  # as savefig(path) would choose (png, pdf, svg...)
+    whole.savefig(image, format=fmt, dpi=dpi)  # a bare Figure renders with Agg; pyplot's state is untouched
+    return write_atomic(path, image.getvalue())

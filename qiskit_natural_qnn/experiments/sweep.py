@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import logging
 import math
 import os
 import platform
@@ -38,12 +39,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
-from qiskit_natural_qnn.io.files import read_json
+from qiskit_natural_qnn.io.files import read_json, remove_stale_temporaries, safe_output_path, write_atomic
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
@@ -53,11 +55,14 @@ __all__ = [
     "SweepPoint",
     "SweepSettings",
     "PointRecord",
+    "DamagedRecord",
+    "RecordScan",
     "Aggregate",
     "grid_points",
     "run_point",
     "run_sweep",
     "load_records",
+    "scan_records",
     "aggregate",
     "import_run",
     "METHODS",
@@ -69,6 +74,8 @@ __all__ = [
 RECORD_FORMAT = "qnqnn-sweep-point"
 _FORMAT_VERSION = 1
 _HALF_PI = math.pi / 2
+
+_LOG = logging.getLogger(__name__)
 
 #: Metrics of a :class:`PointRecord` that :func:`aggregate` and the plots know, with a label each.
 METRICS: dict[str, str] = {
@@ -124,11 +131,10 @@ class SweepPoint:
             raise ConfigurationError(f"a must be a finite number >= 0, got {self.a!r}; pass e.g. a=0.316")
         if not _is_real(self.g) or not 0 <= self.g <= _HALF_PI + 1e-12:
             raise ConfigurationError(f"g must be a number in [0, pi/2], got {self.g!r}; pass e.g. g=math.pi/4")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigurationError(f"seed must be an int >= 0, got {self.seed!r}; pass e.g. seed=0")
+        seed = check_seed(self.seed)  # ints in [0, 2**64), the one rule for seeds
         object.__setattr__(self, "a", float(self.a))
         object.__setattr__(self, "g", min(float(self.g), _HALF_PI))
-        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "seed", seed)
 
     @property
     def key(self) -> str:
@@ -282,10 +288,12 @@ class PointRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PointRecord:
-        """Rebuild a record from :meth:`to_dict` output.
+        """Rebuild a record from :meth:`to_dict` output, every field checked.
 
         Raises:
-            DamagedFileError: not a point record, or of an unknown format version.
+            DamagedFileError: not a point record, of an unknown format version, a missing field, or a
+                field of the wrong type or out of its range (``a < 0``, ``g`` outside ``[0, pi/2]``,
+                an error outside ``[0, 1]``, NaN or infinity, a negative duration...).
         """
         if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
             raise DamagedFileError(
@@ -299,6 +307,7 @@ class PointRecord:
             )
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
+        _check_record_fields(fields)
         settings = fields.get("settings")
         if isinstance(settings, dict):  # records written before some settings existed
             config = settings.get("config")
@@ -313,11 +322,12 @@ class PointRecord:
             raise DamagedFileError(f"malformed sweep point record: {exc}; pass a file written by run_sweep") from None
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the record to ``path`` atomically (a temporary file, then a rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        """Write the record to ``path`` atomically (:func:`~qiskit_natural_qnn.io.files.write_atomic`).
+
+        Raises:
+            ConfigurationError: ``path`` is a symbolic link or a folder.
+        """
+        write_atomic(path, (json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n").encode("utf-8"))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> PointRecord:
@@ -332,6 +342,62 @@ class PointRecord:
 #: Settings added after record format 1 appeared, with the values older records were made with (so
 #: that old records still match a sweep with the default settings).
 _SETTINGS_ADDED: dict[str, Any] = {"surrogate": "hardtanh"}
+
+_ERRORS = ("val_single_shot_error", "val_vote_error", "train_error")
+_OPTIONAL_ERRORS = ("train_single_shot_error", "train_vote_error")
+_TEXTS = ("version", "device", "finished_at")
+_OBJECTS = ("settings", "data", "history")
+_REQUIRED = ("a", "g", "seed", "layer_sizes", *_OBJECTS, *_ERRORS, *_OPTIONAL_ERRORS, "seconds", *_TEXTS)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _check_record_fields(fields: dict[str, Any]) -> None:
+    """Refuse a record whose fields are missing, of the wrong type or out of range (schema, types, finiteness)."""
+    missing = [name for name in _REQUIRED if name not in fields]
+    if missing:
+        raise DamagedFileError(
+            f"sweep point record lacks field(s) {', '.join(missing)}; pass a file written by run_sweep"
+        )
+    problems: list[str] = []
+    a, g, seed = fields["a"], fields["g"], fields["seed"]
+    if not _is_real(a) or not math.isfinite(a) or a < 0:
+        problems.append(f"a must be a finite number >= 0, got {_shown(a)}")
+    if not _is_real(g) or not math.isfinite(g) or not 0 <= g <= _HALF_PI + 1e-12:
+        problems.append(f"g must be a number in [0, pi/2], got {_shown(g)}")
+    if not _is_int(seed) or not 0 <= seed < 2**64:
+        problems.append(f"seed must be an int in [0, 2**64), got {_shown(seed)}")
+    sizes = fields["layer_sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(_is_int(n) and 1 <= n < 2**31 for n in sizes):
+        problems.append(f"layer_sizes must be a list of at least 2 positive ints, got {_shown(sizes)}")
+    for name in (*_ERRORS, *_OPTIONAL_ERRORS):
+        value = fields[name]
+        if value is None and name in _OPTIONAL_ERRORS:
+            continue
+        if not _is_real(value) or not math.isfinite(value) or not 0 <= value <= 1:
+            problems.append(f"{name} must be a number in [0, 1], got {_shown(value)}")
+    seconds = fields["seconds"]
+    if not _is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
+        problems.append(f"seconds must be a finite number >= 0, got {_shown(seconds)}")
+    for name in _TEXTS:
+        if not isinstance(fields[name], str):
+            problems.append(f"{name} must be a string, got {_shown(fields[name])}")
+    for name in (*_OBJECTS, "host"):
+        if name in fields and not isinstance(fields[name], dict):
+            problems.append(f"{name} must be an object, got {_shown(fields[name])}")
+    settings = fields["settings"]
+    if isinstance(settings, dict) and "config" in settings and not isinstance(settings["config"], dict):
+        problems.append(f"settings.config must be an object, got {_shown(settings['config'])}")
+    imported = fields.get("imported_from")
+    if imported is not None and not isinstance(imported, str):
+        problems.append(f"imported_from must be a string or null, got {_shown(imported)}")
+    if problems:
+        raise DamagedFileError(
+            f"invalid sweep point record: {'; '.join(problems)}; delete the file and run the point again"
+        )
 
 
 def _host() -> dict[str, Any]:
@@ -450,6 +516,78 @@ def _points_dir(results_dir: str | os.PathLike[str]) -> Path:
     return Path(results_dir) / "points"
 
 
+class DamagedRecord(NamedTuple):
+    """A record file that was skipped: its path and what is wrong with it.
+
+    Attributes:
+        path: the file.
+        problem: the :class:`~qiskit_natural_qnn.exceptions.DamagedFileError` message.
+    """
+
+    path: Path
+    problem: str
+
+
+class RecordScan(NamedTuple):
+    """The records of a results folder: the valid ones and the damaged files that were skipped.
+
+    Attributes:
+        records: the valid records, sorted by ``g``, ``a``, seed.
+        damaged: the skipped files, sorted by path.
+    """
+
+    records: list[PointRecord]
+    damaged: list[DamagedRecord]
+
+
+def _read_point_file(path: Path) -> PointRecord:
+    """The record in ``path``, checked, and checked to be the point its file name says.
+
+    Raises:
+        DamagedFileError: a link, unreadable, invalid, or a record of another point than its name.
+    """
+    if path.is_symlink():
+        raise DamagedFileError(f"{str(path)!r} is a symbolic link, not a record written by run_sweep; remove it")
+    try:
+        record = PointRecord.from_json(path)
+    except OSError as exc:
+        raise DamagedFileError(f"{str(path)!r} cannot be read ({exc}); remove it or fix its permissions") from None
+    if record.point.key != path.stem:
+        raise DamagedFileError(
+            f"{str(path)!r} holds point {record.point.key}, not the point its name says; the file was edited or "
+            "renamed: delete it and run the point again"
+        )
+    return record
+
+
+def _skip(path: Path, exc: DamagedFileError, consequence: str) -> DamagedRecord:
+    _LOG.warning("skipped damaged sweep record %s: %s (%s)", path, exc, consequence)
+    return DamagedRecord(path=path, problem=str(exc))
+
+
+def scan_records(results_dir: str | os.PathLike[str]) -> RecordScan:
+    """Every valid point record in ``results_dir/points/``, and the damaged ones skipped.
+
+    Each file is validated on read (:meth:`PointRecord.from_dict`: schema, types, ranges, finiteness)
+    and must hold the point its name says. A damaged file is logged as a warning on the
+    ``qiskit_natural_qnn`` logger, with its path and the problem, and listed in ``damaged``.
+
+    Example:
+        >>> scan_records("no/such/dir")
+        RecordScan(records=[], damaged=[])
+    """
+    pdir = _points_dir(results_dir)
+    files = sorted(pdir.glob("*.json")) if pdir.is_dir() else []
+    records: list[PointRecord] = []
+    damaged: list[DamagedRecord] = []
+    for path in files:
+        try:
+            records.append(_read_point_file(path))
+        except DamagedFileError as exc:
+            damaged.append(_skip(path, exc, "left out"))
+    return RecordScan(records=sorted(records, key=lambda r: (r.g, r.a, r.seed)), damaged=damaged)
+
+
 def _check_compatible(record: PointRecord, settings: SweepSettings, data_info: dict[str, Any], path: Path) -> None:
     expected = settings.to_dict()
     for key in expected:
@@ -495,9 +633,14 @@ def run_sweep(
     Returns:
         One :class:`PointRecord` per point, in the order of ``points``.
 
+    A damaged record (unreadable, invalid, or of another point than its name) is never counted as
+    a finished point: it is logged as a warning and the point runs again, its new record replacing
+    the damaged file.
+
     Raises:
-        ConfigurationError: no points, repeated points, a bad point, or records in ``results_dir``
-            that were made with other settings or data.
+        ConfigurationError: no points, repeated points, a bad point, records in ``results_dir``
+            that were made with other settings or data, or a record path that is a link or a folder
+            (checked before any training).
     """
     from tqdm import tqdm
 
@@ -521,12 +664,18 @@ def run_sweep(
     info = _data_info(data)
     pdir = _points_dir(results_dir)
     pdir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(pdir, min_age_s=60.0)  # another sweep process may be writing a record now
     records: dict[str, PointRecord] = {}
     todo = []
     for p in points:
-        path = pdir / f"{p.key}.json"
+        path = safe_output_path(pdir, f"{p.key}.json")  # a link or a folder there: refused before any training
         if path.exists():
-            rec = PointRecord.from_json(path)
+            try:
+                rec = _read_point_file(path)
+            except DamagedFileError as exc:
+                _skip(path, exc, "the point runs again and its new record replaces the file")
+                todo.append(p)
+                continue
             _check_compatible(rec, settings, info, path)
             records[p.key] = rec
         else:
@@ -547,10 +696,13 @@ def run_sweep(
 
 
 def load_records(results_dir: str | os.PathLike[str]) -> list[PointRecord]:
-    """Every point record in ``results_dir/points/`` (sorted by ``g``, ``a``, seed).
+    """Every valid point record in ``results_dir/points/`` (sorted by ``g``, ``a``, seed).
+
+    Damaged records are skipped with a warning (see :func:`scan_records`, which also lists them).
 
     Raises:
-        InputError: ``results_dir`` holds no records, or a file that is not a record.
+        InputError: ``results_dir`` holds no records.
+        DamagedFileError: every record in ``results_dir`` is damaged (the message gives the first).
 
     Example:
         >>> load_records("no/such/dir")
@@ -559,11 +711,15 @@ def load_records(results_dir: str | os.PathLike[str]) -> list[PointRecord]:
         qiskit_natural_qnn.exceptions.InputError: no sweep records in 'no/such/dir/points'; run qnqnn sweep ...
     """
     pdir = _points_dir(results_dir)
-    files = sorted(pdir.glob("*.json")) if pdir.is_dir() else []
-    if not files:
+    scan = scan_records(results_dir)
+    if not scan.records and not scan.damaged:
         raise InputError(f"no sweep records in {str(pdir)!r}; run qnqnn sweep with --results-dir {results_dir} first")
-    records = [PointRecord.from_json(f) for f in files]
-    return sorted(records, key=lambda r: (r.g, r.a, r.seed))
+    if not scan.records:
+        raise DamagedFileError(
+            f"{scan.damaged[0].problem} (every record in {str(pdir)!r} is damaged, {len(scan.damaged)} in all; "
+            "delete them and run the sweep again)"
+        )
+    return scan.records
 
 
 @dataclass(frozen=True)

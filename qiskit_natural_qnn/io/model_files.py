@@ -29,9 +29,10 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as _safetensors_save
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
-from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.io.files import MAX_JSON_DEPTH, decode_json, write_atomic
 from qiskit_natural_qnn.network import NaturalQNN, QuantizationSpec, validate_layer_sizes
 from qiskit_natural_qnn.surrogates import get_surrogate
 from qiskit_natural_qnn.version import __version__
@@ -54,6 +55,7 @@ __all__ = [
     "save_model",
     "load_model",
     "read_metadata",
+    "safetensors_header",
 ]
 
 #: The value of the ``format`` metadata key in every model file.
@@ -184,15 +186,119 @@ def _user_json(metadata: Mapping[str, Any] | None) -> str | None:
     if bad:
         raise InputError(f"metadata keys must be strings, got {bad[0]!r}; convert the keys with str()")
     try:
-        return json.dumps(dict(metadata), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(dict(metadata), allow_nan=False)
+        decode_json(text)  # what load_model will accept: e.g. at most MAX_JSON_DEPTH levels of nesting
+    except (TypeError, ValueError, RecursionError) as exc:
+        detail = f"nested more than {MAX_JSON_DEPTH} levels" if isinstance(exc, RecursionError) else str(exc)
         raise InputError(
             f"metadata must be JSON-ready (str, int, float, bool, None, lists, string-keyed dicts; no NaN "
-            f"or infinity): {exc}; convert the offending value, e.g. with float(), str() or None"
+            f"or infinity; at most {MAX_JSON_DEPTH} levels of nesting): {detail}; convert the offending value, "
+            "e.g. with float(), str() or None"
         ) from None
+    return text
 
 
 # ------------------------------------------------------------------------------------------ reading
+#: Bytes per element of every safetensors dtype (to check each tensor's byte range against its shape).
+_DTYPE_BYTES: dict[str, int] = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
+
+#: The most dimensions a tensor of a model file or checkpoint has.
+_MAX_NDIM = 8
+
+
+def _expected_dtypes(dtypes: Collection[str]) -> str:
+    names = sorted(dtypes)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def safetensors_header(raw: bytes, *, where: str, data_len: int, dtypes: Collection[str]) -> dict[str, Any]:
+    """Decode and check the JSON header of a safetensors file before anything else reads the file.
+
+    The header must be a JSON object (nested at most :data:`~qiskit_natural_qnn.io.files.MAX_JSON_DEPTH`
+    levels); every tensor entry must name a dtype of ``dtypes``, a shape of at most 8 non-negative
+    ints, and ``data_offsets`` that lie in the data section and span exactly the bytes its shape and
+    dtype need. So a tensor of an unsupported dtype (``BF16``, ``F8_E4M3``...) or a forged size is
+    refused before any digest is computed or any tensor is loaded.
+
+    Args:
+        raw: the header bytes (after the 8-byte length).
+        where: the file, for messages.
+        data_len: the length of the data section that follows the header.
+        dtypes: the safetensors dtype codes allowed (``{"F32", "F64"}`` for model files).
+
+    Returns:
+        The header (tensor entries and the optional ``__metadata__``).
+
+    Raises:
+        DamagedFileError: anything else, with the file and the problem.
+    """
+    try:
+        header = decode_json(raw)
+    except DamagedFileError as exc:
+        raise DamagedFileError(
+            f"{where!r} is corrupt or not a safetensors file: its header is not valid UTF-8 JSON ({exc})"
+        ) from None
+    if not isinstance(header, dict):
+        raise DamagedFileError(
+            f"{where!r} is corrupt or not a safetensors file: its header is a JSON "
+            f"{type(header).__name__}, not an object"
+        )
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            raise DamagedFileError(f"{where!r} is corrupt: tensor {name!r} is described by a {type(entry).__name__}")
+        dtype = entry.get("dtype")
+        if dtype not in dtypes:
+            raise DamagedFileError(f"{where!r}: tensor {name} has dtype {dtype!r}, expected {_expected_dtypes(dtypes)}")
+        shape = entry.get("shape")
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= _MAX_NDIM
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        ):
+            raise DamagedFileError(
+                f"{where!r} is corrupt: tensor {name!r} has shape {shape!r}, expected a list of at most "
+                f"{_MAX_NDIM} non-negative ints"
+            )
+        offsets = entry.get("data_offsets")
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            and 0 <= offsets[0] <= offsets[1]
+        ):
+            raise DamagedFileError(f"{where!r} is corrupt: tensor {name!r} has no valid data_offsets")
+        if offsets[1] > data_len:
+            raise DamagedFileError(
+                f"{where!r} is truncated: tensor {name!r} ends at data byte {offsets[1]} but the file "
+                f"holds only {data_len} data bytes"
+            )
+        needed = math.prod(shape) * _DTYPE_BYTES.get(str(dtype), 0)
+        if offsets[1] - offsets[0] != needed:
+            raise DamagedFileError(
+                f"{where!r} is corrupt: tensor {name!r} spans {offsets[1] - offsets[0]} data bytes, its shape "
+                f"{tuple(shape)} and dtype {dtype} need {needed}"
+            )
+    return header
+
+
 def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     """The parsed safetensors header of ``path`` and the length of its data section, sanity-checked."""
     if not path.exists():
@@ -218,42 +324,16 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
                 f"only {size - 8} follow"
             )
         raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise DamagedFileError(
-            f"{str(path)!r} is corrupt or not a safetensors file: its header is not valid UTF-8 JSON"
-        ) from None
-    if not isinstance(header, dict):
-        raise DamagedFileError(
-            f"{str(path)!r} is corrupt or not a safetensors file: its header is a JSON "
-            f"{type(header).__name__}, not an object"
-        )
     data_len = size - 8 - n
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if not (
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1]
-        ):
-            raise DamagedFileError(f"{str(path)!r} is corrupt: tensor {name!r} has no valid data_offsets")
-        if offsets[1] > data_len:
-            raise DamagedFileError(
-                f"{str(path)!r} is truncated: tensor {name!r} ends at data byte {offsets[1]} but the file "
-                f"holds only {data_len} data bytes"
-            )
-    return header, data_len
+    return safetensors_header(raw, where=str(path), data_len=data_len, dtypes=_DTYPES), data_len
 
 
 def _json_field(path: Path, meta: Mapping[str, str], key: str) -> Any:
     try:
-        return json.loads(meta[key])
-    except ValueError:
-        raise DamagedFileError(f"{str(path)!r}: metadata {key!r} is not valid JSON: {meta[key]!r}") from None
+        return decode_json(meta[key])
+    except DamagedFileError as exc:
+        shown = meta[key] if len(meta[key]) <= 80 else meta[key][:80] + "..."
+        raise DamagedFileError(f"{str(path)!r}: metadata {key!r} is not valid JSON: {shown!r} ({exc})") from None
 
 
 def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
@@ -278,8 +358,9 @@ def _parse_metadata(path: Path, header: Mapping[str, Any]) -> ModelMetadata:
         raise DamagedFileError(f"{str(path)!r}: metadata key(s) {', '.join(missing)} missing")
 
     raw_version = meta["format_version"]
-    if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
-        raise DamagedFileError(f"{str(path)!r}: format_version must be a positive integer, got {raw_version!r}")
+    if not (raw_version.isascii() and raw_version.isdigit() and len(raw_version) <= 9) or int(raw_version) < 1:
+        shown = raw_version if len(raw_version) <= 20 else f"{raw_version[:20]}... ({len(raw_version)} characters)"
+        raise DamagedFileError(f"{str(path)!r}: format_version must be a positive integer, got {shown!r}")
     format_version = int(raw_version)
     if format_version > FORMAT_VERSION:
         raise DamagedFileError(

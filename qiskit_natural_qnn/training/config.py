@@ -12,7 +12,8 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
-from qiskit_natural_qnn.io.files import read_json
+from qiskit_natural_qnn.io.files import read_json, write_atomic
+from qiskit_natural_qnn.randomness import check_seed
 
 __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_config_dict", "is_int", "is_real"]
 
@@ -119,10 +120,7 @@ class TrainConfig:
         if not isinstance(self.shuffle, (bool, np.bool_)):
             raise ConfigurationError(f"shuffle must be True or False, got {self.shuffle!r}")
         object.__setattr__(self, "shuffle", bool(self.shuffle))
-        if self.seed is not None:
-            if not is_int(self.seed) or self.seed < 0:
-                raise ConfigurationError(f"seed must be None or an int >= 0, got {self.seed!r}; pass e.g. seed=0")
-            object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "seed", check_seed(self.seed, none=True))  # ints in [0, 2**64), the one rule
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ConfigurationError(
                 f"unknown schedule {self.schedule!r}; expected None (constant learning rate) or one of "
@@ -257,8 +255,8 @@ class History:
             ) from None
 
     def to_json(self, path: str | Path) -> None:
-        """Write the history as JSON to ``path``."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Write the history as JSON to ``path`` (atomically, never through a link: ``io.files.write_atomic``)."""
+        write_atomic(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode("utf-8"))
 
     @classmethod
     def from_json(cls, path: str | Path) -> History:
