@@ -28,11 +28,19 @@ import torch
 from qiskit_natural_qnn.decode import classes_from_logits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
-from qiskit_natural_qnn.network import NaturalQNN
-from qiskit_natural_qnn.randomness import counter_uniform, seed_words
+from qiskit_natural_qnn.limits import check_bytes
+from qiskit_natural_qnn.network import NaturalQNN, input_tensor, sampling_bytes
+from qiskit_natural_qnn.randomness import (
+    COUNTER_STOP,
+    check_counter,
+    check_image_ids,
+    check_seed,
+    counter_uniform,
+    seed_words,
+)
 from qiskit_natural_qnn.view import ArrayLike
 
-__all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "evaluate"]
+__all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "predict_bytes", "evaluate"]
 
 
 class Prediction(NamedTuple):
@@ -137,58 +145,47 @@ def check_real_dtype(values: Any, what: str) -> None:
         )
 
 
-def _as_images(model: NaturalQNN, images: ArrayLike) -> np.ndarray | torch.Tensor:
-    """``images`` as a 2-D array or tensor of width ``n_inputs`` with at least one row."""
-    if not isinstance(images, torch.Tensor):
-        try:
-            images = np.asarray(images)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"images must be a numeric array of shape (n, {model.n_inputs}), got {type(images).__name__}"
-            ) from None
-    check_real_dtype(images, "images")
-    if images.ndim != 2 or images.shape[1] != model.n_inputs:
+def _as_images(model: NaturalQNN, images: ArrayLike) -> torch.Tensor:
+    """``images`` as a 2-D tensor of width ``n_inputs`` with at least one row (:func:`~.network.input_tensor`)."""
+    x = input_tensor(images, what="images")
+    if x.ndim != 2 or x.shape[1] != model.n_inputs:
         raise InputError(
-            f"images must have shape (n, {model.n_inputs}), got {tuple(images.shape)}; "
+            f"images must have shape (n, {model.n_inputs}), got {tuple(x.shape)}; "
             f"flatten each image to {model.n_inputs} values"
         )
-    if images.shape[0] == 0:
-        raise InputError(f"no images: got shape {tuple(images.shape)}; pass at least one image")
-    return images
+    if x.shape[0] == 0:
+        raise InputError(f"no images: got shape {tuple(x.shape)}; pass at least one image")
+    return x
 
 
 def _seed_stream(model: NaturalQNN, seed: Any, device: torch.device) -> tuple[int | None, torch.Generator | None]:
     """``(counter seed, None)`` for an int or NumPy seed, ``(None, generator)`` for a stream."""
+    seed = check_seed(seed, none=True, numpy_generator=True, torch_generator=True)
     if isinstance(seed, torch.Generator):
         return None, seed
     if seed is None:
         return None, model.generator(device)
-    if isinstance(seed, np.random.Generator) or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        lo, hi = seed_words(seed if isinstance(seed, np.random.Generator) else int(seed))  # draws once from a generator
-        return lo | (hi << 32), None
-    raise ConfigurationError(
-        f"seed must be an int, a numpy.random.Generator, a torch.Generator or None, got {type(seed).__name__}; "
-        "pass e.g. seed=0"
-    )
+    lo, hi = seed_words(seed)  # draws once from a NumPy generator
+    return lo | (hi << 32), None
 
 
-def _check_image_ids(image_ids: ArrayLike, n: int) -> torch.Tensor:
-    """``image_ids`` as an int64 tensor ``(n,)`` of non-negative integers."""
-    if isinstance(image_ids, torch.Tensor):
-        image_ids = image_ids.detach().cpu().numpy()
-    try:
-        ids = np.asarray(image_ids)
-    except (TypeError, ValueError):
-        ids = np.asarray([object()])  # reported below as a non-integer array
-    if ids.ndim != 1 or ids.shape[0] != n or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-        raise InputError(
-            f"image_ids must be a 1-D integer array with one id per image, shape ({n},), got dtype "
-            f"{ids.dtype} and shape {ids.shape}; pass e.g. image_ids=np.arange({n})"
-        )
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) > np.iinfo(np.int64).max):
-        bad = ids[(ids < 0) | (ids > np.iinfo(np.int64).max)][0]
-        raise InputError(f"image_ids must lie in [0, 2**63), found {int(bad)}; use each image's dataset index")
-    return torch.as_tensor(ids.astype(np.int64))
+def predict_bytes(
+    model: NaturalQNN, *, n_images: int, shots: int, batch_size: int = 1024, return_hidden: bool = False
+) -> int:
+    """An estimate of the bytes :func:`predict` holds: one batch's passes plus the results.
+
+    The batch is :func:`~qiskit_natural_qnn.network.sampling_bytes` of ``min(batch_size, n_images)``
+    images times ``shots``; the results are the per-pass classes (int64, twice while they are
+    gathered) and, with ``return_hidden``, every hidden activation (int8, twice).
+
+    Example:
+        >>> net = NaturalQNN(layer_sizes=[784, 16, 16, 10], seed=0)
+        >>> predict_bytes(net, n_images=10_000, shots=15)  # 1,024 images' passes, then 150,000 classes
+        16776960
+    """
+    n, shots = int(n_images), int(shots)
+    results = n * shots * 16 + (2 * n * shots * sum(model.hidden_sizes) if return_hidden else 0)
+    return sampling_bytes(model, rows=min(int(batch_size), n), shots=shots) + results
 
 
 def predict(
@@ -201,6 +198,7 @@ def predict(
     return_hidden: bool = False,
     image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
+    max_bytes: int | None = None,
 ) -> Prediction:
     """Classify each image ``shots`` times with independent stochastic passes, then vote.
 
@@ -223,25 +221,30 @@ def predict(
         model: the network.
         images: array or tensor ``(n, n_inputs)``.
         shots: passes per image ``S`` (``>= 1``).
-        seed: an int or NumPy generator (counter-based, batch-invariant); a :class:`torch.Generator`
-            (used as is); or None (the network's own stream).
+        seed: an int in ``[0, 2**64)`` or NumPy generator (counter-based, batch-invariant); a
+            :class:`torch.Generator` (used as is); or None (the network's own stream).
         batch_size: images per batch (``>= 1``); with an int or NumPy seed it changes nothing but memory.
         return_hidden: also return every hidden layer's sampled activations (``int8``, memory
             ``n * S * width`` bytes per layer).
-        image_ids: with a counter seed, one non-negative integer id per image (default
+        image_ids: with a counter seed, one integer id in ``[0, 2**64)`` per image (default
             ``0, 1, ..., n - 1``).
-        shot_offset: with a counter seed, the index of the first shot: ``shots=5, shot_offset=10``
-            draws shots 10-14, so a run can be extended with more shots without repeating any.
+        shot_offset: with a counter seed, the index of the first shot, in ``[0, 2**64 - shots]``:
+            ``shots=5, shot_offset=10`` draws shots 10-14, so a run can be extended with more shots
+            without repeating any (shot indexes are 64-bit: distinct shots get distinct draws).
+        max_bytes: the most memory the call may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
+            estimated by :func:`predict_bytes` before anything is drawn).
 
     Returns:
         The :class:`Prediction`.
 
     Raises:
         ConfigurationError: ``shots`` or ``batch_size`` not an int ``>= 1``, ``shot_offset`` not an int
-            ``>= 0``, a seed of another type, or ``image_ids`` / ``shot_offset`` given without an int or
-            NumPy seed.
+            in ``[0, 2**64 - shots]``, a seed of another type or outside ``[0, 2**64)``, ``image_ids`` /
+            ``shot_offset`` given without an int or NumPy seed, or more memory than ``max_bytes``.
         InputError: images of the wrong shape or dtype, empty, or not finite; weights not finite;
-            pre-activations that overflow to NaN; ``image_ids`` not one non-negative integer per image.
+            pre-activations that overflow to NaN, or a ``linear`` stretch's angle beyond
+            :data:`~qiskit_natural_qnn.neurons.MAX_ANGLE`; ``image_ids`` not one integer in
+            ``[0, 2**64)`` per image.
 
     Example:
         >>> net = NaturalQNN(layer_sizes=[4, 8, 3], a=0.5, seed=0)
@@ -256,18 +259,24 @@ def predict(
     """
     shots = _check_positive_int("shots", shots, "shots=15")
     batch_size = _check_positive_int("batch_size", batch_size, "batch_size=1024")
-    if isinstance(shot_offset, bool) or not isinstance(shot_offset, (int, np.integer)) or shot_offset < 0:
-        raise ConfigurationError(f"shot_offset must be an int >= 0, got {shot_offset!r}; pass e.g. shot_offset=0")
-    images = _as_images(model, images)
-    n = images.shape[0]
-    device = model.weights()[0].device
-    counter_seed, gen = _seed_stream(model, seed, device)
-    if counter_seed is None and (image_ids is not None or shot_offset != 0):
+    shot_offset = check_counter(shot_offset, name="shot_offset", stop=COUNTER_STOP - shots + 1)
+    seed = check_seed(seed, none=True, numpy_generator=True, torch_generator=True)
+    if (seed is None or isinstance(seed, torch.Generator)) and (image_ids is not None or shot_offset != 0):
         raise ConfigurationError(
             "image_ids and shot_offset select counter-based draws, which need seed to be an int or a "
             f"numpy.random.Generator, got {'None' if seed is None else type(seed).__name__}; pass e.g. seed=0"
         )
-    ids = _check_image_ids(image_ids, n) if image_ids is not None else torch.arange(n, dtype=torch.int64)
+    images = _as_images(model, images)
+    n = images.shape[0]
+    ids = check_image_ids(image_ids, n) if image_ids is not None else np.arange(n, dtype=np.uint64)
+    check_bytes(
+        predict_bytes(model, n_images=n, shots=shots, batch_size=batch_size, return_hidden=return_hidden),
+        what=f"predict of {n} images with shots={shots}",
+        max_bytes=max_bytes,
+        fix="lower shots, batch_size or the number of images per call",
+    )
+    device = model.weights()[0].device
+    counter_seed, gen = _seed_stream(model, seed, device)
     classes: list[torch.Tensor] = []
     hidden: list[list[torch.Tensor]] = [[] for _ in model.hidden_sizes] if return_hidden else []
     for start in range(0, n, batch_size):
@@ -275,7 +284,7 @@ def predict(
         if counter_seed is None:
             fp = model.sample(batch, shots=shots, seed=gen)
         else:
-            fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], int(shot_offset))
+            fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], shot_offset)
         fp.check_finite()
         classes.append(classes_from_logits(fp.logits).T.cpu())  # (b, S); ties -> smallest class index
         if return_hidden:
@@ -289,7 +298,7 @@ def predict(
 
 @torch.no_grad()
 def _sample_counter(
-    model: NaturalQNN, batch: ArrayLike, shots: int, seed: int, ids: torch.Tensor, shot_offset: int
+    model: NaturalQNN, batch: ArrayLike, shots: int, seed: int, ids: np.ndarray, shot_offset: int
 ) -> ForwardPass:
     """``shots`` passes per row of ``batch`` with counter-based uniforms keyed by ``ids``."""
     x = model.check_input(batch)
@@ -339,6 +348,7 @@ def evaluate(
     batch_size: int = 1024,
     image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
+    max_bytes: int | None = None,
 ) -> Evaluation:
     """Single-shot and majority-vote error of ``model`` on labelled images.
 
@@ -352,12 +362,14 @@ def evaluate(
         batch_size: images per batch, as in :func:`predict`.
         image_ids: one id per image for counter-based draws, as in :func:`predict`.
         shot_offset: the first shot's index for counter-based draws, as in :func:`predict`.
+        max_bytes: the memory limit, as in :func:`predict`.
 
     Returns:
         The :class:`Evaluation`.
 
     Raises:
-        ConfigurationError: bad ``shots``, ``batch_size``, ``seed`` or ``shot_offset``.
+        ConfigurationError: bad ``shots``, ``batch_size``, ``seed`` or ``shot_offset``, or more memory
+            than ``max_bytes``.
         InputError: empty data, mismatched labels, labels outside ``[0, n_outputs)``, or bad
             ``image_ids``.
 
@@ -371,7 +383,14 @@ def evaluate(
     images = _as_images(model, images)
     labels = check_labels(labels, images.shape[0], model.n_outputs)
     pred = predict(
-        model, images, shots=shots, seed=seed, batch_size=batch_size, image_ids=image_ids, shot_offset=shot_offset
+        model,
+        images,
+        shots=shots,
+        seed=seed,
+        batch_size=batch_size,
+        image_ids=image_ids,
+        shot_offset=shot_offset,
+        max_bytes=max_bytes,
     )
     single = float((pred.shot_classes != labels[:, None]).mean())
     vote = float((pred.majority != labels).mean())

@@ -28,12 +28,27 @@ from torch import nn
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
+from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
-from qiskit_natural_qnn.randomness import UniformSource, make_generator
+from qiskit_natural_qnn.randomness import UniformSource, check_seed, make_generator
 from qiskit_natural_qnn.schedule import LayerSchedule
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 
-__all__ = ["QuantizationSpec", "NaturalQNN", "validate_layer_sizes"]
+__all__ = [
+    "PARAMETER_DTYPES",
+    "QuantizationSpec",
+    "NaturalQNN",
+    "input_tensor",
+    "parameter_bytes",
+    "sampling_bytes",
+    "validate_layer_sizes",
+]
+
+#: The parameter dtypes a network accepts (the fast path samples in the parameters' dtype).
+PARAMETER_DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+#: NumPy float dtypes that become tensors as they are; any other real dtype goes through float64.
+_TORCH_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,98 @@ def validate_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def input_tensor(x: Any, *, what: str = "inputs") -> torch.Tensor:
+    """``x`` as a dense tensor of real numbers: the one input converter of the library.
+
+    Every input reaches the network through here (:meth:`NaturalQNN.check_input`, hence ``fit``,
+    ``predict``, ``sample``, the circuits and the sampler runs): arrays of any real dtype and byte
+    order, nested sequences and tensors. A float16/32/64 NumPy array becomes a tensor of its own
+    dtype (other real dtypes go through float64), in native byte order; shape, width and finiteness
+    are checked by the caller.
+
+    Args:
+        x: an array, a nested sequence of numbers or a tensor.
+        what: how messages name ``x`` (``"inputs"``, ``"images"``, ``"train images"``).
+
+    Returns:
+        A strided (dense) tensor with a real dtype, on ``x``'s device for a tensor, else on the CPU.
+
+    Raises:
+        InputError: not numbers; booleans, complex numbers, strings or dates; a sparse, quantized or
+            nested tensor; or a tensor on the ``meta`` device (a shape without data).
+
+    Example:
+        >>> input_tensor(np.ones((1, 2), dtype=">f4")).dtype  # big-endian float32
+        torch.float32
+        >>> input_tensor(torch.ones(2, 2).to_sparse())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.InputError: inputs must be a dense tensor, got a torch.sparse_coo tensor; ...
+    """
+    if isinstance(x, torch.Tensor):
+        if x.is_nested:
+            raise InputError(
+                f"{what} must be a dense tensor, got a nested tensor; pass one tensor of shape (batch, n_inputs)"
+            )
+        if x.layout != torch.strided:
+            raise InputError(f"{what} must be a dense tensor, got a {x.layout} tensor; pass x.to_dense()")
+        if x.is_quantized:
+            raise InputError(f"{what} must be real numbers, got a quantized tensor ({x.dtype}); pass x.dequantize()")
+        if x.is_meta:
+            raise InputError(
+                f"{what} must hold numbers, got a tensor on the meta device (a shape without data); pass a cpu or "
+                "cuda tensor"
+            )
+        if x.dtype == torch.bool or x.is_complex():
+            raise InputError(
+                f"{what} must be real numbers, got dtype {x.dtype}; pass a float array (e.g. pixels in [0, 1])"
+            )
+        return x
+    try:
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "bcUSVmM" and arr.dtype.newbyteorder("=") not in _TORCH_FLOATS:
+            arr = np.asarray(arr, dtype=np.float64)  # NumPy would turn the refused kinds into numbers silently
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be numeric arrays, got {type(x).__name__}; pass a float array") from None
+    if arr.dtype.kind in "bcUSVmM":
+        raise InputError(
+            f"{what} must be real numbers, got dtype {arr.dtype}; pass a float array (e.g. pixels in [0, 1])"
+        )
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # torch reads native byte order only
+    return torch.from_numpy(arr) if arr.flags.writeable else torch.tensor(arr)
+
+
+def parameter_bytes(layer_sizes: Sequence[int], *, bias: bool = False, dtype: torch.dtype = torch.float32) -> int:
+    """The bytes of a network's weights (and biases) in ``dtype``.
+
+    Example:
+        >>> parameter_bytes([784, 512, 10])  # (784 * 512 + 512 * 10) float32 numbers
+        1626112
+    """
+    sizes = [int(s) for s in layer_sizes]
+    count = sum(i * o + (o if bias else 0) for i, o in zip(sizes[:-1], sizes[1:]))
+    return count * torch.empty((), dtype=dtype).element_size()
+
+
+def sampling_bytes(model: NaturalQNN, *, rows: int, shots: int = 1) -> int:
+    """An estimate of the bytes the fast path holds to draw ``shots`` passes of ``rows`` inputs at once.
+
+    Per pass: every hidden layer's pre-activations and activations (kept in the
+    :class:`~qiskit_natural_qnn.fastpath.ForwardPass`), the widest layer's uniforms, probabilities and
+    the int64 words of the counter-based hash, and the logits.
+
+    Example:
+        >>> net = NaturalQNN(layer_sizes=[784, 16, 16, 10], seed=0)
+        >>> sampling_bytes(net, rows=1000, shots=15)
+        14040000
+    """
+    item = model.weights()[0].element_size()
+    widths = model.hidden_sizes
+    per_pass = 2 * item * sum(widths) + (2 * item + 4 * 8) * max(widths) + item * model.n_outputs
+    return int(rows) * int(shots) * per_pass
+
+
 class NaturalQNN(nn.Module):
     """A binarized MLP whose hidden neurons are qubits (Barney, Lakhdar-Hamina, Galitski 2025).
 
@@ -144,12 +251,18 @@ class NaturalQNN(nn.Module):
             unit-scale straight-through estimator) or ``"expected"`` (the derivative of the neuron's
             expected activation). Part of :attr:`spec`; it changes gradients only, sampling is the
             same either way.
-        seed: seeds the Kaiming-normal initialisation and the sampling stream of ``forward``.
-        dtype: parameter dtype.
+        seed: seeds the Kaiming-normal initialisation and the sampling stream of ``forward``: an int
+            in ``[0, 2**64)``, a NumPy generator, or None (fresh entropy).
+        dtype: parameter dtype, one of :data:`PARAMETER_DTYPES` (a ``torch.dtype``, not a string).
+        max_bytes: the most memory the parameters may take (default
+            :data:`~qiskit_natural_qnn.limits.MAX_BYTES`): a larger network is refused before anything
+            is allocated.
 
     Raises:
         ConfigurationError: invalid sizes, ``a``, ``g``, stretch, or unequal hidden widths with
-            ``g < pi/2``; an unknown ``surrogate``, or ``"expected"`` with ``a = 0``.
+            ``g < pi/2``; an unknown ``surrogate``, or ``"expected"`` with ``a = 0``; a ``seed``
+            outside the rule of :func:`~qiskit_natural_qnn.randomness.check_seed`; a ``dtype`` that is
+            not a floating ``torch.dtype``; parameters over ``max_bytes``.
     """
 
     def __init__(
@@ -164,9 +277,16 @@ class NaturalQNN(nn.Module):
         surrogate: str | Surrogate = "hardtanh",
         seed: int | np.random.Generator | None = None,
         dtype: torch.dtype = torch.float32,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__()
         sizes = validate_layer_sizes(layer_sizes)
+        seed = check_seed(seed, none=True, numpy_generator=True)
+        if not isinstance(dtype, torch.dtype) or dtype not in PARAMETER_DTYPES:
+            raise ConfigurationError(
+                f"dtype must be a floating torch.dtype ({', '.join(map(str, PARAMETER_DTYPES))}), got {dtype!r}; "
+                "pass e.g. dtype=torch.float64"
+            )
         self._spec = QuantizationSpec(
             a=a,
             stretch=stretch,
@@ -175,6 +295,12 @@ class NaturalQNN(nn.Module):
             surrogate=get_surrogate(surrogate),
         )
         self._check_widths(sizes, self._spec)
+        check_bytes(
+            parameter_bytes(sizes, bias=bool(bias), dtype=dtype),
+            what=f"a network of layer sizes {list(sizes)} in {dtype}",
+            max_bytes=max_bytes,
+            fix="use narrower layers",
+        )
         self.layer_sizes: tuple[int, ...] = sizes
         self.bias = bool(bias)
         rng = np.random.default_rng(seed)
@@ -276,32 +402,27 @@ class NaturalQNN(nn.Module):
         return self._generators[key]
 
     def reseed(self, seed: int | np.random.Generator | None) -> None:
-        """Restart the network's sampling stream from ``seed``."""
-        rng = np.random.default_rng(seed)
+        """Restart the network's sampling stream from ``seed`` (an int in ``[0, 2**64)``, a NumPy generator or None).
+
+        Raises:
+            ConfigurationError: a seed outside the rule of :func:`~qiskit_natural_qnn.randomness.check_seed`.
+        """
+        rng = np.random.default_rng(check_seed(seed, none=True, numpy_generator=True))
         self._sampling_seed = int(rng.integers(0, 2**63 - 1))
         self._generators.clear()
 
     def check_input(self, x: Any) -> torch.Tensor:
         """Return ``x`` as a floating tensor of shape ``(*batch, n_inputs)`` on the parameters' device.
 
+        Converted by :func:`input_tensor` (any real dtype and byte order; dense tensors only), then
+        rounded to the parameters' dtype.
+
         Raises:
-            InputError: wrong trailing width, empty batch, non-numeric or non-finite values.
+            InputError: wrong trailing width, empty batch, non-numeric or non-finite values, or a
+                tensor that :func:`input_tensor` refuses (sparse, quantized, nested, meta).
         """
         ref = self.weights()[0]
-        if not isinstance(x, torch.Tensor):
-            try:
-                arr = np.asarray(x)
-                if arr.dtype.kind not in "bcUSVmM":  # NumPy would turn these into numbers silently
-                    arr = np.asarray(arr, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"inputs must be numeric arrays of shape (batch, {self.n_inputs}), got {type(x).__name__}"
-                ) from None
-            if arr.dtype.kind in "bcUSVmM":
-                raise InputError(f"inputs must be real numbers, got dtype {arr.dtype}; pass a float array")
-            x = torch.as_tensor(arr)
-        if x.dtype == torch.bool or x.is_complex():
-            raise InputError(f"inputs must be real numbers, got dtype {x.dtype}; pass a float array")
+        x = input_tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.n_inputs:
             raise InputError(
                 f"inputs must have shape (batch, {self.n_inputs}), got {tuple(x.shape)}; "
@@ -363,24 +484,36 @@ class NaturalQNN(nn.Module):
         *,
         shots: int = 1,
         seed: int | np.random.Generator | None | torch.Generator = None,
+        max_bytes: int | None = None,
     ) -> ForwardPass:
         """Draw ``shots`` independent forward passes per input, without gradients.
 
         Args:
             x: inputs of shape ``(batch, n_inputs)``.
             shots: passes per input (``>= 1``).
-            seed: an int / NumPy generator / torch generator, or None for the network's own stream.
+            seed: an int in ``[0, 2**64)`` / NumPy generator / torch generator, or None for the
+                network's own stream.
+            max_bytes: the most memory the passes may take (default
+                :data:`~qiskit_natural_qnn.limits.MAX_BYTES`, estimated by :func:`sampling_bytes`).
 
         Returns:
             A :class:`ForwardPass` whose tensors have shape ``(shots, batch, ...)``.
 
         Raises:
-            ConfigurationError: ``shots < 1``.
+            ConfigurationError: ``shots < 1``, a bad seed, or more memory than ``max_bytes``.
             InputError: bad inputs, or pre-activations that overflow to inf or NaN.
         """
         if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
             raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
+        seed = check_seed(seed, none=True, numpy_generator=True, torch_generator=True)
         x = self.check_input(x)
+        rows = x[..., 0].numel()
+        check_bytes(
+            sampling_bytes(self, rows=rows, shots=int(shots)),
+            what=f"sample of {rows} inputs with shots={int(shots)}",
+            max_bytes=max_bytes,
+            fix="lower shots or sample fewer inputs at a time",
+        )
         self.check_weights()
         if isinstance(seed, torch.Generator):
             gen = seed

@@ -24,6 +24,12 @@ Conventions fixed here, once:
 * ``sgn(0) = -1`` (the deterministic classical network sends a zero pre-activation to ``-1``).
 * Angles are real numbers, not reduced modulo :math:`2\pi`; ``phi`` and ``phi + 2*pi`` are the same
   state up to a global phase and give the same probabilities.
+* Angles are bounded: the ``linear`` stretch, the only unbounded one, refuses a pre-activation whose
+  rotation :math:`\frac{\pi}{2}|z/a|` exceeds :data:`MAX_ANGLE` (``2**24 * pi``, where float32 can no
+  longer tell one turn from the next) with :class:`~qiskit_natural_qnn.exceptions.InputError`. Every
+  execution asks :class:`Stretch` for its angles (the fast path, the circuits' angle functions, the
+  exact enumeration), so all of them refuse the same inputs instead of each sampling its own
+  rounding noise.
 
 Example:
     >>> import numpy as np
@@ -44,9 +50,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 
 __all__ = [
+    "MAX_ANGLE",
     "STRETCH_KINDS",
     "WEAK_UPDATES",
     "Stretch",
@@ -70,6 +77,15 @@ WEAK_UPDATES: tuple[str, ...] = ("circuit", "authors_arcsin")
 
 _HALF_PI = math.pi / 2
 
+#: The largest rotation angle (radians) a neuron is given: ``2**24 * pi``. At this size consecutive
+#: float32 numbers are 4 rad apart, so ``sin`` of the angle is rounding noise and two executions (the
+#: fast path in the network's dtype, a circuit's float64 angle) would sample unrelated laws. Only the
+#: ``linear`` stretch reaches it (:math:`|z/a| > 2^{25}`); it refuses such pre-activations.
+MAX_ANGLE = 2.0**24 * math.pi
+
+#: The largest :math:`|f_a(z)|` whose rotation :math:`\frac{\pi}{2}|f_a(z)|` stays within :data:`MAX_ANGLE`.
+_MAX_STRETCHED = 2.0**25
+
 #: The smallest non-zero stretch: below it ``z / a`` and ``2 / a`` overflow float32, and ``0 * inf``
 #: would make the outcome probability NaN (a silently wrong neuron).
 MIN_STRETCH = 1e-30
@@ -82,6 +98,26 @@ def _xp(x: Any) -> Any:
 
 def _as_array(x: Any) -> Any:
     return x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+
+
+def _check_angles(f: Any, a: float) -> None:
+    """Refuse stretched values :math:`f = z/a` whose rotation exceeds :data:`MAX_ANGLE` (finite ones only).
+
+    Non-finite values are an overflow of ``W x``, which the callers' finiteness checks report as such.
+    """
+    if isinstance(f, torch.Tensor):
+        worst = float(f.detach().abs().amax()) if f.numel() else 0.0  # NaN if any is NaN: left to the callers
+    else:
+        f = np.asarray(f)
+        worst = float(np.abs(f).max()) if f.size else 0.0
+    if not _MAX_STRETCHED < worst < math.inf:
+        return
+    raise InputError(
+        f"a pre-activation |z| = {worst * a:.6g} gives the linear stretch's neuron the rotation "
+        f"pi/2 * |z|/a = {worst * _HALF_PI:.6g} rad, beyond MAX_ANGLE = 2**24 * pi ({MAX_ANGLE:.6g} rad), where "
+        "float32 cannot tell one turn from the next; scale the inputs (e.g. pixels to [0, 1]), shrink the "
+        "weights, or use a larger stretch a"
+    )
 
 
 def _check_finite_nonneg(name: str, value: float, fix: str) -> float:
@@ -108,7 +144,8 @@ class Stretch:
 
     ``a = 0`` means ``sgn`` whatever ``kind`` says (the classical limit). ``kind="sgn"`` ignores ``a``.
     ``linear`` is never saturated: its angle :math:`\frac{\pi}{2}(1 - z/a)` is affine in ``z`` and its
-    outcome probability :math:`(1 + \sin(\pi z / 2a))/2` is periodic in ``z``.
+    outcome probability :math:`(1 + \sin(\pi z / 2a))/2` is periodic in ``z``; it refuses
+    pre-activations whose rotation :math:`\frac{\pi}{2}|z/a|` exceeds :data:`MAX_ANGLE`.
 
     Args:
         a: the stretch, finite and ``>= 0``.
@@ -154,7 +191,12 @@ class Stretch:
         return "sgn" if self.is_deterministic else self.kind
 
     def __call__(self, z: Any) -> Any:
-        """Evaluate :math:`f_a(z)` elementwise (``sgn(0) = -1``)."""
+        r"""Evaluate :math:`f_a(z)` elementwise (``sgn(0) = -1``).
+
+        Raises:
+            InputError: ``linear`` only: a finite ``z`` whose rotation :math:`\frac{\pi}{2}|z/a|` exceeds
+                :data:`MAX_ANGLE`.
+        """
         z = _as_array(z)
         kind = self.effective_kind
         if kind == "sgn":
@@ -165,7 +207,9 @@ class Stretch:
             return _xp(z).tanh(z / self.a)
         if kind == "hardtanh":
             return _xp(z).clip(z / self.a, -1.0, 1.0)
-        return z / self.a
+        f = z / self.a
+        _check_angles(f, self.a)
+        return f
 
     def theta(self, z: Any) -> Any:
         r"""The RY angle of a fresh neuron qubit, :math:`\theta = \frac{\pi}{2}(1 - f_a(z))`."""

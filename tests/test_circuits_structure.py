@@ -372,3 +372,32 @@ def test_draw_mpl_saves_png(tmp_path) -> None:
         fig.savefig(path)
         plt.close(fig)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_circuit_angles_refuse_what_the_fast_path_refuses() -> None:
+    """Huge weights into layer 2: some bit pattern's rotation is beyond MAX_ANGLE, so the dynamic circuit
+    (linear or lookup) that holds every pattern is refused; a W x that overflows float64 is refused with the
+    fast path's message."""
+    from qiskit_natural_qnn.circuits.angles import input_angles, linear_feedforward, lookup_angles
+    from qiskit_natural_qnn.inference import predict
+
+    net = NaturalQNN(layer_sizes=[2, 2, 2, 2], a=1.0, stretch="linear", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        net.layers[1].weight.copy_(torch.tensor([[1e8, 1e8], [0.5, -0.5]], dtype=torch.float64))
+    for build in (
+        lambda: linear_feedforward(net, layer=2),
+        lambda: lookup_angles(net, layer=2),
+        lambda: dynamic_circuit(net),
+    ):
+        with pytest.raises(InputError, match=r"beyond MAX_ANGLE = 2\*\*24 \* pi"):
+            build()
+    with torch.no_grad():
+        net.layers[1].weight.copy_(torch.tensor([[1e7, -1e7], [0.5, -0.5]], dtype=torch.float64))
+    assert linear_feedforward(net, layer=2).per_bit.shape == (2, 2)  # |z| <= 2e7: pi/2 * 2e7 < 2**24 pi
+    tanh = NaturalQNN(layer_sizes=[2, 2, 2], a=0.5, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        tanh.layers[0].weight.fill_(1e308)
+    overflow = r"pre-activations of hidden layer 1 are not finite: W x overflowed torch\.float64"
+    for run in (lambda: input_angles(tanh, [[10.0, 10.0]]), lambda: predict(tanh, [[10.0, 10.0]], shots=2, seed=0)):
+        with pytest.raises(InputError, match=overflow):
+            run()

@@ -190,7 +190,10 @@ def test_input_and_setting_errors_are_exact():
         predict_on_sampler(net, np.zeros((2, 5)), sampler=AerSampler(), shots=2)
     with pytest.raises(ConfigurationError, match=r"^sampler must be a qiskit BaseSamplerV2, got str; pass e.g. "):
         predict_on_sampler(net, np.zeros((2, 6)), sampler="aer", shots=2)
-    with pytest.raises(ConfigurationError, match=r"^seed must be >= 0, got -1; pass e.g. seed=0$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^seed must be an int in \[0, 2\*\*64\) \(seeds are 64-bit\), got -1; pass e.g. seed=0$",
+    ):
         predict_on_sampler(net, np.zeros((2, 6)), sampler=AerSampler(), shots=2, seed=-1)
     with pytest.raises(
         ConfigurationError,
@@ -198,6 +201,75 @@ def test_input_and_setting_errors_are_exact():
         r"statevector, fake_NAME, ibm:NAME, ionq:NAME",
     ):
         make_sampler("braket:x")
+    x = np.zeros((2, 6))
+    with pytest.raises(
+        ConfigurationError, match=r"^record must be None, a RunRecord or a path to a JSON file, got int"
+    ):
+        predict_on_sampler(net, x, sampler=AerSampler(), shots=2, record=123)
+    with pytest.raises(ConfigurationError, match=r"^max_sets_per_job must be None or an int >= 1, got 'x'; pass e"):
+        predict_on_sampler(net, x, sampler=AerSampler(), shots=2, max_sets_per_job="x")
+    for mode in ("auto", "layerwise", "dynamic"):
+        with pytest.raises(ConfigurationError, match=r"^pass_manager must be None or have a run\(circuits\) method"):
+            predict_on_sampler(net, x, sampler=AerSampler(), shots=2, mode=mode, pass_manager="x")
+    for level in (9, -1, 1.0, True, "1"):
+        with pytest.raises(ConfigurationError, match=r"^optimization_level must be 0, 1, 2 or 3, got "):
+            make_sampler("fake_perth", optimization_level=level)
+    with pytest.raises(ConfigurationError, match=r"^shots must be an int >= 1, got 0"):
+        make_sampler("aer", shots=0)
+
+
+def test_auto_chooses_only_a_dynamic_circuit_that_fits_the_device():
+    """fake_manila has 5 qubits; the 3-3 linear network's dynamic circuit needs 6: auto runs layer by layer."""
+    import dataclasses
+
+    from qiskit_natural_qnn.execution.auto import dynamic_qubits
+    from qiskit_natural_qnn.transpile.targets import PROFILES
+
+    net = NaturalQNN(layer_sizes=[4, 3, 3, 2], a=1.0, stretch="linear", seed=0)
+    assert dynamic_qubits(net) == 6
+    five, six = (dataclasses.replace(PROFILES["ibm"], name="five", num_qubits=n) for n in (5, 6))
+    choice = choose_mode(net, five)
+    assert choice.mode == "layerwise"
+    assert choice.reason.startswith("the dynamic circuit needs 6 qubits, five has 5; ")
+    assert choose_mode(net, six).mode == "dynamic"
+    with pytest.raises(TargetCapabilityError, match=r"^mode 'dynamic': the dynamic circuit needs 6 qubits, five has 5"):
+        choose_mode(net, five, mode="dynamic")
+    pytest.importorskip("qiskit_ibm_runtime", reason="the [ibm] extra (fake devices) is not installed")
+    pred = predict_on_sampler(net, np.full((1, 4), 0.5), sampler=make_sampler("fake_manila"), shots=4, seed=0)
+    assert pred.mode == "layerwise" and pred.shot_classes.shape == (1, 4)
+
+
+def test_huge_preactivations_are_refused_by_every_execution_and_moderate_ones_agree():
+    """The issue's case: inputs near 1e307 gave P(+1) = 0.975 on the fast path and 0.155 on Aer. Now every
+    execution refuses them; an angle of about 2e4 rad gives one law everywhere: 4,000 passes on the fast path
+    and on Aer (layer by layer) within 4.5 sigma of the exact P(+1) = (1 + sin(0.7 pi)) / 2 = 0.905."""
+    from qiskit_natural_qnn.circuits.angles import input_angles
+    from qiskit_natural_qnn.exact import exact_distribution
+
+    net = NaturalQNN(layer_sizes=[2, 1, 2], a=1.0, stretch="linear", seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+    huge = np.array([[1e307, 1e307]])
+    refused = r"beyond MAX_ANGLE = 2\*\*24 \* pi"
+    runs = [
+        lambda: predict(net, huge, shots=5, seed=0),
+        lambda: net.sample(huge, shots=5, seed=0),
+        lambda: exact_distribution(net, huge[0]),
+        lambda: input_angles(net, huge),
+        lambda: predict_on_sampler(net, huge, sampler=AerSampler(), shots=5, mode="layerwise", seed=0),
+        lambda: predict_on_sampler(net, huge, sampler=AerSampler(), shots=5, mode="dynamic", seed=0),
+    ]
+    for run in runs:
+        with pytest.raises(InputError, match=refused):
+            run()
+    x = np.array([[12345.4, 0.0]])  # angle pi/2 * 12345.4 = 6172.7 pi
+    p = (1 + math.sin(0.7 * math.pi)) / 2
+    assert exact_distribution(net, x[0])[((0,),)] == pytest.approx(p, abs=1e-9)
+    fast = float((predict(net, np.repeat(x, 400, axis=0), shots=10, seed=1, return_hidden=True).hidden[0] == 1).mean())
+    aer = predict_on_sampler(net, x, sampler=AerSampler(), shots=4000, mode="layerwise", seed=2)
+    on_aer = float((aer.hidden[0] == 1).mean())
+    for freq in (fast, on_aer):
+        assert abs(freq - p) < 4.5 * math.sqrt(p * (1 - p) / 4000)
 
 
 def test_aer_samplers_run_wide_layers_with_matrix_product_state():

@@ -3,13 +3,23 @@
 Each test states an oracle: which inputs are valid, what a valid input must give, and which typed
 error an invalid one must raise. ``CASES`` counts the fuzzed cases (printed at the end of the module
 with ``pytest -s``; ``--hypothesis-show-statistics`` gives hypothesis' own counts).
+
+The kinds: arrays of any dtype and byte order given to ``predict``, ``sample`` and ``fit``; labels;
+``predict``'s settings; constructor and training settings; register names; seeds, image ids and shot
+offsets everywhere they enter (one rule: ints in ``[0, 2**64)``); huge pre-activations (every
+execution refuses the same inputs or gives the same law); bounded work (sizes refused before
+allocating or submitting exactly when their estimate exceeds the limit); types at the API edge; and
+``mode="auto"`` choosing only circuits that fit the device.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections import Counter
 
+import hypothesis
 import numpy as np
 import pytest
 import torch
@@ -28,7 +38,8 @@ from qiskit_natural_qnn import (
     predict,
 )
 from qiskit_natural_qnn.data import Dataset
-from qiskit_natural_qnn.neurons import STRETCH_KINDS, WEAK_UPDATES
+from qiskit_natural_qnn.exceptions import NaturalQNNError, TargetCapabilityError
+from qiskit_natural_qnn.neurons import MAX_ANGLE, STRETCH_KINDS, WEAK_UPDATES
 
 CASES: Counter = Counter()
 N_IN, N_OUT = 5, 3
@@ -50,7 +61,21 @@ _NETS = {
     "method2": NaturalQNN(layer_sizes=[N_IN, 4, 4, N_OUT], a=0.3, g=0.8, seed=2, dtype=torch.float64),
 }
 
-_DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int32, np.int64, np.uint8, np.bool_, np.complex64]
+_DTYPES = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.bool_,
+    np.complex64,
+    ">f2",  # big-endian arrays: predict accepted them and fit refused them; both convert them now
+    ">f4",
+    ">f8",
+    ">i4",
+]
 
 
 @st.composite
@@ -78,7 +103,7 @@ def _valid_images(x: np.ndarray, model: NaturalQNN, *, two_d: bool = True) -> bo
 def test_predict_and_sample_on_any_array(x, which, as_tensor) -> None:
     CASES["predict/sample arrays"] += 1
     net = _NETS[which]
-    data = torch.from_numpy(x.copy()) if as_tensor and x.dtype != np.uint16 else x
+    data = torch.from_numpy(x.copy()) if as_tensor and x.dtype.isnative else x
     if _valid_images(x, net):
         try:
             pred = predict(net, data, shots=3, seed=0, batch_size=2)
@@ -125,10 +150,14 @@ def test_evaluate_on_any_labels(labels, which) -> None:
             evaluate(net, (images, labels), shots=3, seed=0)
 
 
+#: Integers at the edges of the 64-bit rule for seeds, image ids and shot offsets.
+_EDGE_INTS = [-(2**64), -1, 0, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 3, 2**64 - 1, 2**64, 2**65]
+
 _ANY = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 2**64),
+    st.sampled_from(_EDGE_INTS),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=3),
     st.just([1, 2]),
@@ -142,7 +171,13 @@ _SMALL = st.one_of(st.integers(-3, 40), _ANY.filter(lambda v: not isinstance(v, 
 
 
 @_FUZZ
-@given(shots=_SMALL, batch_size=_SMALL, seed=_ANY, shot_offset=_SMALL, use_ids=st.booleans())
+@given(
+    shots=_SMALL,
+    batch_size=_SMALL,
+    seed=_ANY,
+    shot_offset=st.one_of(_SMALL, st.sampled_from(_EDGE_INTS)),
+    use_ids=st.booleans(),
+)
 def test_predict_settings(shots, batch_size, seed, shot_offset, use_ids) -> None:
     CASES["predict settings"] += 1
     net = _NETS["method1"]
@@ -151,7 +186,7 @@ def test_predict_settings(shots, batch_size, seed, shot_offset, use_ids) -> None
     def is_int(v):
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
-    counter_seed = is_int(seed)
+    counter_seed = is_int(seed) and 0 <= seed < 2**64  # one rule: 64-bit seeds, nothing reduced modulo 2**64
     kwargs = {"shots": shots, "batch_size": batch_size, "seed": seed, "shot_offset": shot_offset}
     if use_ids:
         kwargs["image_ids"] = np.arange(4)
@@ -162,7 +197,7 @@ def test_predict_settings(shots, batch_size, seed, shot_offset, use_ids) -> None
         and batch_size >= 1
         and (counter_seed or seed is None)
         and is_int(shot_offset)
-        and shot_offset >= 0
+        and 0 <= int(shot_offset) <= 2**64 - int(shots)  # shot indexes are 64-bit
         and (counter_seed or (shot_offset == 0 and not use_ids))
     )
     if valid:
@@ -240,7 +275,7 @@ _CONFIG_FIELDS = {
     "eval_shots": st.one_of(st.integers(-1, 20), _ANY),
     "eval_every": st.one_of(st.integers(-1, 3), _ANY),
     "shuffle": st.one_of(st.booleans(), _ANY),
-    "seed": st.one_of(st.integers(-1, 2**64), _ANY),
+    "seed": st.one_of(st.integers(-1, 2**64), st.sampled_from(_EDGE_INTS), _ANY),
     "schedule": st.sampled_from([None, "cosine", "linear", ""]),
 }
 
@@ -268,7 +303,7 @@ def test_train_config(fields) -> None:
         and isinstance(f["shuffle"], (bool, np.bool_))
         and (
             f["seed"] is None
-            or (isinstance(f["seed"], (int, np.integer)) and not isinstance(f["seed"], bool) and f["seed"] >= 0)
+            or (isinstance(f["seed"], (int, np.integer)) and not isinstance(f["seed"], bool) and 0 <= f["seed"] < 2**64)
         )
         and f["schedule"] in (None, "cosine")
     )
@@ -364,6 +399,354 @@ def test_register_decoding_by_any_name(name, as_mapping, as_register) -> None:
             layer_bits(data, reg)
         with pytest.raises(ExecutionError):
             outcome_counts(data, ["h1", reg])
+
+
+# --------------------------------------------------------------------------- seeds, ids and shot offsets
+_SEEDS = st.one_of(
+    st.sampled_from(_EDGE_INTS),
+    st.integers(-(2**66), 2**66),
+    st.integers(0, 2**64 - 1),
+    st.just(np.uint64(2**64 - 1)),
+    st.just(np.int64(-5)),
+    _ANY,
+)
+_SEED_SITES = (
+    "NaturalQNN",
+    "reseed",
+    "predict seed",
+    "shot_offset",
+    "image_ids",
+    "TrainConfig",
+    "SweepPoint",
+    "run seed",
+    "make_generator",
+    "counter_uniform",
+)
+
+
+@_FUZZ
+@given(value=_SEEDS, site=st.sampled_from(_SEED_SITES))
+def test_seeds_image_ids_and_shot_offsets_everywhere(value, site) -> None:
+    """One rule wherever a seed, an image id or a shot offset enters: an int in [0, 2**64) (offsets: up to
+    2**64 - shots) works, anything else is a typed error; never NumPy's error, never a silent modulo."""
+    from qiskit_natural_qnn.execution.samplers import resolve_run_seed
+    from qiskit_natural_qnn.experiments.sweep import SweepPoint
+    from qiskit_natural_qnn.randomness import counter_uniform, make_generator
+
+    CASES["seeds and offsets"] += 1
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    in_range = is_int and 0 <= int(value) < 2**64
+    net, x = _NETS["method1"], np.random.default_rng(0).random((8, N_IN))
+    sites = {
+        "NaturalQNN": (lambda: NaturalQNN(layer_sizes=[3, 2, 2], seed=value), in_range or value is None),
+        "reseed": (lambda: NaturalQNN(layer_sizes=[3, 2, 2], seed=0).reseed(value), in_range or value is None),
+        "predict seed": (lambda: predict(net, x, shots=2, seed=value), in_range or value is None),
+        "shot_offset": (
+            lambda: predict(net, x, shots=3, seed=0, shot_offset=value),
+            is_int and 0 <= value <= 2**64 - 3,
+        ),
+        "image_ids": (lambda: predict(net, x, shots=2, seed=0, image_ids=[value] * 8), in_range),
+        "TrainConfig": (lambda: TrainConfig(seed=value), in_range or value is None),
+        "SweepPoint": (lambda: SweepPoint(a=0.0, seed=value), in_range),
+        "run seed": (lambda: resolve_run_seed(value), in_range or value is None),
+        "make_generator": (lambda: make_generator(value), in_range or value is None),
+        "counter_uniform": (lambda: counter_uniform(seed=value, image_ids=[0]), in_range or value is None),
+    }
+    call, valid = sites[site]
+    hypothesis.event(f"{site}: {'valid' if valid else 'refused'}")
+    if valid:
+        call()
+        if site == "shot_offset" and value >= 2**32:
+            # the counter takes all 64 bits: an offset 2**32 (or 2**63...) above another draws other numbers
+            same_low = predict(net, x, shots=3, seed=0, shot_offset=int(value) % 2**32, return_hidden=True)
+            full = predict(net, x, shots=3, seed=0, shot_offset=value, return_hidden=True)
+            assert not all(np.array_equal(a, b) for a, b in zip(full.hidden, same_low.hidden))
+    else:
+        error = InputError if site == "image_ids" else ConfigurationError
+        with pytest.raises(error):
+            call()
+
+
+# ------------------------------------------------------------------------------- huge pre-activations
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exponent=st.floats(-3, 300),
+    sign=st.sampled_from([1.0, -1.0]),
+    stretch=st.sampled_from(["linear", "linear", "tanh", "hardtanh"]),
+    a=st.sampled_from([0.25, 1.0, 4.0]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    g=st.sampled_from([math.pi / 2, 0.7]),
+)
+def test_huge_preactivations_are_refused_everywhere_or_give_one_law(exponent, sign, stretch, a, dtype, g) -> None:
+    """The fast path, the circuits' angles and the exact enumeration refuse the same pre-activations (a
+    linear stretch's rotation beyond MAX_ANGLE = 2**24 pi) and otherwise give the first layer one law."""
+    from qiskit_natural_qnn.circuits.angles import input_angles, layer_measurement
+    from qiskit_natural_qnn.exact import exact_distribution
+    from qiskit_natural_qnn.schedule import carried_angle
+
+    CASES["huge pre-activations"] += 1
+    if dtype == torch.float32:
+        exponent = min(exponent, 30.0)  # W x stays finite in float32 (its overflow is another, tested error)
+    net = NaturalQNN(layer_sizes=[2, 2, 2, 2], a=a, stretch=stretch, g=g, seed=3, dtype=dtype)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(torch.tensor([[1.0, 0.5], [-0.25, 1.0]]))
+    x = np.array([[sign * 10.0**exponent, 0.3]])
+    z = np.array([[1.0, 0.5], [-0.25, 1.0]]) @ torch.as_tensor(x).to(dtype).double().numpy()[0]
+    rotation = float(np.abs(z).max()) * math.pi / 2 / a
+    hypothesis.assume(abs(rotation / MAX_ANGLE - 1) > 1e-4)  # float32 and float64 round z differently there
+    expected = stretch == "linear" and rotation > MAX_ANGLE
+
+    def refused(run) -> bool:
+        try:
+            run()
+        except InputError as exc:
+            assert "beyond MAX_ANGLE" in str(exc)
+            return True
+        return False
+
+    outcomes = {
+        "fast path": refused(lambda: predict(net, x, shots=2, seed=0)),
+        "circuit angles": refused(lambda: input_angles(net, x)),
+        "exact": refused(lambda: exact_distribution(net, x[0])),
+    }
+    hypothesis.event(f"{stretch}: {'refused' if expected else 'accepted'}")
+    assert set(outcomes.values()) == {expected}, outcomes
+    if expected:
+        return
+    theta = input_angles(net, x)[0]
+    meas = layer_measurement(net, 1)
+    p_circuit = np.asarray(meas.prob_plus(theta))  # a fresh qubit rotated by theta, read by layer 1's measurement
+    zt = net.layers[0](torch.as_tensor(x).to(dtype)).detach()[0]
+    f = net.neuron.stretch(zt)
+    p_fast = (meas.prob_plus(carried_angle(f)) if g < math.pi / 2 else net.neuron.stretch.prob_plus(zt)).double()
+    dist = exact_distribution(net, x[0])
+    p_exact = np.array([sum(p for o, p in dist.items() if o[0][i] == 0) for i in range(2)])
+    eps = torch.finfo(dtype).eps
+    tol = 1e-9 + 16 * (float(np.abs(theta).max()) + 1) * eps
+    np.testing.assert_allclose(p_exact, p_circuit, atol=1e-9 + 16 * float(np.abs(theta).max()) * 2**-52)
+    np.testing.assert_allclose(p_fast.numpy(), p_circuit, atol=tol)
+
+
+# -------------------------------------------------------------------------------------- bounded work
+class _Submitted(Exception):
+    """Raised by :class:`_NoRun` when a job is submitted: the run passed every check made before submission."""
+
+
+def _no_run_sampler():
+    from qiskit.primitives import BaseSamplerV2
+
+    class _NoRun(BaseSamplerV2):
+        def run(self, pubs, *, shots=None):  # noqa: ANN001, ANN201
+            raise _Submitted
+
+    return _NoRun()
+
+
+@_FUZZ
+@given(
+    what=st.sampled_from(["width", "predict shots", "sample shots", "sampler shots", "pairs"]),
+    size=st.one_of(st.integers(1, 3000), st.integers(1, 10**15)),
+    limit=st.integers(2**10, 2**22),
+)
+def test_work_is_bounded_before_allocating_or_submitting(what, size, limit) -> None:
+    """Refused (ConfigurationError, with the figure and the limit) exactly when the estimate exceeds the
+    limit; otherwise it runs (a sampler run reaches submission)."""
+    from qiskit_natural_qnn.circuits import layer_circuit
+    from qiskit_natural_qnn.execution import predict_on_sampler
+    from qiskit_natural_qnn.execution.layerwise import sampler_run_bytes
+    from qiskit_natural_qnn.experiments.noise import identity_pair_instructions, insert_identity_pairs
+    from qiskit_natural_qnn.inference import predict_bytes
+    from qiskit_natural_qnn.network import parameter_bytes, sampling_bytes
+
+    CASES["bounded work"] += 1
+    net, x = _NETS["method1"], np.random.default_rng(0).random((2, N_IN))
+    if what == "width":
+        need, run = (
+            parameter_bytes([N_IN, size, N_OUT]),
+            lambda: NaturalQNN(layer_sizes=[N_IN, size, N_OUT], seed=0, max_bytes=limit),
+        )
+    elif what == "predict shots":
+        need = predict_bytes(net, n_images=2, shots=size)
+        run = lambda: predict(net, x, shots=size, seed=0, max_bytes=limit)  # noqa: E731
+    elif what == "sample shots":
+        need, run = sampling_bytes(net, rows=2, shots=size), lambda: net.sample(x, shots=size, seed=0, max_bytes=limit)
+    elif what == "sampler shots":
+        need = sampler_run_bytes(net, n_images=2, shots=size)
+
+        def run():
+            with pytest.raises(ExecutionError) as info:
+                predict_on_sampler(
+                    net, x, sampler=_no_run_sampler(), shots=size, mode="layerwise", target="aer", max_bytes=limit
+                )
+            assert isinstance(info.value.__cause__, _Submitted)
+
+    else:
+        qc = layer_circuit(net, layer=1).circuit
+        need, limit = identity_pair_instructions(qc, pairs=size), limit // 64
+        run = lambda: insert_identity_pairs(qc, pairs=size, max_instructions=limit)  # noqa: E731
+    hypothesis.event(f"{what}: {'refused' if need > limit else 'ran'}")
+    if need > limit:
+        with pytest.raises(ConfigurationError, match=rf"would hold .*{need}.*over the limit of .*{limit}"):
+            run()
+    else:
+        run()
+
+
+# ------------------------------------------------------------------------------------ API edge types
+class _IdentityPassManager:
+    def run(self, circuits):  # noqa: ANN001, ANN201
+        return circuits
+
+
+@functools.cache
+def _tensor_kinds():
+    base = torch.rand(3, N_IN, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():  # sparse CSR is "beta", quantized tensors "deprecated": still accepted inputs
+        warnings.simplefilter("ignore", UserWarning)
+        return _kinds_of(base)
+
+
+def _kinds_of(base):
+    return {
+        "dense": base,
+        "numpy": base.numpy(),
+        "big-endian f4": base.numpy().astype(">f4"),
+        "big-endian f8": base.numpy().astype(">f8"),
+        "big-endian i4": (base.numpy() * 10).astype(">i4"),
+        "sparse coo": base.to_sparse(),
+        "sparse csr": base.to_sparse_csr(),
+        "meta": base.to("meta"),
+        "quantized": torch.quantize_per_tensor(base, 0.1, 0, torch.quint8),
+    }
+
+
+_KINDS_VALID = {"dense", "numpy", "big-endian f4", "big-endian f8", "big-endian i4"}
+_EDGE_VALUES = st.one_of(
+    _ANY,
+    st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64]),
+    st.sampled_from(
+        [
+            torch.float16,
+            torch.bfloat16,
+            torch.float32,
+            torch.float64,
+            torch.int32,
+            torch.bool,
+            torch.complex64,
+            "float32",
+            np.float32,
+            "model",
+            _IdentityPassManager(),
+            "run.json",
+            object(),
+        ]
+    ),
+)
+
+
+@_FUZZ
+@given(
+    site=st.sampled_from(
+        ["dtype", "record", "max_sets_per_job", "pass_manager", "dynamic_circuit", "optimization_level", "inputs"]
+    ),
+    value=_EDGE_VALUES,
+    kind=st.sampled_from(sorted(_tensor_kinds())),
+    consumer=st.sampled_from(["predict", "sample", "fit"]),
+)
+def test_types_at_the_api_edge(site, value, kind, consumer) -> None:
+    """A value of the wrong type is a typed error (the library's and the builtin's) saying what was
+    received; a valid one runs."""
+    import os
+
+    from qiskit_natural_qnn.circuits import dynamic_circuit
+    from qiskit_natural_qnn.execution import predict_on_sampler
+    from qiskit_natural_qnn.network import PARAMETER_DTYPES
+    from qiskit_natural_qnn.providers import make_sampler
+
+    CASES["API edge types"] += 1
+    net = _NETS["method1"]
+    x = np.random.default_rng(0).random((2, N_IN))
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+    def on_sampler(**kwargs):
+        with pytest.raises(ExecutionError) as info:  # valid settings reach submission
+            predict_on_sampler(net, x, sampler=_no_run_sampler(), shots=2, mode="layerwise", target="aer", **kwargs)
+        assert isinstance(info.value.__cause__, _Submitted)
+
+    if site == "dtype":
+        valid = isinstance(value, torch.dtype) and value in PARAMETER_DTYPES
+        run = lambda: NaturalQNN(layer_sizes=[3, 2, 2], dtype=value, seed=0)  # noqa: E731
+    elif site == "record":
+        if value is None or isinstance(value, (str, os.PathLike)):
+            return  # a path is written to: tests/test_execution_records.py covers records
+        valid, run = False, lambda: on_sampler(record=value)
+    elif site == "max_sets_per_job":
+        valid = value is None or (is_int and value >= 1)
+        run = lambda: on_sampler(max_sets_per_job=value)  # noqa: E731
+    elif site == "pass_manager":
+        valid = value is None or isinstance(value, _IdentityPassManager)
+        run = lambda: on_sampler(pass_manager=value)  # noqa: E731
+    elif site == "dynamic_circuit":
+        valid, run = False, lambda: dynamic_circuit(value)
+    elif site == "optimization_level":
+        valid = is_int and 0 <= value <= 3
+        run = lambda: make_sampler("aer", optimization_level=value)  # noqa: E731
+    else:
+        data = _tensor_kinds()[kind]
+        valid = kind in _KINDS_VALID
+        if consumer == "predict":
+            run = lambda: predict(net, data, shots=2, seed=0)  # noqa: E731
+        elif consumer == "sample":
+            run = lambda: net.sample(data, shots=2, seed=0)  # noqa: E731
+        else:
+            config = TrainConfig(epochs=1, batch_size=2, eval_shots=1, seed=0)
+            model = NaturalQNN(layer_sizes=[N_IN, 4, N_OUT], a=0.5, seed=0)
+            run = lambda: fit(model, Dataset(data, np.array([0, 1, 2]), "k"), config=config, progress=False)  # noqa: E731
+    hypothesis.event(f"{site}: {'valid' if valid else 'refused'}")
+    if valid:
+        run()
+        if site == "inputs" and consumer == "predict":  # the same numbers in native order give the same passes
+            native = np.asarray(data if not isinstance(data, torch.Tensor) else data.numpy(), dtype=np.float64)
+            np.testing.assert_array_equal(
+                predict(net, native, shots=2, seed=0).shot_classes, predict(net, data, shots=2, seed=0).shot_classes
+            )
+    else:
+        with pytest.raises(NaturalQNNError) as info:
+            run()
+        assert isinstance(info.value, (ValueError, TypeError)), type(info.value)
+
+
+# ---------------------------------------------------------------------------------- auto fits the device
+@_FUZZ
+@given(
+    widths=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    stretch=st.sampled_from(["linear", "hardtanh", "tanh"]),
+    g=st.sampled_from([math.pi / 2, 0.6]),
+    qubits=st.one_of(st.none(), st.integers(1, 16)),
+    control_flow=st.booleans(),
+)
+def test_auto_mode_only_chooses_what_fits_the_device(widths, stretch, g, qubits, control_flow) -> None:
+    """choose_mode("auto") never picks a single circuit wider than the device; an explicit mode that does
+    not fit is a TargetCapabilityError."""
+    import dataclasses
+
+    from qiskit_natural_qnn.execution import choose_mode
+    from qiskit_natural_qnn.execution.auto import deferred_qubits, dynamic_qubits
+    from qiskit_natural_qnn.transpile.targets import PROFILES
+
+    CASES["auto mode fits"] += 1
+    if g < math.pi / 2:
+        widths = [widths[0]] * len(widths)
+    net = NaturalQNN(layer_sizes=[3, *widths, 2], a=1.0, stretch=stretch, g=g, seed=0)
+    profile = dataclasses.replace(PROFILES["ibm" if control_flow else "static"], name="device", num_qubits=qubits)
+    choice = choose_mode(net, profile)
+    hypothesis.event(f"auto chose {choice.mode}")
+    fits = {"dynamic": dynamic_qubits(net), "deferred": deferred_qubits(net)}
+    if choice.mode in fits and qubits is not None:
+        assert fits[choice.mode] <= qubits, (choice, qubits)
+    if control_flow and qubits is not None and dynamic_qubits(net) > qubits:
+        with pytest.raises((TargetCapabilityError, NaturalQNNError)):
+            choose_mode(net, profile, mode="dynamic")
 
 
 # ---------------------------------------------------------------- found by the fuzzers, fixed elsewhere

@@ -175,7 +175,9 @@ def test_load_seed_and_device(saved: Path) -> None:
     seed=st.integers(0, 2**32 - 1),
 )
 def test_round_trip_property(tmp_path_factory, sizes, a, stretch, g, weak_update, bias, dtype, seed) -> None:
-    if stretch == "linear" and a == 0:
+    if stretch == "linear" and a < 1e-6:
+        # the linear rotation (pi/2) z/a of a tiny a exceeds MAX_ANGLE for any z of these weights and is refused
+        # (docs/model.md, "Neurons"); the round trip of such a file is covered by the other stretches
         a = 0.5
     if g < math.pi / 2:
         sizes = [sizes[0]] + [sizes[1]] * (len(sizes) - 2) + [sizes[-1]]  # Method 2: equal hidden widths

@@ -86,9 +86,14 @@ def test_counter_sampling_has_the_exact_distribution():
 
 
 def test_bad_image_ids():
-    with pytest.raises(InputError, match=r"image_ids must be a 1-D array of non-negative integers, got \(2, 2\)"):
-        counter_uniform(seed=0, image_ids=np.zeros((2, 2), dtype=int))
-    with pytest.raises(InputError, match=r"image_ids must be a 1-D array of non-negative integers"):
+    with pytest.raises(
+        InputError,
+        match=r"image_ids must be a 1-D integer array with one id per image, got dtype int64 and shape \(2, 2\)",
+    ):
+        counter_uniform(seed=0, image_ids=np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(
+        InputError, match=r"^image_ids must lie in \[0, 2\*\*64\), found -1; use each image's dataset index$"
+    ):
         counter_uniform(seed=0, image_ids=[-1, 2])
     src = counter_uniform(seed=0, image_ids=[1, 2])
     with pytest.raises(InputError, match=r"batch of 3 inputs but 2 image_ids; pass one id per input"):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN, evaluate, predict
+from qiskit_natural_qnn.randomness import counter_uniform
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,7 +39,7 @@ _IMAGES = np.random.default_rng(0).random((40, 7))
     shots=st.integers(1, 6),
     batch_size=st.integers(1, 45),
     perm_seed=st.integers(0, 2**32 - 1),
-    seed=st.one_of(st.integers(0, 2**64 - 1), st.integers(-(2**31), -1)),
+    seed=st.integers(0, 2**64 - 1),
 )
 def test_predict_is_invariant_to_batch_size_order_and_company(method, dtype, n, shots, batch_size, perm_seed, seed):
     """Property: with a seed, each image's passes are the same for any batch size, order and subset."""
@@ -101,7 +102,9 @@ _NEEDS_INT_SEED = (
     r"image_ids and shot_offset select counter-based draws, which need seed to be an int or a "
     r"numpy\.random\.Generator, got None; pass e\.g\. seed=0"
 )
-_BAD_SEED = r"seed must be an int, a numpy\.random\.Generator, a torch\.Generator or None, got float"
+_BAD_SEED = (
+    r"^seed must be an int, a numpy\.random\.Generator, a torch\.Generator or None, got 1\.5; pass e\.g\. seed=0$"
+)
 _BAD_IDS = (
     r"image_ids must be a 1-D integer array with one id per image, shape \(40,\), got dtype int64 and "
     r"shape \(39,\); pass e\.g\. image_ids=np\.arange\(40\)"
@@ -117,12 +120,70 @@ _BAD_IDS = (
         ({"seed": 0, "shot_offset": -1}, ConfigurationError, r"shot_offset must be an int >= 0, got -1"),
         ({"seed": 0, "image_ids": np.arange(39)}, InputError, _BAD_IDS),
         ({"seed": 0, "image_ids": np.arange(40.0)}, InputError, r"got dtype float64 and shape \(40,\)"),
-        ({"seed": 0, "image_ids": -np.arange(40)}, InputError, r"image_ids must lie in \[0, 2\*\*63\), found -1"),
+        ({"seed": 0, "image_ids": -np.arange(40)}, InputError, r"image_ids must lie in \[0, 2\*\*64\), found -1"),
+        (
+            {"seed": 0, "image_ids": [2**64] * 40},
+            InputError,
+            r"image_ids must lie in \[0, 2\*\*64\), found 18446744073709551616;",
+        ),
+        ({"seed": -1}, ConfigurationError, r"^seed must be an int in \[0, 2\*\*64\) \(seeds are 64-bit\), got -1"),
+        (
+            {"seed": 2**64},
+            ConfigurationError,
+            r"^seed must be an int in \[0, 2\*\*64\) \(seeds are 64-bit\), got 18446744073709551616;",
+        ),
+        ({"seed": True}, ConfigurationError, r"^seed must be an int, a numpy\.random\.Generator, .* got True"),
+        (
+            {"seed": 0, "shot_offset": 2**64 - 1},
+            ConfigurationError,
+            r"^shot_offset must be an int in \[0, 18446744073709551614\] \(counters are 64-bit\), got 18446744073709551615",
+        ),
+        ({"seed": 0, "shot_offset": 1.0}, ConfigurationError, r"^shot_offset must be an int >= 0, got 1\.0"),
     ],
 )
 def test_bad_seed_image_ids_and_shot_offset(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         predict(_net(1, torch.float32), _IMAGES, shots=2, **kwargs)
+
+
+def test_seeds_image_ids_and_shot_indexes_are_64_bit() -> None:
+    """The full range works, and every bit of it counts: 2**32 is not 0, 2**64 - 1 is not 2**63 - 1."""
+    net = _net(1, torch.float64)
+    x = _IMAGES[:8]
+
+    def hidden(**kwargs):
+        return predict(net, x, shots=6, return_hidden=True, **kwargs).hidden[0]
+
+    base = hidden(seed=3)
+    assert not np.array_equal(hidden(seed=3, shot_offset=2**32), base)  # the counter wrapped at 32 bits
+    assert not np.array_equal(hidden(seed=3, shot_offset=2**63), base)
+    assert not np.array_equal(hidden(seed=3 + 2**32), base)
+    assert not np.array_equal(hidden(seed=3, image_ids=np.arange(8) + 2**32), base)
+    assert not np.array_equal(hidden(seed=3, image_ids=np.arange(8, dtype=np.uint64) + np.uint64(2**63)), base)
+    top = hidden(seed=2**64 - 1, shot_offset=2**64 - 6, image_ids=[2**64 - 1 - i for i in range(8)])
+    assert top.shape == base.shape
+    # shots continue across 2**32 exactly as below it: a run split at any shot is the run
+    whole = predict(net, x, shots=10, seed=3, shot_offset=2**32 - 5).shot_classes
+    first = predict(net, x, shots=5, seed=3, shot_offset=2**32 - 5).shot_classes
+    rest = predict(net, x, shots=5, seed=3, shot_offset=2**32).shot_classes
+    np.testing.assert_array_equal(np.concatenate([first, rest], axis=1), whole)
+    # shots at and beyond 2**32 draw fresh numbers: 40 shots past the boundary repeat none of the 40 before
+    src = counter_uniform(seed=3, image_ids=[5], shot_offset=2**32 - 40)
+    u = src(0, torch.Size([80, 1, 16]), torch.zeros(1, dtype=torch.float64))[:, 0]
+    assert len({tuple(row.tolist()) for row in u}) == 80
+
+
+def test_draws_below_2_32_are_those_of_the_32_bit_counter() -> None:
+    """Golden numbers from the 32-bit counter (before shot indexes had a high word): unchanged, bit for bit."""
+    f64 = counter_uniform(seed=2**64 - 3, image_ids=torch.tensor([3, 2**40 + 7]), shot_offset=2**32 - 2)
+    u = f64(1, torch.Size([2, 2, 3]), torch.zeros(1, dtype=torch.float64))
+    assert (u * 2**32).long().tolist() == [
+        [[2309813946, 2627589614, 1308363751], [4109631208, 3669134224, 3425642150]],
+        [[426951596, 4206391019, 91774279], [3286187552, 3976835203, 3902250527]],
+    ]
+    f32 = counter_uniform(seed=7, image_ids=torch.tensor([0, 2**63 - 1]))
+    u32 = f32(0, torch.Size([2, 2]), torch.zeros(1, dtype=torch.float32))
+    assert (u32 * 2**24).long().tolist() == [[1881553, 1525163], [10454935, 14408811]]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -17,6 +17,11 @@ uses, which layers carry their state on, and Method 2's angle step). Every funct
 * :func:`lookup_angles`: the exact angles for every bit pattern of the previous layer (the
   ``lookup`` construction); exact for every stretch function.
 
+Huge pre-activations are refused here as on the fast path: a ``W x`` that overflows float64 (inf or
+NaN) with the fast path's message, and a ``linear`` stretch's rotation beyond
+:data:`~qiskit_natural_qnn.neurons.MAX_ANGLE` by the stretch itself; the ``linear`` and ``lookup``
+constructions refuse a layer where any bit pattern of the previous layer would give one.
+
 Bit conventions (from :mod:`..neurons`): bit 0 -> activation :math:`+1`, bit 1 -> :math:`-1`. A
 classical register value ``v`` holds neuron ``j``'s bit in binary digit ``j`` (Qiskit's order).
 
@@ -35,8 +40,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.fastpath import nonfinite_preactivation_message
 from qiskit_natural_qnn.neurons import Measurement, Stretch, outcome_to_activation
 from qiskit_natural_qnn.schedule import own_outcome_shift
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
@@ -95,7 +102,8 @@ def input_angles(model: NetworkLike, x: ArrayLike) -> np.ndarray:
         float64 angles of shape ``(hidden_1,)`` or ``(batch, hidden_1)``.
 
     Raises:
-        InputError: ``x`` has the wrong width, is empty, or is not finite.
+        InputError: ``x`` has the wrong width, is empty, or is not finite; ``W x`` overflows; a
+            ``linear`` stretch's angle beyond :data:`~qiskit_natural_qnn.neurons.MAX_ANGLE`.
 
     Example:
         >>> from qiskit_natural_qnn import NaturalQNN
@@ -110,8 +118,17 @@ def input_angles(model: NetworkLike, x: ArrayLike) -> np.ndarray:
             f"inputs must have shape ({view.n_inputs},) or (batch, {view.n_inputs}), got {tuple(x64.shape)}; "
             "flatten the batch dimensions"
         )
-    z = x64 @ view.weights[0].T + view.biases[0]
+    z = _preactivations(x64, view.weights[0], view.biases[0], 1)
     return np.asarray(view.neuron.stretch.theta(z), dtype=float)
+
+
+def _preactivations(h: np.ndarray, w: np.ndarray, b: np.ndarray, layer: int) -> np.ndarray:
+    """``h W^T + b`` of hidden layer ``layer``, refused with the fast path's message when it overflows float64."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, as an error
+        z = h @ w.T + b
+    if not np.isfinite(z).all():
+        raise InputError(nonfinite_preactivation_message(layer, torch.float64))
+    return z
 
 
 def _bits_array(bits: ArrayLike, width: int, what: str) -> np.ndarray:
@@ -130,7 +147,7 @@ def _own_shift(bits: np.ndarray) -> np.ndarray:
 
 def _theta_of_bits(view: NetworkView, k: int, bits: np.ndarray) -> np.ndarray:
     """Fresh-qubit angles of hidden layer ``k`` (1-based, ``>= 2``) given the previous layer's bits."""
-    z = outcome_to_activation(bits).astype(float) @ view.weights[k - 1].T + view.biases[k - 1]
+    z = _preactivations(outcome_to_activation(bits).astype(float), view.weights[k - 1], view.biases[k - 1], k)
     return np.asarray(view.neuron.stretch.theta(z), dtype=float)
 
 
@@ -250,6 +267,9 @@ def linear_feedforward(model: NetworkLike, *, layer: int) -> LinearFeedforward:
 
     Raises:
         ConfigurationError: ``a = 0`` (there is no affine form of the sign neuron) or bad ``layer``.
+        InputError: some bit pattern of the previous layer gives a ``W d + b`` that is not finite or
+            an angle beyond :data:`~qiskit_natural_qnn.neurons.MAX_ANGLE` (the widest reach is
+            :math:`|b_i| + \sum_j |W_{ij}|`).
     """
     view = network_view(model)
     k = view.schedule.check_layer(layer, first=2)
@@ -260,6 +280,7 @@ def linear_feedforward(model: NetworkLike, *, layer: int) -> LinearFeedforward:
         )
     lin = Stretch(a=view.a, kind="linear")
     w, b = view.weights[k - 1], view.biases[k - 1]
+    lin(_preactivations(np.ones(w.shape[1]), np.abs(w), np.abs(b), k))  # the largest |z| over every bit pattern
     d0 = outcome_to_activation(np.zeros(w.shape[1], dtype=np.int64)).astype(float)  # every bit 0
     step = float(outcome_to_activation(1) - outcome_to_activation(0))  # d changes by -2 when bit -> 1
     slope = float(lin.theta(1.0) - lin.theta(0.0))  # d theta / d z of the linear stretch

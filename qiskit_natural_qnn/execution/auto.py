@@ -3,15 +3,16 @@
 ``mode="auto"`` picks, in order:
 
 1. **dynamic** when a single dynamic circuit is exact for the network
-   (:func:`~qiskit_natural_qnn.circuits.check_exact` with ``"auto"``: ``linear`` or ``lookup``) and
-   the target runs classically conditioned operations with mid-circuit measurement;
+   (:func:`~qiskit_natural_qnn.circuits.check_exact` with ``"auto"``: ``linear`` or ``lookup``), the
+   target runs classically conditioned operations with mid-circuit measurement, and the circuit's
+   qubits (:func:`dynamic_qubits`) fit on the device;
 2. **deferred** when the target has no control flow, the deferred circuit is exact, and the network
    is small (its deferred circuit needs at most :data:`DEFERRED_MAX_QUBITS` qubits and fits the device);
 3. **layerwise** otherwise (exact for every network, needs no control flow, runs everywhere).
 
 An explicit mode is checked the same way and refused with the reason: a ``dynamic`` request for a
 network that no single circuit expresses raises :class:`~qiskit_natural_qnn.exceptions.CircuitNotExactError`
-(the circuits' own message), for a target without control flow
+(the circuits' own message), for a target without control flow or with fewer qubits than the circuit
 :class:`~qiskit_natural_qnn.exceptions.TargetCapabilityError`.
 
 Example:
@@ -29,11 +30,12 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from qiskit_natural_qnn.circuits.exactness import ExactnessReport, check_exact, require_exact
+from qiskit_natural_qnn.circuits.layout import build_layout
 from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityError
 from qiskit_natural_qnn.transpile.targets import TargetProfile, target_profile
 from qiskit_natural_qnn.view import NetworkLike, network_view
 
-__all__ = ["DEFERRED_MAX_QUBITS", "MODES", "ModeChoice", "choose_mode", "deferred_qubits"]
+__all__ = ["DEFERRED_MAX_QUBITS", "MODES", "ModeChoice", "choose_mode", "deferred_qubits", "dynamic_qubits"]
 
 #: Execution modes (``"auto"`` picks one of the other three).
 MODES: tuple[str, ...] = ("auto", "layerwise", "dynamic", "deferred")
@@ -66,6 +68,23 @@ def deferred_qubits(model: NetworkLike) -> int:
     widths = schedule.hidden_sizes
     ancillas = sum(w for k, w in enumerate(widths, start=1) if schedule.is_weak(k))
     return sum(widths) + ancillas
+
+
+def dynamic_qubits(model: NetworkLike, *, reuse_qubits: bool = False) -> int:
+    """Qubits of the network's single dynamic circuit (:func:`~qiskit_natural_qnn.circuits.dynamic_circuit`).
+
+    Example:
+        >>> from qiskit_natural_qnn import NaturalQNN
+        >>> dynamic_qubits(NaturalQNN(layer_sizes=[4, 3, 3, 2], a=1.0, stretch="linear", seed=0))
+        6
+    """
+    return sum(reg.size for reg in build_layout(model, reuse=bool(reuse_qubits)).qregs)
+
+
+def _too_small(profile: TargetProfile, n: int) -> str | None:
+    if profile.num_qubits is not None and n > profile.num_qubits:
+        return f"the dynamic circuit needs {n} qubits, {profile.name} has {profile.num_qubits}"
+    return None
 
 
 def _profile(target: Any) -> TargetProfile:
@@ -120,6 +139,9 @@ def choose_mode(
                 f"mode 'dynamic' needs classically conditioned operations, but {blocker}; use mode='layerwise' "
                 "(or mode='deferred' for a small exact network)"
             )
+        too_small = _too_small(profile, dynamic_qubits(view))
+        if too_small:
+            raise TargetCapabilityError(f"mode 'dynamic': {too_small}; use mode='layerwise'")
         return ModeChoice(
             "dynamic",
             f"requested: the {report.construction} dynamic circuit is exact ({report.reasons[0]})",
@@ -139,7 +161,8 @@ def choose_mode(
     # auto
     dynamic = check_exact(view, "auto")
     blocker = _no_dynamic_reason(profile)
-    if dynamic.exact and blocker is None:
+    too_small = _too_small(profile, dynamic_qubits(view)) if dynamic.exact and blocker is None else None
+    if dynamic.exact and blocker is None and too_small is None:
         return ModeChoice(
             "dynamic",
             f"the {dynamic.construction} dynamic circuit is exact ({dynamic.reasons[0]}) and {profile.name} runs "
@@ -147,7 +170,7 @@ def choose_mode(
             dynamic.construction,
             dynamic,
         )
-    why_not = blocker if blocker else f"no single dynamic circuit is exact: {dynamic.reasons[0]}"
+    why_not = blocker or too_small or f"no single dynamic circuit is exact: {dynamic.reasons[0]}"
     if not profile.control_flow:
         deferred = check_exact(view, "deferred")
         n = deferred_qubits(view)

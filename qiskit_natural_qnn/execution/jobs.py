@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "RetryPolicy",
     "Sweep",
+    "cancel_jobs",
     "is_transient",
     "run_sweep",
     "submit_with_retry",
@@ -169,6 +170,29 @@ def submit_with_retry(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def cancel_jobs(jobs: Sequence[Any]) -> int:
+    """Cancel every job of ``jobs`` that is not finished (best effort); return how many were asked to stop.
+
+    A job that has no ``cancel``, that reports itself done, or whose ``cancel`` fails (it finished in
+    the meantime, the service refuses) is left as it is: this runs while another error is on its way
+    up, and must not replace it.
+    """
+    asked = 0
+    for job in jobs:
+        cancel = getattr(job, "cancel", None)
+        if not callable(cancel):
+            continue
+        try:
+            finished = getattr(job, "in_final_state", None) or getattr(job, "done", None)
+            if callable(finished) and finished():
+                continue
+            cancel()
+            asked += 1
+        except Exception:  # noqa: BLE001, S112 - the error being raised is the one to report
+            continue
+    return asked
+
+
 def run_sweep(
     submitter: JobSubmitter,
     circuit: QuantumCircuit,
@@ -208,12 +232,62 @@ def run_sweep(
 
     Raises:
         ExecutionError: a submission fails permanently (or transiently more than ``retry.attempts``
-            times), a job fails (the message names its job id), or a result cannot be decoded.
+            times), a job fails (the message names its job id), or a result cannot be decoded. On any
+            error (an interruption too) after a job was submitted, every job this call submitted that
+            is not finished is cancelled (:func:`cancel_jobs`) before the error propagates.
     """
     values = np.asarray(values, dtype=np.float64)
     n_sets = values.shape[0]
     prefix = prefix or f"h{key[0]}"
     widths = {name: _register_width(circuit, name) for name in registers}
+    # The result arrays are allocated before anything is submitted: a run too large fails here, unpaid.
+    out = {name: np.zeros((n_sets, shots, widths[name]), dtype=np.uint8) for name in registers}
+    submitted: list[Any] = []
+    try:
+        return _submit_and_collect(
+            submitter,
+            circuit,
+            parameters,
+            values,
+            out,
+            submitted,
+            shots=shots,
+            registers=registers,
+            widths=widths,
+            key=key,
+            run_seed=run_seed,
+            what=what,
+            max_sets_per_job=max_sets_per_job,
+            record=record,
+            prefix=prefix,
+            retry=retry,
+        )
+    except BaseException:
+        cancel_jobs(submitted)
+        raise
+
+
+def _submit_and_collect(
+    submitter: JobSubmitter,
+    circuit: QuantumCircuit,
+    parameters: Sequence[Any],
+    values: np.ndarray,
+    out: dict[str, np.ndarray],
+    submitted: list[Any],
+    *,
+    shots: int,
+    registers: Sequence[str],
+    widths: dict[str, int],
+    key: tuple[int, ...],
+    run_seed: int,
+    what: str,
+    max_sets_per_job: int | None,
+    record: RunRecord | None,
+    prefix: str,
+    retry: RetryPolicy,
+) -> Sweep:
+    """:func:`run_sweep` after its arrays exist: submit every job (each appended to ``submitted``), then decode."""
+    n_sets = values.shape[0]
     pending: list[tuple[JobInfo, slice, Any, str]] = []
     backend_name = sampler_backend_name(submitter.sampler)
     for j, part in enumerate(split_sets(n_sets, max_sets_per_job)):
@@ -232,13 +306,13 @@ def run_sweep(
             return submitter.submit([pub], shots=shots, seed=seed)
 
         job = submit_with_retry(submit, what=what, retry=retry)
+        submitted.append(job)
         info = JobInfo(job_key, job_id_of(job), seed, n, shots, False)
         if record is not None:
             record.submitted(
                 job_key, digest, job_id=info.job_id, seed=seed, shots=shots, n_sets=n, backend=backend_name
             )
         pending.append((info, part, job, digest))
-    out = {name: np.zeros((n_sets, shots, widths[name]), dtype=np.uint8) for name in registers}
     jobs: list[JobInfo] = []
     for info, part, job, digest in pending:
         if info.reused:

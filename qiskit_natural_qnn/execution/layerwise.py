@@ -39,6 +39,7 @@ from qiskit_natural_qnn.circuits.layers import LayerCircuit, layer_circuit
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
 from qiskit_natural_qnn.execution.packing import (
+    check_max_sets_per_job,
     copies_that_fit,
     pack_rows,
     packed_layer_circuit,
@@ -49,16 +50,26 @@ from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
+    check_pass_manager,
     check_sampler,
     resolve_run_seed,
     runtime_is_local,
     sampler_kind,
     sampler_profile,
 )
+from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.network import QuantizationSpec
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
-__all__ = ["AER_PACKED_QUBITS", "LayerwiseExecutor", "LayerwiseRun", "default_pass_manager", "run_layerwise"]
+__all__ = [
+    "AER_PACKED_QUBITS",
+    "LayerwiseExecutor",
+    "LayerwiseRun",
+    "check_run_size",
+    "default_pass_manager",
+    "run_layerwise",
+    "sampler_run_bytes",
+]
 
 #: Copies side by side on Aer fill about this many qubits per parameter set (measured fastest per
 #: pass with ``matrix_product_state``: a 16-neuron layer runs 16 copies).
@@ -81,6 +92,39 @@ class LayerwiseRun(NamedTuple):
     jobs: list[JobInfo]
     copies: list[int]
     seed: int
+
+
+def sampler_run_bytes(model: NetworkLike, *, n_images: int, shots: int) -> int:
+    """An estimate of the bytes a sampler run of ``n_images`` images and ``shots`` passes holds.
+
+    Per pass and hidden neuron: the decoded bits, their unpacked copy, the activations returned and
+    the sampler's own bit arrays (about 3 bytes); per pass and neuron of the widest layer: the float64
+    angles fed forward, the carried angles (Method 2), the packed parameter values and the
+    post-measurement angles (32 bytes); per pass the classes (16 bytes). Single-circuit runs hold less.
+
+    Example:
+        >>> from qiskit_natural_qnn import NaturalQNN
+        >>> sampler_run_bytes(NaturalQNN(layer_sizes=[784, 16, 16, 10], seed=0), n_images=100, shots=15)
+        936000
+    """
+    widths = tuple(int(w) for w in model.layer_sizes[1:-1])
+    per_pass = 3 * sum(widths) + 32 * max(widths) + 16
+    return int(n_images) * int(shots) * per_pass
+
+
+def check_run_size(model: NetworkLike, *, n_images: int, shots: int, max_bytes: int | None) -> None:
+    """Refuse (before any job is submitted) a sampler run whose arrays exceed ``max_bytes``.
+
+    Raises:
+        ConfigurationError: :func:`sampler_run_bytes` over the limit
+            (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`).
+    """
+    check_bytes(
+        sampler_run_bytes(model, n_images=n_images, shots=shots),
+        what=f"a sampler run of {n_images} images with shots={shots}",
+        max_bytes=max_bytes,
+        fix="lower shots or the number of images per run",
+    )
 
 
 def default_pass_manager(sampler: BaseSamplerV2, *, optimization_level: int = 1) -> Any:
@@ -119,7 +163,8 @@ class LayerwiseExecutor:
         target: the target rules (see :func:`~.samplers.sampler_profile`); used for ``copies="auto"``.
 
     Raises:
-        ConfigurationError: ``sampler`` is not a ``BaseSamplerV2`` or ``copies`` is invalid.
+        ConfigurationError: ``sampler`` is not a ``BaseSamplerV2``, ``pass_manager`` has no ``run``,
+            or ``copies`` or ``max_sets_per_job`` is invalid.
     """
 
     def __init__(
@@ -134,11 +179,12 @@ class LayerwiseExecutor:
     ) -> None:
         self.model: NetworkLike = model
         self.sampler = check_sampler(sampler)
+        check_pass_manager(pass_manager)
         self.pass_manager = pass_manager if pass_manager is not None else default_pass_manager(sampler)
         if copies != "auto" and (isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 1):
             raise ConfigurationError(f"copies must be an int >= 1 or 'auto', got {copies!r}; pass e.g. copies='auto'")
         self.copies = copies
-        self.max_sets_per_job = max_sets_per_job
+        self.max_sets_per_job = check_max_sets_per_job(max_sets_per_job)
         self.target = target
         self.submitter = JobSubmitter(sampler, aer_method="matrix_product_state")
         self._circuits: dict[tuple[int, int, QuantizationSpec], LayerCircuit] = {}
@@ -222,6 +268,7 @@ class LayerwiseExecutor:
         seed: int | np.random.Generator | None = None,
         record: RunRecord | None = None,
         model: NetworkLike | None = None,
+        max_bytes: int | None = None,
     ) -> LayerwiseRun:
         """Draw ``shots`` forward passes per image, one hidden layer (one job) at a time.
 
@@ -233,12 +280,15 @@ class LayerwiseExecutor:
             record: an optional :class:`~.records.RunRecord`.
             model: the network (or view) whose weights feed forward (default: the executor's); it must
                 have the executor's architecture and quantization spec (the circuits are shared).
+            max_bytes: the most memory the run may hold (default
+                :data:`~qiskit_natural_qnn.limits.MAX_BYTES`, estimated by :func:`sampler_run_bytes`),
+                checked before the first job is submitted.
 
         Returns:
             The :class:`LayerwiseRun`.
 
         Raises:
-            ConfigurationError: ``shots`` is not an int ``>= 1``.
+            ConfigurationError: ``shots`` is not an int ``>= 1``, or the run would exceed ``max_bytes``.
             InputError: images of the wrong shape or not finite.
             ExecutionError: a job fails or returns bits that cannot be decoded.
         """
@@ -259,6 +309,7 @@ class LayerwiseExecutor:
         if x.ndim != 2:
             raise InputError(f"images must have shape (n, {net.n_inputs}), got {x.shape}")
         n = x.shape[0]
+        check_run_size(net, n_images=n, shots=shots, max_bytes=max_bytes)
         run_seed = resolve_run_seed(seed, self.sampler)
         jobs: list[JobInfo] = []
         copies: list[int] = []
@@ -294,6 +345,7 @@ def run_layerwise(
     max_sets_per_job: int | None = None,
     target: Any = None,
     record: RunRecord | None = None,
+    max_bytes: int | None = None,
 ) -> LayerwiseRun:
     """Draw ``shots`` passes per image layer by layer on ``sampler`` (see :class:`LayerwiseExecutor`).
 
@@ -303,4 +355,4 @@ def run_layerwise(
     executor = LayerwiseExecutor(
         model, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
     )
-    return executor.run(images, shots=shots, seed=seed, record=record)
+    return executor.run(images, shots=shots, seed=seed, record=record, max_bytes=max_bytes)

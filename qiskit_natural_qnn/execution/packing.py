@@ -45,6 +45,7 @@ from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError, In
 
 __all__ = [
     "PackedRows",
+    "check_max_sets_per_job",
     "copies_that_fit",
     "pack_rows",
     "packed_layer_circuit",
@@ -220,6 +221,28 @@ def packed_layer_circuit(layer_circuit: LayerCircuit, copies: int) -> LayerCircu
     return LayerCircuit(circuit=qc, angles=angles, register=creg, layer=k, weak=layer_circuit.weak)
 
 
+def check_max_sets_per_job(value: Any) -> int | None:
+    """Return ``value`` if it is None or an int ``>= 1`` (parameter sets per job).
+
+    Raises:
+        ConfigurationError: anything else.
+
+    Example:
+        >>> check_max_sets_per_job("x")
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: max_sets_per_job must be None or an int >= 1, got 'x'; ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigurationError(
+            f"max_sets_per_job must be None or an int >= 1, got {value!r}; pass e.g. max_sets_per_job=100 "
+            "(None: one job per sweep)"
+        )
+    return int(value)
+
+
 def split_sets(n_sets: int, max_per_job: int | None) -> list[slice]:
     """Split ``n_sets`` parameter sets into consecutive jobs of at most ``max_per_job`` sets.
 
@@ -227,10 +250,9 @@ def split_sets(n_sets: int, max_per_job: int | None) -> list[slice]:
         >>> split_sets(5, 2), split_sets(3, None)
         ([slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)], [slice(0, 3, None)])
     """
+    max_per_job = check_max_sets_per_job(max_per_job)
     if max_per_job is None or max_per_job >= n_sets:
         return [slice(0, int(n_sets))]
-    if max_per_job < 1:
-        raise ConfigurationError(f"max_per_job must be >= 1, got {max_per_job!r}")
     return [
         slice(start, min(start + int(max_per_job), int(n_sets))) for start in range(0, int(n_sets), int(max_per_job))
     ]

@@ -28,10 +28,12 @@ from qiskit_natural_qnn.decode import activations, classes_from_bits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.execution.auto import ModeChoice, choose_mode
 from qiskit_natural_qnn.execution.jobs import JobInfo
-from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor
+from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor, check_run_size
+from qiskit_natural_qnn.execution.packing import check_max_sets_per_job
 from qiskit_natural_qnn.execution.records import RunRecord, array_fingerprint, model_fingerprint
 from qiskit_natural_qnn.execution.samplers import (
     SamplerSetup,
+    check_pass_manager,
     check_sampler,
     resolve_run_seed,
     sampler_backend_name,
@@ -40,6 +42,7 @@ from qiskit_natural_qnn.execution.samplers import (
 )
 from qiskit_natural_qnn.execution.single import run_single
 from qiskit_natural_qnn.inference import Evaluation, Prediction, check_labels, majority_vote, split_data
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.version import __version__
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
@@ -134,6 +137,7 @@ def predict_on_sampler(
     copies: int | str = "auto",
     construction: str = "auto",
     max_sets_per_job: int | None = None,
+    max_bytes: int | None = None,
 ) -> SamplerPrediction:
     """Classify each image with ``shots`` stochastic passes on a sampler, then vote.
 
@@ -154,13 +158,18 @@ def predict_on_sampler(
             written as the run goes, and a second call with the same record reuses finished jobs.
         copies: layerwise: copies side by side per parameter set (``"auto"``: as many as fit).
         construction: dynamic: ``"linear"``, ``"lookup"`` or ``"auto"``.
-        max_sets_per_job: split each sweep into jobs of at most this many parameter sets.
+        max_sets_per_job: split each sweep into jobs of at most this many parameter sets (None or an
+            int ``>= 1``).
+        max_bytes: the most memory the run may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
+            estimated by :func:`~.layerwise.sampler_run_bytes`), checked before any job is submitted.
 
     Returns:
         The :class:`SamplerPrediction`.
 
     Raises:
-        ConfigurationError: bad ``shots``, ``mode``, ``seed``, or a record of another run.
+        ConfigurationError: bad ``shots``, ``mode``, ``seed``, ``pass_manager`` (no ``run``),
+            ``record`` (not a RunRecord or a path) or ``max_sets_per_job``; a record of another run;
+            a run over ``max_bytes``.
         InputError: images of the wrong shape, empty, or not finite.
         CircuitNotExactError: an explicit single-circuit mode that cannot express the network.
         TargetCapabilityError: an explicit mode or a circuit the target cannot run.
@@ -176,9 +185,18 @@ def predict_on_sampler(
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
     shots = int(shots)
+    check_pass_manager(pass_manager)
+    max_sets_per_job = check_max_sets_per_job(max_sets_per_job)
+    if record is not None and not isinstance(record, (RunRecord, str, os.PathLike)):
+        raise ConfigurationError(
+            f"record must be None, a RunRecord or a path to a JSON file, got {type(record).__name__}; pass e.g. "
+            "record='run.json'"
+        )
+    check_seed(seed, none=True, numpy_generator=True)  # refused before anything is built or recorded
     view = network_view(model)
     x = _images(view, images)
     view.check_weights()
+    check_run_size(view, n_images=int(x.shape[0]), shots=shots, max_bytes=max_bytes)
     profile = sampler_profile(sampler, target)
     choice: ModeChoice = choose_mode(view, profile, mode=mode)
     backend = sampler_backend_name(sampler)
@@ -206,7 +224,7 @@ def predict_on_sampler(
         executor = LayerwiseExecutor(
             view, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
         )
-        run = executor.run(x, shots=shots, seed=run_seed, record=record)
+        run = executor.run(x, shots=shots, seed=run_seed, record=record, max_bytes=max_bytes)
         bits, jobs = run.bits, run.jobs
     else:
         single = run_single(
@@ -221,6 +239,7 @@ def predict_on_sampler(
             target=profile,
             max_sets_per_job=max_sets_per_job,
             record=record,
+            max_bytes=max_bytes,
         )
         bits, jobs = single.bits, single.jobs
     shot_classes = classes_from_bits(view, bits[-1])

@@ -57,6 +57,7 @@ import numpy as np
 from qiskit.primitives import BackendSamplerV2, BaseSamplerV2, StatevectorSampler
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
+from qiskit_natural_qnn.randomness import COUNTER_STOP, check_seed
 from qiskit_natural_qnn.transpile.targets import PROFILES, TargetProfile, target_profile
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "SAMPLER_KINDS",
     "SamplerSetup",
     "JobSubmitter",
+    "check_pass_manager",
     "check_sampler",
     "derive_seed",
     "resolve_run_seed",
@@ -147,6 +149,27 @@ def check_sampler(sampler: Any) -> BaseSamplerV2:
     return sampler
 
 
+def check_pass_manager(pass_manager: Any) -> Any:
+    """Return ``pass_manager`` if it is None or has a callable ``run`` (a Qiskit pass manager or the like).
+
+    Raises:
+        ConfigurationError: anything else.
+
+    Example:
+        >>> check_pass_manager("x")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: pass_manager must be None or have a run(circuits) method ...
+    """
+    if pass_manager is not None and not callable(getattr(pass_manager, "run", None)):
+        raise ConfigurationError(
+            f"pass_manager must be None or have a run(circuits) method (a Qiskit PassManager), got "
+            f"{type(pass_manager).__name__}; pass e.g. generate_preset_pass_manager(backend=backend, "
+            "optimization_level=1), or None for the sampler's default"
+        )
+    return pass_manager
+
+
 def _runtime_backend(sampler: Any) -> Any:
     backend = getattr(sampler, "backend", None)
     return backend() if callable(backend) else backend
@@ -182,24 +205,20 @@ def resolve_run_seed(seed: int | np.random.Generator | None, sampler: Any = None
     job still gets its own derived seed (never the same seed twice).
 
     Raises:
-        ConfigurationError: ``seed`` is negative or not an int, a NumPy generator or None.
+        ConfigurationError: ``seed`` is not an int in ``[0, 2**64)``, a NumPy generator or None
+            (:func:`~qiskit_natural_qnn.randomness.check_seed`).
     """
+    seed = check_seed(seed, none=True, numpy_generator=True)
     if seed is None:
         own = getattr(sampler, "seed", None) if sampler_kind(sampler) in ("aer", "statevector") else None
-        if isinstance(own, (int, np.integer)) and not isinstance(own, bool) and own >= 0:
+        if isinstance(own, (int, np.integer)) and not isinstance(own, bool) and 0 <= own < COUNTER_STOP:
             return int(own)
         if isinstance(own, np.random.Generator):
             return int(own.integers(0, 2**63 - 1))
         return int(np.random.default_rng().integers(0, 2**63 - 1))
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, 2**63 - 1))
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ConfigurationError(f"seed must be >= 0, got {seed!r}; pass e.g. seed=0")
-        return int(seed)
-    raise ConfigurationError(
-        f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}; pass e.g. seed=0"
-    )
+    return int(seed)
 
 
 class JobSubmitter:

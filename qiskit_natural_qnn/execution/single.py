@@ -42,11 +42,13 @@ from qiskit_natural_qnn.circuits.deferred import deferred_circuit
 from qiskit_natural_qnn.circuits.dynamic import NetworkCircuit, dynamic_circuit
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
-from qiskit_natural_qnn.execution.layerwise import default_pass_manager
+from qiskit_natural_qnn.execution.layerwise import check_run_size, default_pass_manager
+from qiskit_natural_qnn.execution.packing import check_max_sets_per_job
 from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
     JobSubmitter,
+    check_pass_manager,
     check_sampler,
     resolve_run_seed,
     sampler_kind,
@@ -177,6 +179,7 @@ def run_single(
     max_sets_per_job: int | None = None,
     record: RunRecord | None = None,
     network_circuit: NetworkCircuit | None = None,
+    max_bytes: int | None = None,
 ) -> SingleRun:
     """Draw ``shots`` passes per image from the network's single circuit.
 
@@ -196,11 +199,14 @@ def run_single(
             :func:`~qiskit_natural_qnn.transpile.ibm_dynamic.max_sets_per_job`).
         record: an optional :class:`~.records.RunRecord`.
         network_circuit: a circuit already built by :func:`build_single_circuit` (skips building).
+        max_bytes: the most memory the run may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
+            estimated by :func:`~.layerwise.sampler_run_bytes`), checked before anything is built or submitted.
 
     Returns:
         The :class:`SingleRun`.
 
     Raises:
+        ConfigurationError: bad ``shots``, ``pass_manager`` or ``max_sets_per_job``, or a run over ``max_bytes``.
         CircuitNotExactError: the single circuit cannot express this network exactly.
         TargetCapabilityError: the circuit breaks the target's rules (e.g. control flow on IonQ).
         ExecutionError: a job fails or its result cannot be decoded.
@@ -208,7 +214,11 @@ def run_single(
     check_sampler(sampler)
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=15")
+    check_pass_manager(pass_manager)
+    max_sets_per_job = check_max_sets_per_job(max_sets_per_job)
     view = network_view(model)
+    x = view.inputs(images)
+    check_run_size(view, n_images=int(np.atleast_2d(x).shape[0]), shots=int(shots), max_bytes=max_bytes)
     nc = network_circuit or build_single_circuit(view, mode=mode, construction=construction, reuse_qubits=reuse_qubits)
     profile = sampler_profile(sampler, target)
     validate_for_target(nc.circuit, profile, check_gates=False)
@@ -226,7 +236,6 @@ def run_single(
     if kind in ("ibm", "ibm-legacy") and dynamic:
         budget = ibm_max_sets(circuit)
         limit = budget if limit is None else min(limit, budget)
-    x = view.inputs(images)
     values = np.atleast_2d(input_angles(view, x))
     run_seed = resolve_run_seed(seed, sampler)
     submitter = JobSubmitter(sampler, aer_method=fallback)

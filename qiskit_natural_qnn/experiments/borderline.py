@@ -38,6 +38,7 @@ import numpy.typing as npt
 from qiskit_natural_qnn.decode import classes_from_bits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.randomness import check_image_ids, check_seed
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike
 
 if TYPE_CHECKING:
@@ -238,12 +239,8 @@ def _images_labels(model: NaturalQNN, images: ArrayLike, labels: ArrayLike) -> t
 
 
 def _ids(image_ids: ArrayLike | None, n: int) -> np.ndarray:
-    if image_ids is None:
-        return np.arange(n)
-    ids = np.asarray(image_ids, dtype=np.int64)
-    if ids.shape != (n,):
-        raise InputError(f"image_ids must hold one id per image, shape ({n},), got {ids.shape}")
-    return ids
+    """One id per image: ``0..n-1``, or ``image_ids`` checked by the one rule (ints in ``[0, 2**64)``)."""
+    return np.arange(n, dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, n)
 
 
 def success_points(
@@ -310,6 +307,7 @@ def success_vs_a(
 
     x, y = _images_labels(model, images, labels)
     ids = _ids(image_ids, x.shape[0])
+    seed = check_seed(seed, none=True, numpy_generator=True)
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(0, 2**63 - 1))
     out: list[SuccessPoint] = []

@@ -239,6 +239,7 @@ def estimate_cost(
     max_sets_per_job: int | None = None,
     rep_delay_s: float | None = None,
     pass_manager: Any = None,
+    max_instructions: int | None = None,
 ) -> CostEstimate:
     """Count the jobs, circuits, shots, qubits, gates and device time of a layer-by-layer run.
 
@@ -258,18 +259,26 @@ def estimate_cost(
         rep_delay_s: delay between shots (default: the backend's ``default_rep_delay``, else 250 us).
         pass_manager: count the circuits this pass manager makes instead (e.g. the one a sampler
             setup uses); default :class:`~qiskit_natural_qnn.experiments.noise.IdentityPairTranspiler`.
+        max_instructions: the most instructions a layer circuit with its pairs may hold (default
+            :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`), checked before any circuit is built.
 
     Returns:
         The :class:`CostEstimate`; ``print(estimate)`` shows a table.
 
     Raises:
-        ConfigurationError: ``n_images`` or ``shots`` not an int ``>= 1``, bad ``copies``, or a device
-            name with no offline device (``ibm:NAME``: pass the backend).
+        ConfigurationError: ``n_images`` or ``shots`` not an int ``>= 1``, bad ``copies``, a device
+            name with no offline device (``ibm:NAME``: pass the backend), or pairs that would make a
+            circuit exceed ``max_instructions``.
         MissingExtraError: ``fake_NAME`` without qiskit-ibm-runtime (the ``[ibm]`` extra).
     """
     from qiskit_natural_qnn.circuits import layer_circuit
     from qiskit_natural_qnn.execution.packing import packed_layer_circuit, split_sets
-    from qiskit_natural_qnn.experiments.noise import IdentityPairs, IdentityPairTranspiler, coupled_copies
+    from qiskit_natural_qnn.experiments.noise import (
+        IdentityPairs,
+        IdentityPairTranspiler,
+        check_pairs_fit,
+        coupled_copies,
+    )
     from qiskit_natural_qnn.transpile import circuit_resources
     from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
 
@@ -288,10 +297,12 @@ def estimate_cost(
         gate=spec.gate,
         optimization_level=optimization_level,
         seed_transpiler=seed_transpiler,
+        max_instructions=max_instructions,
     )
     if rep_delay_s is None:
         rep_delay_s = getattr(backend, "default_rep_delay", None) or DEFAULT_REP_DELAY_S
     n_copies = copies if isinstance(copies, int) else coupled_copies(model, backend)
+    check_pairs_fit(model, pairs=[spec.pairs], gate=spec.gate, copies=n_copies, max_instructions=max_instructions)
     rows = []
     for k in range(1, len(model.hidden_sizes) + 1):
         lc = layer_circuit(model, layer=k)

@@ -49,8 +49,10 @@ from qiskit.quantum_info import Operator
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, TargetCapabilityError
 from qiskit_natural_qnn.execution.samplers import SamplerSetup
+from qiskit_natural_qnn.limits import check_instructions
+from qiskit_natural_qnn.randomness import check_image_ids, check_seed
 from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
-from qiskit_natural_qnn.transpile.targets import TargetProfile
+from qiskit_natural_qnn.transpile.targets import TargetProfile, check_optimization_level
 
 __all__ = [
     "PAIR_GATES",
@@ -61,7 +63,9 @@ __all__ = [
     "IdentityPairs",
     "coupled_copies",
     "coupled_layout",
+    "check_pairs_fit",
     "find_identity_pairs",
+    "identity_pair_instructions",
     "insert_identity_pairs",
     "neighbour_pairs",
     "neuron_copies",
@@ -169,7 +173,34 @@ def _append_pairs(qc: QuantumCircuit, qubits: Sequence[Qubit], spec: IdentityPai
     qc.append(barrier, qubits)
 
 
-def insert_identity_pairs(circuit: QuantumCircuit, *, pairs: int, gate: str = "sx") -> QuantumCircuit:
+def identity_pair_instructions(circuit: QuantumCircuit, *, pairs: int, gate: str = "sx") -> int:
+    """The instructions :func:`insert_identity_pairs` would give ``circuit``, counted without building it.
+
+    Each qubit (``sx``) or neighbouring pair (``cz``) gets ``4 * pairs + 1`` instructions: a barrier, a
+    gate, a barrier and the inverse gate per pair, then a closing barrier.
+
+    Raises:
+        ConfigurationError: bad ``pairs`` or ``gate``.
+        InputError: the circuit has no ``neuron`` register.
+
+    Example:
+        >>> from qiskit_natural_qnn import NaturalQNN
+        >>> from qiskit_natural_qnn.circuits import layer_circuit
+        >>> qc = layer_circuit(NaturalQNN(layer_sizes=[4, 4, 2], seed=0), layer=1).circuit
+        >>> identity_pair_instructions(qc, pairs=10**9) == len(qc.data) + 4 * (4 * 10**9 + 1)
+        True
+    """
+    spec = IdentityPairs(pairs=pairs, gate=gate)
+    if spec.pairs == 0:
+        return len(circuit.data)
+    copies = neuron_copies(circuit)
+    groups = sum(len(c) for c in copies) if spec.gate == "sx" else len(neighbour_pairs(copies))
+    return len(circuit.data) + groups * (4 * spec.pairs + 1)
+
+
+def insert_identity_pairs(
+    circuit: QuantumCircuit, *, pairs: int, gate: str = "sx", max_instructions: int | None = None
+) -> QuantumCircuit:
     """A copy of a (packed) layer circuit with protected identity pairs after the neuron rotations.
 
     ``sx``: right after each neuron qubit's ``ry``, ``pairs`` times ``[B, SX, B, SX^dagger]`` then
@@ -182,15 +213,23 @@ def insert_identity_pairs(circuit: QuantumCircuit, *, pairs: int, gate: str = "s
         circuit: a layer circuit, bound or parametrized, packed or not (see :func:`neuron_copies`).
         pairs: pairs per qubit (``sx``) or per neighbouring pair (``cz``); 0 returns an unchanged copy.
         gate: ``"sx"`` or ``"cz"``.
+        max_instructions: the most instructions the new circuit may hold (default
+            :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`), checked before anything is built.
 
     Returns:
         The new circuit (the input is not modified).
 
     Raises:
-        ConfigurationError: bad ``pairs`` or ``gate``.
+        ConfigurationError: bad ``pairs`` or ``gate``, or more instructions than ``max_instructions``.
         InputError: the circuit has no ``neuron`` register, or a neuron qubit has no ``ry``.
     """
     spec = IdentityPairs(pairs=pairs, gate=gate)
+    check_instructions(
+        identity_pair_instructions(circuit, pairs=spec.pairs, gate=spec.gate),
+        what=f"circuit {circuit.name!r} with {spec.pairs} {spec.gate} identity pairs",
+        max_instructions=max_instructions,
+        fix="insert fewer pairs or pack fewer copies",
+    )
     copies = neuron_copies(circuit)
     neurons = [q for copy in copies for q in copy]
     out = circuit.copy_empty_like()
@@ -462,9 +501,12 @@ class IdentityPairTranspiler:
         optimization_level: 0-3 (IonQ: 0 or 1). The pairs survive every level.
         seed_transpiler: seeds routing and the other stochastic passes.
         layout: ``"coupled"`` (:func:`coupled_layout`) or None (the transpiler's own layout).
+        max_instructions: the most instructions a circuit with its pairs may hold (default
+            :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`).
 
     Raises:
-        ConfigurationError: bad ``pairs``, ``gate``, ``optimization_level`` or ``layout``.
+        ConfigurationError: bad ``pairs``, ``gate``, ``optimization_level`` or ``layout``; a circuit
+            that would exceed ``max_instructions`` (when it is run).
 
     Example:
         >>> from qiskit_natural_qnn import NaturalQNN
@@ -485,25 +527,28 @@ class IdentityPairTranspiler:
         optimization_level: int = 1,
         seed_transpiler: int | None = 0,
         layout: str | None = "coupled",
+        max_instructions: int | None = None,
     ) -> None:
         if isinstance(backend, str):
             backend = get_backend(backend)
         self.backend = backend
         self.spec = IdentityPairs(pairs=pairs, gate=gate)
-        if isinstance(optimization_level, bool) or optimization_level not in (0, 1, 2, 3):
-            raise ConfigurationError(f"optimization_level must be 0, 1, 2 or 3, got {optimization_level!r}")
+        optimization_level = check_optimization_level(optimization_level)
         if layout not in ("coupled", None):
             raise ConfigurationError(f"layout must be 'coupled' or None, got {layout!r}")
         self.optimization_level = int(optimization_level)
         self.seed_transpiler = seed_transpiler
         self.layout = layout
+        self.max_instructions = max_instructions
 
     def _one(self, circuit: QuantumCircuit) -> QuantumCircuit:
         from qiskit.transpiler import Target, generate_preset_pass_manager
 
         from qiskit_natural_qnn.transpile import target_profile, transpile_for_target, validate_for_target
 
-        noisy = insert_identity_pairs(circuit, pairs=self.spec.pairs, gate=self.spec.gate)
+        noisy = insert_identity_pairs(
+            circuit, pairs=self.spec.pairs, gate=self.spec.gate, max_instructions=self.max_instructions
+        )
         layout = coupled_layout(circuit, self.backend) if self.layout == "coupled" else None
         if layout is None:
             return transpile_for_target(
@@ -529,6 +574,35 @@ class IdentityPairTranspiler:
         return [self._one(c) for c in circuits]
 
 
+def check_pairs_fit(
+    model: Any, *, pairs: Sequence[int], gate: str, copies: int, max_instructions: int | None = None
+) -> None:
+    """Refuse, before anything is built or run, pairs that would make a layer circuit too large.
+
+    Counts (:func:`identity_pair_instructions`) every hidden layer's circuit with ``copies`` copies
+    and the largest of ``pairs``.
+
+    Raises:
+        ConfigurationError: bad ``pairs``/``gate``, or a circuit over ``max_instructions``
+            (default :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`).
+    """
+    from qiskit_natural_qnn.circuits import layer_circuit
+    from qiskit_natural_qnn.execution.packing import packed_layer_circuit
+
+    specs = [IdentityPairs(pairs=n, gate=gate) for n in pairs]
+    most = max((spec.pairs for spec in specs), default=0)
+    if most == 0:
+        return
+    for k in range(1, len(model.hidden_sizes) + 1):
+        packed = packed_layer_circuit(layer_circuit(model, layer=k), int(copies)).circuit
+        check_instructions(
+            identity_pair_instructions(packed, pairs=most, gate=gate),
+            what=f"hidden layer {k}'s circuit ({copies} copies) with {most} {gate} identity pairs",
+            max_instructions=max_instructions,
+            fix="insert fewer pairs or pack fewer copies",
+        )
+
+
 # ------------------------------------------------------------------------------------------- sweep
 def _sweep_inputs(model: Any, images: Any, labels: Any, image_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Images ``(n, n_inputs)``, labels ``(n,)`` and ids ``(n,)``, checked."""
@@ -540,12 +614,8 @@ def _sweep_inputs(model: Any, images: Any, labels: Any, image_ids: Any) -> tuple
     if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
         raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
     y = check_labels(np.atleast_1d(np.asarray(labels)), x.shape[0], model.n_outputs)
-    if image_ids is None:
-        return x, y, np.arange(x.shape[0])
-    ids = np.asarray(image_ids, dtype=np.int64)
-    if ids.shape != (x.shape[0],):
-        raise InputError(f"image_ids must hold one id per image, shape ({x.shape[0]},), got {ids.shape}")
-    return x, y, ids
+    n = x.shape[0]
+    return x, y, np.arange(n, dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, n)
 
 
 def noise_sweep(
@@ -567,6 +637,8 @@ def noise_sweep(
     confidence: float = 0.95,
     method: str = "wilson",
     label: str | None = None,
+    max_instructions: int | None = None,
+    max_bytes: int | None = None,
 ) -> list[Any]:
     """Success rate of each image versus the number of identity pairs (and ``a``), run layer by layer on a device.
 
@@ -589,7 +661,8 @@ def noise_sweep(
         gate: ``"sx"`` or ``"cz"``.
         a_values: stretches to sweep (default ``[model.a]``).
         shots: passes per image and point.
-        seed: the run seed; point ``(a, pairs)`` runs with a seed derived from it and its index.
+        seed: the run seed (an int in ``[0, 2**64)``); point ``(a, pairs)`` runs with a seed derived
+            from it and its index.
         copies: copies of each layer circuit side by side (an int, or ``"auto"``: as many as fit on
             ``backend`` with every neighbouring pair on coupled qubits, :func:`coupled_copies`).
         optimization_level: 0-3.
@@ -599,12 +672,18 @@ def noise_sweep(
         method: ``"wilson"`` or ``"clopper-pearson"``.
         label: the name the points report as their ``backend`` (default: the setup's name, else the
             device's).
+        max_instructions: the most instructions a layer circuit with its pairs may hold (default
+            :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`), checked for every point before the first runs.
+        max_bytes: the most memory one point's run may hold (default
+            :data:`~qiskit_natural_qnn.limits.MAX_BYTES`), checked before the first runs.
 
     Returns:
         :class:`~qiskit_natural_qnn.experiments.borderline.SuccessPoint` per image, ``a`` and ``pairs``.
 
     Raises:
-        ConfigurationError: no ``backend`` and a sampler that is not a ``SamplerSetup`` with a device target.
+        ConfigurationError: no ``backend`` and a sampler that is not a ``SamplerSetup`` with a device
+            target; pairs or shots whose circuits or arrays exceed ``max_instructions`` or ``max_bytes``
+            (refused before anything runs).
 
     Example:
         >>> import numpy as np
@@ -619,9 +698,10 @@ def noise_sweep(
         >>> [(p.pairs, p.rate.trials, p.backend) for p in pts]
         [(0, 50, 'fake_perth'), (5, 50, 'fake_perth')]
     """
-    from qiskit_natural_qnn.execution.layerwise import run_layerwise
+    from qiskit_natural_qnn.execution.layerwise import run_layerwise, sampler_run_bytes
     from qiskit_natural_qnn.execution.samplers import derive_seed
     from qiskit_natural_qnn.experiments.borderline import pass_classes, success_points, with_stretch
+    from qiskit_natural_qnn.limits import check_bytes
 
     if isinstance(sampler, SamplerSetup):
         backend = sampler.target if backend is None else backend
@@ -637,9 +717,21 @@ def noise_sweep(
             "a Target or a name such as 'fake_perth'), or a SamplerSetup whose target is the device"
         )
     specs = [IdentityPairs(pairs=n, gate=gate) for n in pairs]
+    seed = check_seed(seed)
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=200")
     x, y, ids = _sweep_inputs(model, images, labels, image_ids)
     if copies == "auto":
         copies = coupled_copies(model, backend)
+    check_pairs_fit(
+        model, pairs=[s.pairs for s in specs], gate=gate, copies=int(copies), max_instructions=max_instructions
+    )
+    check_bytes(
+        sampler_run_bytes(model, n_images=x.shape[0], shots=shots),
+        what=f"a noise-sweep point of {x.shape[0]} images with shots={shots}",
+        max_bytes=max_bytes,
+        fix="lower shots or the number of images",
+    )
     name = device_name(backend) if label is None else label
     out = []
     for i, a in enumerate([model.a] if a_values is None else list(a_values)):
@@ -651,6 +743,7 @@ def noise_sweep(
                 gate=spec.gate,
                 optimization_level=optimization_level,
                 seed_transpiler=seed_transpiler,
+                max_instructions=max_instructions,
             )
             run = run_layerwise(
                 net,
@@ -661,6 +754,7 @@ def noise_sweep(
                 seed=derive_seed(seed, i, j),
                 copies=copies,
                 target=backend,
+                max_bytes=max_bytes,
             )
             classes = pass_classes(net, run.bits[-1])
             out.extend(

@@ -27,7 +27,9 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS, SamplerSetup
 from qiskit_natural_qnn.providers.ibm import runtime_sampler
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.transpile.devices import device_name, get_backend
+from qiskit_natural_qnn.transpile.targets import check_optimization_level
 
 __all__ = ["NOISY_VIA", "noisy_sampler", "noisy_setup"]
 
@@ -53,15 +55,16 @@ def noisy_sampler(backend: Any, *, noise: bool = True, via: str = "aer", seed: i
         via: ``"aer"`` (``qiskit_aer.primitives.SamplerV2.from_backend``) or ``"runtime"`` (IBM
             Runtime's sampler in local testing mode on the same ``AerSimulator``, made once, as
             ``make_sampler`` does for ``fake_NAME``; the ``[ibm]`` extra).
-        seed: the simulator seed (run functions of this package derive one seed per job from their
-            own seed anyway).
+        seed: the simulator seed, an int in ``[0, 2**64)`` or None (run functions of this package
+            derive one seed per job from their own seed anyway).
 
     Raises:
-        ConfigurationError: an unknown ``via`` or device name.
+        ConfigurationError: an unknown ``via`` or device name, or a bad ``seed``.
         MissingExtraError: ``via="runtime"`` or a ``fake_NAME`` without qiskit-ibm-runtime.
     """
     if via not in NOISY_VIA:
         raise ConfigurationError(f"via must be 'aer' or 'runtime', got {via!r}")
+    seed = check_seed(seed, none=True)
     if isinstance(backend, str):
         backend = get_backend(backend)
     # The simulator is made once: a fake backend as mode would rebuild its noise model for every job.
@@ -97,15 +100,18 @@ def noisy_setup(
         noise: keep the device's noise model.
         via: ``"aer"`` or ``"runtime"``.
         seed: the simulator seed.
-        optimization_level: of the pass manager.
+        optimization_level: of the pass manager, 0-3.
         seed_transpiler: seeds layout and routing.
 
     Raises:
-        ConfigurationError: an unknown ``via`` or device name.
+        ConfigurationError: an unknown ``via`` or device name, a bad ``seed``, ``seed_transpiler`` or
+            ``optimization_level``.
         MissingExtraError: ``via="runtime"`` or a ``fake_NAME`` without qiskit-ibm-runtime.
     """
     from qiskit.transpiler import generate_preset_pass_manager
 
+    optimization_level = check_optimization_level(optimization_level)
+    seed_transpiler = check_seed(seed_transpiler, name="seed_transpiler", none=True)
     device = get_backend(backend) if isinstance(backend, str) else backend
     sampler = noisy_sampler(device, noise=noise, via=via, seed=seed)
     pm = generate_preset_pass_manager(

@@ -28,11 +28,14 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 from qiskit.primitives import BaseSamplerV2, StatevectorSampler
 
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.samplers import AER_DEFAULT_BACKEND_OPTIONS, SamplerSetup
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.transpile.devices import SAMPLER_FORMS, parse_device
+from qiskit_natural_qnn.transpile.targets import check_optimization_level
 
 __all__ = ["BACKEND_FORMS", "SamplerSetup", "make_sampler"]
 
@@ -64,20 +67,25 @@ def make_sampler(
     Args:
         spec: ``"aer"``, ``"aer-mps"``, ``"statevector"``, ``"fake_NAME"``, ``"ibm:NAME"`` or ``"ionq:NAME"``,
             read by :func:`~qiskit_natural_qnn.transpile.devices.parse_device` (one grammar everywhere).
-        shots: the sampler's default shots.
-        optimization_level: of the pass manager (IonQ: at most 1).
+        shots: the sampler's default shots (an int ``>= 1``).
+        optimization_level: of the pass manager, 0-3 (IonQ: at most 1).
         execution: IBM cloud only: ``"session"`` (layer-by-layer runs), ``"batch"`` (sweeps) or ``"job"``.
         noise: fake backends only: keep the device's noise model.
-        seed_transpiler: seeds layout and routing.
+        seed_transpiler: seeds layout and routing (an int in ``[0, 2**64)`` or None).
 
     Raises:
         ConfigurationError: an unknown form (the message lists them), an offline-only target (``ionq``,
-            ``ionq_forte``...), missing credentials, or a bad option.
+            ``ionq_forte``...), missing credentials, or a bad option (``shots``, ``optimization_level``
+            outside 0-3, ``seed_transpiler``).
         MissingExtraError: ``fake_NAME`` or ``ibm:NAME`` without qiskit-ibm-runtime (the ``[ibm]`` extra),
             ``ionq:NAME`` without qiskit-ionq (the ``[ionq]`` extra).
     """
     from qiskit.transpiler import generate_preset_pass_manager
 
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=1024")
+    optimization_level = check_optimization_level(optimization_level)
+    seed_transpiler = check_seed(seed_transpiler, name="seed_transpiler", none=True)
     device = parse_device(spec)
     if not device.form.sampler:
         raise ConfigurationError(

@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from qiskit.circuit import (
     CONTROL_FLOW_OP_NAMES,
     ControlFlowOp,
@@ -61,8 +62,10 @@ from qiskit_natural_qnn.exceptions import ConfigurationError, TargetCapabilityEr
 from qiskit_natural_qnn.transpile.devices import get_backend, ionq_native_target, parse_device  # noqa: F401
 
 __all__ = [
+    "OPTIMIZATION_LEVELS",
     "PROFILES",
     "TargetProfile",
+    "check_optimization_level",
     "count_names",
     "find_violations",
     "mid_circuit_operations",
@@ -70,6 +73,9 @@ __all__ = [
     "transpile_for_target",
     "validate_for_target",
 ]
+
+#: The transpiler's optimization levels (IonQ targets: 0 and 1 only).
+OPTIMIZATION_LEVELS: tuple[int, ...] = (0, 1, 2, 3)
 
 _ARITHMETIC = frozenset({"ADD", "SUB", "MUL", "DIV"})
 _NON_GATES = frozenset({"measure", "reset", "barrier", "delay"})
@@ -449,6 +455,25 @@ def validate_for_target(circuit: QuantumCircuit, target: Any, *, check_gates: bo
     return profile
 
 
+def check_optimization_level(level: Any, *, maximum: int = 3) -> int:
+    """Return ``level`` as an int if it is a transpiler optimization level in ``[0, maximum]``.
+
+    Raises:
+        ConfigurationError: not an int (bools are refused) or outside ``[0, maximum]``.
+
+    Example:
+        >>> check_optimization_level(9)
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: optimization_level must be 0, 1, 2 or 3, got 9
+    """
+    allowed = [lv for lv in OPTIMIZATION_LEVELS if lv <= maximum]
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, np.integer)) or level not in allowed:
+        names = ", ".join(map(str, allowed[:-1])) + f" or {allowed[-1]}" if len(allowed) > 1 else str(allowed[0])
+        raise ConfigurationError(f"optimization_level must be {names}, got {level!r}")
+    return int(level)
+
+
 def transpile_for_target(
     circuit: QuantumCircuit | list[QuantumCircuit],
     target: Any,
@@ -486,8 +511,7 @@ def transpile_for_target(
         else:
             target = get_backend(str(key))
     profile = target_profile(target)
-    if isinstance(optimization_level, bool) or optimization_level not in (0, 1, 2, 3):
-        raise ConfigurationError(f"optimization_level must be 0, 1, 2 or 3, got {optimization_level!r}")
+    optimization_level = check_optimization_level(optimization_level)
     if profile.name.startswith("ionq") and optimization_level > 1:
         raise ConfigurationError(
             f"transpile for IonQ at optimization_level 0 or 1, got {optimization_level}; higher levels were "
