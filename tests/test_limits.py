@@ -210,3 +210,23 @@ def test_cli_refuses_huge_requests_with_exit_status_2(tmp_path, capsys) -> None:
     assert "predict of 2 images with shots=1000000000000 would hold" in capsys.readouterr().err
     assert main(["train", "--hidden", "1000000000000", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
     assert "a network of layer sizes [784, 1000000000000, 10]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "what"),
+    [
+        ({"train_shots": 10**12}, "a training step of batch_size=64 x train_shots=1000000000000"),
+        ({"eval_shots": 10**13}, "a validation of 16 images with eval_shots=10000000000000"),
+    ],
+)
+def test_fit_refuses_steps_and_validations_too_large_before_training(tmp_path, changes, what) -> None:
+    from qiskit_natural_qnn import NaturalQNN, TrainConfig, fit
+    from qiskit_natural_qnn.data import Dataset
+
+    net = NaturalQNN(layer_sizes=[4, 8, 2], a=0.5, seed=0)
+    before = [p.detach().clone() for p in net.parameters()]
+    data = Dataset(np.random.default_rng(0).random((16, 4), dtype=np.float32), np.zeros(16, dtype=np.int64), "t")
+    with pytest.raises(ConfigurationError, match=rf"{what} would hold about .* over the limit of 16\.0 GiB"):
+        fit(net, data, data, config=TrainConfig(epochs=1, **changes), progress=False, out_dir=tmp_path / "run")
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))  # nothing trained
+    assert not (tmp_path / "run").exists()  # nothing written

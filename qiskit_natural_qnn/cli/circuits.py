@@ -39,6 +39,7 @@ from qiskit_natural_qnn.data import load_default
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.io import load_model
 from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_for_target
 
 __all__ = ["add_circuit_parser", "run_circuit_command"]
@@ -87,7 +88,7 @@ def add_circuit_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _circuits(model: Any, x: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
+def _circuits(model: NaturalQNN, x: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
     """The circuits of ``--mode`` for image ``x``, first-layer angles bound, and the exactness report."""
     if args.mode != "dynamic" and args.reuse_qubits:
         raise ConfigurationError(f"--reuse-qubits applies to --mode dynamic only, got --mode {args.mode}")

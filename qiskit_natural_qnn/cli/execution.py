@@ -30,6 +30,7 @@ from typing import Any
 from qiskit_natural_qnn.cli.options import add_copies_option, add_optimization_level_option
 from qiskit_natural_qnn.execution.auto import MODES
 from qiskit_natural_qnn.execution.predict import evaluate_on_sampler
+from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.providers.ibm import EXECUTION_MODES
 from qiskit_natural_qnn.providers.samplers import BACKEND_FORMS, make_sampler
 
@@ -79,7 +80,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_evaluate_on_backend(args: argparse.Namespace, model: Any, data: Any) -> int:
+def run_evaluate_on_backend(args: argparse.Namespace, model: NaturalQNN, data: Any) -> int:
     """Evaluate ``model`` on ``data`` with the sampler named by ``args.backend``; print; return 0.
 
     Uses ``args.backend``, ``args.mode``, ``args.shots``, ``args.seed``, ``args.record``,

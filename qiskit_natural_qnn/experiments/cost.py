@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from qiskit.circuit import QuantumCircuit
 
 from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.view import NetworkLike
 
 __all__ = ["DEFAULT_REP_DELAY_S", "CostEstimate", "LayerCost", "circuit_duration", "estimate_cost"]
 
@@ -226,7 +227,7 @@ def circuit_duration(circuit: QuantumCircuit, target: Any) -> float | None:
 
 
 def estimate_cost(
-    model: Any,
+    model: NetworkLike,
     *,
     backend: Any,
     n_images: int,

@@ -50,9 +50,11 @@ from qiskit.quantum_info import Operator
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, TargetCapabilityError
 from qiskit_natural_qnn.execution.samplers import SamplerSetup
 from qiskit_natural_qnn.limits import check_instructions
+from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import check_image_ids, check_seed
 from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
 from qiskit_natural_qnn.transpile.targets import TargetProfile, check_optimization_level
+from qiskit_natural_qnn.view import NetworkLike
 
 __all__ = [
     "PAIR_GATES",
@@ -456,7 +458,7 @@ def coupled_layout(circuit: QuantumCircuit, backend: Any) -> list[int] | None:
     return [phys[q] for q in circuit.qubits]
 
 
-def coupled_copies(model: Any, backend: Any) -> int:
+def coupled_copies(model: NetworkLike, backend: Any) -> int:
     """The most copies of every hidden layer that fit side by side with :func:`coupled_layout` (at least 1).
 
     Starts from as many copies as the device has qubits for and removes copies until every
@@ -575,7 +577,7 @@ class IdentityPairTranspiler:
 
 
 def check_pairs_fit(
-    model: Any, *, pairs: Sequence[int], gate: str, copies: int, max_instructions: int | None = None
+    model: NetworkLike, *, pairs: Sequence[int], gate: str, copies: int, max_instructions: int | None = None
 ) -> None:
     """Refuse, before anything is built or run, pairs that would make a layer circuit too large.
 
@@ -604,7 +606,9 @@ def check_pairs_fit(
 
 
 # ------------------------------------------------------------------------------------------- sweep
-def _sweep_inputs(model: Any, images: Any, labels: Any, image_ids: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sweep_inputs(
+    model: NetworkLike, images: Any, labels: Any, image_ids: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Images ``(n, n_inputs)``, labels ``(n,)`` and ids ``(n,)``, checked."""
     from qiskit_natural_qnn.inference import check_labels
 
@@ -619,7 +623,7 @@ def _sweep_inputs(model: Any, images: Any, labels: Any, image_ids: Any) -> tuple
 
 
 def noise_sweep(
-    model: Any,
+    model: NaturalQNN,
     images: Any,
     labels: Any,
     *,

@@ -45,6 +45,7 @@ import numpy as np
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
 from qiskit_natural_qnn.io.files import read_json, remove_stale_temporaries, safe_output_path, write_atomic
+from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
@@ -418,7 +419,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _train_set_errors(model: Any, data: Any, *, shots: int, seed: int) -> tuple[float, float]:
+def _train_set_errors(model: NaturalQNN, data: Any, *, shots: int, seed: int) -> tuple[float, float]:
     from qiskit_natural_qnn.inference import evaluate
 
     ev = evaluate(model, data.train, shots=shots, seed=np.random.default_rng([seed, 1]))
@@ -451,7 +452,6 @@ def run_point(
     Raises:
         ConfigurationError: the point does not fit the settings (e.g. ``g < pi/2`` with unequal widths).
     """
-    from qiskit_natural_qnn.network import NaturalQNN
     from qiskit_natural_qnn.training import fit
 
     start = time.perf_counter()
@@ -476,7 +476,7 @@ def _record_from(
     point: SweepPoint,
     settings: SweepSettings,
     data: Any,
-    model: Any,
+    model: NaturalQNN,
     history: History,
     *,
     device: str,

@@ -51,10 +51,11 @@ from tqdm import tqdm
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import any_nonfinite, nonfinite_preactivation_message
-from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate
+from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate, predict_bytes
 from qiskit_natural_qnn.io.files import remove_stale_temporaries as remove_stale_files
 from qiskit_natural_qnn.io.model_files import save_model
-from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.limits import check_bytes
+from qiskit_natural_qnn.network import NaturalQNN, sampling_bytes
 from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.training.checkpoint import (
     LoopPosition,
@@ -310,6 +311,7 @@ def _set_up(
         model.check_weights()
     x, y, train_name = _check_dataset(model, train, "train")
     val = _check_dataset(model, validation, "validation") if validation is not None else None
+    _check_work(model, config, n_validation=0 if val is None else int(val[0].shape[0]))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         remove_stale_files(out, names=("model.safetensors", "history.json"))  # left by a killed write
@@ -324,6 +326,27 @@ def _set_up(
         out=out,
         checkpoint_dir=checkpoint_dir,
     )
+
+
+def _check_work(model: NaturalQNN, config: TrainConfig, *, n_validation: int) -> None:
+    """Refuse, before the first step, a training step or a validation that would not fit in memory.
+
+    A step holds ``batch_size * train_shots`` passes, about three times over (forward, saved for the
+    backward, gradients); a validation holds what :func:`~qiskit_natural_qnn.inference.predict` holds
+    for ``eval_shots`` shots.
+    """
+    rows = config.batch_size * config.train_shots
+    check_bytes(
+        3 * sampling_bytes(model, rows=rows),
+        what=f"a training step of batch_size={config.batch_size} x train_shots={config.train_shots}",
+        fix="lower batch_size or train_shots",
+    )
+    if n_validation:
+        check_bytes(
+            predict_bytes(model, n_images=n_validation, shots=config.eval_shots),
+            what=f"a validation of {n_validation} images with eval_shots={config.eval_shots}",
+            fix="lower eval_shots",
+        )
 
 
 def _training_objects(
