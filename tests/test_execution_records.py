@@ -275,3 +275,48 @@ def test_a_results_archive_with_wrong_shapes_runs_the_job_again(tmp_path):
     )
     with pytest.warns(UserWarning, match=r"results archive '.*h1_0\.npz' is damaged: publication 0, register 'h'"):
         assert RunRecord(path).reuse("h1/0", "d") is None
+
+
+class _CancellableJob(_Job):
+    def __init__(self, job_id: str, result, lost: bool) -> None:
+        super().__init__(job_id, result, lost)
+        self.cancelled = False
+
+    def done(self) -> bool:
+        return not self._lost
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class CancellableCloudSampler(CloudSampler):
+    """Like CloudSampler, but its jobs can be cancelled (and the lost one reports itself unfinished)."""
+
+    jobs: list = []
+
+    def with_seed(self, seed: int) -> CancellableCloudSampler:
+        return CancellableCloudSampler(self.cloud, seed)
+
+    def run(self, pubs, *, shots=None):
+        job = super().run(pubs, shots=shots)
+        job = _CancellableJob(job._id, job._result, job._lost)
+        CancellableCloudSampler.jobs.append(job)
+        return job
+
+
+def test_a_job_cancelled_after_a_failure_is_submitted_again_on_resume(tmp_path):
+    """A failure cancels the unfinished jobs; the record marks them, so a resume pays for them again
+    instead of failing to fetch a cancelled job."""
+    path = tmp_path / "run.json"
+    CancellableCloudSampler.jobs = []
+    clean = _predict(CloudSampler(FakeCloud()), seed=4)
+    cloud = FakeCloud(lose_connection_on=2)
+    with pytest.raises(ExecutionError, match=r"hidden layer 2 \(job job-002\) failed"):
+        _predict(CancellableCloudSampler(cloud), seed=4, record=RunRecord(path, fetch_job=cloud.fetch))
+    assert [job.cancelled for job in CancellableCloudSampler.jobs] == [False, True]
+    entries = json.loads(path.read_text())["jobs"]
+    assert entries["h1/0"]["status"] == "done" and entries["h2/0"]["status"] == "cancelled"
+    cloud.lose_connection_on = None
+    resumed = _predict(CancellableCloudSampler(cloud), record=RunRecord(path, fetch_job=cloud.fetch))
+    assert cloud.fetches == 0 and cloud.submissions == 4  # layer 1 reused, layers 2 and 3 submitted
+    _same(clean, resumed)

@@ -177,7 +177,12 @@ def cancel_jobs(jobs: Sequence[Any]) -> int:
     the meantime, the service refuses) is left as it is: this runs while another error is on its way
     up, and must not replace it.
     """
-    asked = 0
+    return len(_cancel(jobs))
+
+
+def _cancel(jobs: Sequence[Any]) -> list[Any]:
+    """:func:`cancel_jobs`, returning the jobs whose ``cancel`` was called and did not fail."""
+    asked = []
     for job in jobs:
         cancel = getattr(job, "cancel", None)
         if not callable(cancel):
@@ -187,7 +192,7 @@ def cancel_jobs(jobs: Sequence[Any]) -> int:
             if callable(finished) and finished():
                 continue
             cancel()
-            asked += 1
+            asked.append(job)
         except Exception:  # noqa: BLE001, S112 - the error being raised is the one to report
             continue
     return asked
@@ -263,7 +268,9 @@ def run_sweep(
             retry=retry,
         )
     except BaseException:
-        cancel_jobs(submitted)
+        cancelled = _cancel(submitted)
+        if record is not None:  # a resumed run submits these again instead of fetching a cancelled job
+            record.cancelled(job_id for job in cancelled if (job_id := job_id_of(job)) is not None)
         raise
 
 

@@ -35,7 +35,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ _JOB_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "results_file": ((str,), False),
     "provider_job_ids": ((list,), False),
 }
-_STATUSES = ("submitted", "done")
+_STATUSES = ("submitted", "done", "cancelled")
 
 
 def array_fingerprint(array: ArrayLike) -> str:
@@ -461,6 +461,17 @@ class RunRecord:
             )
             return None
 
+    def cancelled(self, job_ids: Iterable[str]) -> None:
+        """Mark the submitted jobs ``job_ids`` as cancelled (after a failure), so a resume submits them again."""
+        ids = set(job_ids)
+        changed = False
+        for entry in self.jobs.values():
+            if entry.get("status") == "submitted" and entry.get("job_id") in ids:
+                entry["status"] = "cancelled"
+                changed = True
+        if changed:
+            self.save()
+
     def reuse(self, key: str, digest: str) -> tuple[str | None, Any] | None:
         """``(job_id, result)`` of a finished job with this key and digest, or None to submit it.
 
@@ -471,7 +482,7 @@ class RunRecord:
             ExecutionError: ``fetch_job`` fails for a recorded job id.
         """
         entry = self.jobs.get(key)
-        if entry is None or entry.get("digest") != digest:
+        if entry is None or entry.get("digest") != digest or entry.get("status") == "cancelled":
             return None
         job_id = entry.get("job_id")
         if entry.get("status") == "done":
