@@ -73,6 +73,8 @@ class NetworkView:
         biases: one read-only float64 array ``(fan_out,)`` per weight (zeros where the network has none).
         input_check: the network's input check (:meth:`~qiskit_natural_qnn.network.NaturalQNN.check_input`):
             it validates inputs and rounds them to the network's dtype, as the fast path sees them.
+        dtype: the network's own dtype (``float32`` or ``float64``): a pre-activation beyond its range
+            overflowed on the fast path, so every execution refuses it.
         neuron: the hidden neurons (``spec.neuron``).
         schedule: the layer schedule of these hidden layers and this neuron.
 
@@ -86,6 +88,7 @@ class NetworkView:
     weights: tuple[np.ndarray, ...] = field(repr=False)
     biases: tuple[np.ndarray, ...] = field(repr=False)
     input_check: Callable[[Any], torch.Tensor] = field(repr=False)
+    dtype: torch.dtype = torch.float64
     neuron: Neuron = field(init=False, repr=False)
     schedule: LayerSchedule = field(init=False, repr=False)
 
@@ -198,9 +201,10 @@ def network_view(
             return model
         own_w: Sequence[torch.Tensor | np.ndarray] = model.weights
         own_b: Sequence[torch.Tensor | np.ndarray | None] = model.biases
-        check = model.input_check
+        check, dtype = model.input_check, model.dtype
     elif isinstance(model, NaturalQNN):
         own_w, own_b, check = model.weights(), model.biases(), model.check_input
+        dtype = model.weights()[0].dtype
     else:
         raise ConfigurationError(
             f"model must be a NaturalQNN or a NetworkView, got {type(model).__name__}; pass the trained network"
@@ -217,4 +221,5 @@ def network_view(
         weights=tuple(ws),
         biases=tuple(bs),
         input_check=check,
+        dtype=dtype,
     )

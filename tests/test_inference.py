@@ -276,3 +276,22 @@ def test_predict_refuses_bool_complex_and_string_images() -> None:
     ):
         with pytest.raises(InputError, match=r"images must be real numbers, got dtype .*; pass a float array"):
             predict(net, images, shots=1, seed=0)
+
+
+def test_a_float32_overflow_is_refused_by_the_circuits_as_by_the_fast_path() -> None:
+    """The circuits compute W x in float64, but a float32 network's W x beyond its range is inf on the fast
+    path: both executions refuse the same input (and a float64 network accepts it in both)."""
+    from qiskit_natural_qnn.circuits import input_angles
+
+    x = np.array([[2e38, 0.0, 0.0, 0.0]])
+    for dtype, refused in ((torch.float32, True), (torch.float64, False)):
+        net = NaturalQNN(layer_sizes=[4, 6, 3], a=0.5, seed=0, dtype=dtype)
+        with torch.no_grad():
+            net.layers[0].weight.copy_(torch.tensor([[3.0, 0.0, 0.0, 0.0]] * 6, dtype=dtype))
+        runs = (lambda n=net: predict(n, x.astype(np.float32), shots=2, seed=0), lambda n=net: input_angles(n, x))
+        for run in runs:
+            if refused:
+                with pytest.raises(InputError, match=r"not finite: W x overflowed torch\.float32"):
+                    run()
+            else:
+                run()

@@ -118,16 +118,22 @@ def input_angles(model: NetworkLike, x: ArrayLike) -> np.ndarray:
             f"inputs must have shape ({view.n_inputs},) or (batch, {view.n_inputs}), got {tuple(x64.shape)}; "
             "flatten the batch dimensions"
         )
-    z = _preactivations(x64, view.weights[0], view.biases[0], 1)
+    z = _preactivations(x64, view.weights[0], view.biases[0], 1, view.dtype)
     return np.asarray(view.neuron.stretch.theta(z), dtype=float)
 
 
-def _preactivations(h: np.ndarray, w: np.ndarray, b: np.ndarray, layer: int) -> np.ndarray:
-    """``h W^T + b`` of hidden layer ``layer``, refused with the fast path's message when it overflows float64."""
+def _preactivations(
+    h: np.ndarray, w: np.ndarray, b: np.ndarray, layer: int, dtype: torch.dtype = torch.float64
+) -> np.ndarray:
+    """``h W^T + b`` of hidden layer ``layer`` in float64, refused when it overflows ``dtype``.
+
+    ``dtype`` is the network's own: a float32 network's ``W x`` beyond 3.4e38 is inf or NaN on the fast
+    path, so the circuits refuse it too, with the fast path's message.
+    """
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, as an error
         z = h @ w.T + b
-    if not np.isfinite(z).all():
-        raise InputError(nonfinite_preactivation_message(layer, torch.float64))
+    if not np.isfinite(z).all() or (z.size and float(np.abs(z).max()) > torch.finfo(dtype).max):
+        raise InputError(nonfinite_preactivation_message(layer, dtype))
     return z
 
 
@@ -147,7 +153,9 @@ def _own_shift(bits: np.ndarray) -> np.ndarray:
 
 def _theta_of_bits(view: NetworkView, k: int, bits: np.ndarray) -> np.ndarray:
     """Fresh-qubit angles of hidden layer ``k`` (1-based, ``>= 2``) given the previous layer's bits."""
-    z = _preactivations(outcome_to_activation(bits).astype(float), view.weights[k - 1], view.biases[k - 1], k)
+    z = _preactivations(
+        outcome_to_activation(bits).astype(float), view.weights[k - 1], view.biases[k - 1], k, view.dtype
+    )
     return np.asarray(view.neuron.stretch.theta(z), dtype=float)
 
 
@@ -280,7 +288,9 @@ def linear_feedforward(model: NetworkLike, *, layer: int) -> LinearFeedforward:
         )
     lin = Stretch(a=view.a, kind="linear")
     w, b = view.weights[k - 1], view.biases[k - 1]
-    lin(_preactivations(np.ones(w.shape[1]), np.abs(w), np.abs(b), k))  # the largest |z| over every bit pattern
+    lin(
+        _preactivations(np.ones(w.shape[1]), np.abs(w), np.abs(b), k, view.dtype)
+    )  # the largest |z| over every bit pattern
     d0 = outcome_to_activation(np.zeros(w.shape[1], dtype=np.int64)).astype(float)  # every bit 0
     step = float(outcome_to_activation(1) - outcome_to_activation(0))  # d changes by -2 when bit -> 1
     slope = float(lin.theta(1.0) - lin.theta(0.0))  # d theta / d z of the linear stretch
