@@ -99,3 +99,43 @@ def test_weak_measurement_probability_and_post_state(phi: float, g: float) -> No
         post = float(meas.post_angle(phi, m))
         expected = np.array([math.cos(post / 2), math.sin(post / 2)])
         np.testing.assert_allclose(branch / norm, expected, atol=1e-10)
+
+
+def test_a_hand_built_basis_translator_translates_rzy_like_qiskits_own_gates() -> None:
+    """Importing the circuits package registers rzy in Qiskit's SessionEquivalenceLibrary."""
+    from qiskit.circuit import Parameter
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.quantum_info import Operator
+    from qiskit.transpiler import PassManager
+    from qiskit.transpiler.passes import BasisTranslator
+
+    from qiskit_natural_qnn.circuits import RZYGate as Gate
+
+    pm = PassManager([BasisTranslator(SessionEquivalenceLibrary, ["rz", "sx", "cx"])])
+    qc = QuantumCircuit(2)
+    qc.append(Gate(0.3), [0, 1])
+    out = pm.run(qc)
+    assert set(out.count_ops()) <= {"rz", "sx", "cx"} and "rzy" not in out.count_ops()
+    assert Operator(out).equiv(Operator(qc))
+    t = Parameter("t")
+    pqc = QuantumCircuit(2)
+    pqc.append(Gate(t), [0, 1])
+    bound = pm.run(pqc).assign_parameters({t: 1.1})
+    assert Operator(bound).equiv(Operator(Gate(1.1)))
+
+
+@pytest.mark.parametrize("exponent", [2, 0.5, -1.0])
+def test_rzy_power_multiplies_the_angle_and_works_on_parameters(exponent) -> None:
+    from qiskit.circuit import Parameter
+    from qiskit.quantum_info import Operator
+
+    from qiskit_natural_qnn.circuits import RZYGate as Gate
+
+    powered = Gate(0.3).power(exponent)
+    assert isinstance(powered, Gate) and powered.params[0] == pytest.approx(0.3 * exponent)
+    assert Operator(powered).equiv(Operator(np.linalg.matrix_power(np.asarray(Gate(0.3)), 2))) == (exponent == 2)
+    assert Operator(powered).equiv(Operator(Gate(0.3 * exponent)))
+    t = Parameter("t")
+    symbolic = Gate(t).power(exponent)
+    assert isinstance(symbolic, Gate)
+    assert float(symbolic.params[0].bind({t: 0.3})) == pytest.approx(0.3 * exponent)

@@ -17,6 +17,9 @@ Example:
     True
     >>> RZYGate(0.3).inverse()
     Instruction(name='rzy', num_qubits=2, num_clbits=0, params=[-0.3])
+
+Importing this module registers ``rzy`` in Qiskit's ``SessionEquivalenceLibrary``, so a hand-built
+``PassManager([BasisTranslator(SessionEquivalenceLibrary, ["rz", "sx", "cx"])])`` translates it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from qiskit.circuit import Gate, ParameterExpression, QuantumCircuit, QuantumRegister, Qubit
+from qiskit.circuit import Gate, Parameter, ParameterExpression, QuantumCircuit, QuantumRegister, Qubit
+from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
 
 __all__ = ["RZYGate", "append_weak_readout"]
 
@@ -76,6 +80,16 @@ class RZYGate(Gate):
         """The inverse, ``RZYGate(-theta)``."""
         return RZYGate(-self.params[0], label=self.label)
 
+    def power(self, exponent: float, annotated: bool = False) -> RZYGate:
+        """``RZYGate(exponent * theta)``, as Qiskit's ``RZXGate.power`` does (works on a ``Parameter`` too).
+
+        Example:
+            >>> from qiskit.circuit import Parameter
+            >>> str(RZYGate(Parameter("t")).power(2).params[0])
+            '2*t'
+        """
+        return RZYGate(exponent * self.params[0], label=self.label)
+
     def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         """The unitary matrix (Qiskit's little-endian order: Z on qubit 0, Y on qubit 1)."""
         if copy is False:
@@ -100,6 +114,24 @@ class RZYGate(Gate):
         return False
 
     __hash__ = Gate.__hash__
+
+
+def _register_equivalence() -> None:
+    """Add ``rzy`` to Qiskit's session equivalence library, once.
+
+    A hand-built ``BasisTranslator`` then translates it like Qiskit's own gates; importing
+    ``qiskit_natural_qnn.circuits`` does this.
+    """
+    theta = Parameter("theta")
+    gate = RZYGate(theta)
+    if SessionEquivalenceLibrary.has_entry(gate):
+        return
+    definition = gate.definition
+    assert definition is not None
+    SessionEquivalenceLibrary.add_equivalence(gate, definition)
+
+
+_register_equivalence()
 
 
 def append_weak_readout(circuit: QuantumCircuit, neuron: Qubit | int, ancilla: Qubit | int, g: float) -> None:

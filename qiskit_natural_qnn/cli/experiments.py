@@ -196,7 +196,7 @@ def _table(records: list[PointRecord], *, markdown: bool = False) -> str:
         cells = [f"{p.a:.4g}", f"{p.g / math.pi:.4g}", ",".join(map(str, p.seeds))]
         for m in metrics:
             q = aggs[m].get(key)
-            cells.append(f"{100 * q.mean:.2f} ± {100 * q.std:.2f}" if q is not None else "-")
+            cells.append(_mean_sd(q.mean, q.std, q.n) if q is not None else "-")
         cells.append(f"{sum(secs[key]) / len(secs[key]):.0f}")
         rows.append(cells)
     if markdown:
@@ -205,6 +205,11 @@ def _table(records: list[PointRecord], *, markdown: bool = False) -> str:
         return "\n".join(lines)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
+
+
+def _mean_sd(mean: float, sd: float, n: int) -> str:
+    """``mean ± sd`` in percent; the spread of a single seed is ``n/a``, not ``0.00``."""
+    return f"{100 * mean:.2f} ± {100 * sd:.2f}" if n > 1 else f"{100 * mean:.2f} ± n/a"
 
 
 def report_text(
@@ -229,7 +234,7 @@ def report_text(
         lines.append(
             "best mean validation vote error per method: "
             + "; ".join(
-                f"{method} {100 * p.mean:.2f} ± {100 * p.std:.2f} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
+                f"{method} {_mean_sd(p.mean, p.std, p.n)} % at a = {p.a:.4g}, g = {p.g / math.pi:.4g} pi "
                 f"({p.n} seed{'s' if p.n > 1 else ''})"
                 for method, p in best.items()
             )
