@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 
 __all__ = [
@@ -60,10 +61,6 @@ UniformSource = Callable[[int, torch.Size, torch.Tensor], torch.Tensor]
 COUNTER_STOP = 2**64
 
 _MASK32 = 0xFFFFFFFF
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _received(value: Any) -> str:
@@ -116,7 +113,7 @@ def check_seed(
         ...
         qiskit_natural_qnn.exceptions.ConfigurationError: seed must be an int in [0, 2**64) (seeds are 64-bit), ...
     """
-    if _is_int(seed):
+    if is_int(seed):
         value = int(seed)
         if 0 <= value < COUNTER_STOP:
             return value
@@ -138,7 +135,7 @@ def check_seed(
             kinds = f"{head} or {last}"
     else:
         kinds = "None or an int >= 0" if none else "an int >= 0"
-    if _is_int(seed) and (generators or int(seed) >= COUNTER_STOP):
+    if is_int(seed) and (generators or int(seed) >= COUNTER_STOP):
         expected = "an int in [0, 2**64) (seeds are 64-bit)"
     else:
         expected = kinds
@@ -165,9 +162,9 @@ def check_counter(value: Any, *, name: str, stop: int = COUNTER_STOP, example: s
         ...
         qiskit_natural_qnn.exceptions.ConfigurationError: shot_offset must be an int in [0, 18446744073709551601] ...
     """
-    if _is_int(value) and 0 <= int(value) < stop:
+    if is_int(value) and 0 <= int(value) < stop:
         return int(value)
-    if not _is_int(value) or int(value) < 0:
+    if not is_int(value) or int(value) < 0:
         raise ConfigurationError(f"{name} must be an int >= 0, got {_received(value)}; pass e.g. {name}={example}")
     raise ConfigurationError(
         f"{name} must be an int in [0, {stop - 1}] (counters are 64-bit), got {int(value)}; pass e.g. {name}={example}"

@@ -184,7 +184,7 @@ def test_corrupt_edited_and_newer_checkpoints_are_refused(tmp_path) -> None:
     path.write_bytes(newer)
     with pytest.raises(DamagedFileError, match=r"newer qiskit-natural-qnn \(checkpoint format 2\).*upgrade"):
         fit(_net(), _data(), **kwargs)
-    (tmp_path / f".{CHECKPOINT_FILE}.abc.tmp").write_bytes(b"half-written")
+    (tmp_path / f".{CHECKPOINT_FILE}.k2j4x_9q.tmp").write_bytes(b"half-written")
     path.write_bytes(good)
     fit(_net(), _data(), **kwargs)
     assert not list(tmp_path.glob("*.tmp"))  # a killed write's temporary file is cleaned up

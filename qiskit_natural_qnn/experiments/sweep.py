@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from qiskit_natural_qnn.checks import is_int, is_real
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
 from qiskit_natural_qnn.io.files import read_json, remove_stale_temporaries, safe_output_path, write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
@@ -88,14 +89,6 @@ METRICS: dict[str, str] = {
 }
 
 
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def _is_real(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
 def _fmt(value: float) -> str:
     """A short, file-name-safe rendering of a number (``0.316``, ``1.5708``)."""
     text = f"{value:.6g}"
@@ -128,9 +121,9 @@ class SweepPoint:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not _is_real(self.a) or not math.isfinite(self.a) or self.a < 0:
+        if not is_real(self.a) or not math.isfinite(self.a) or self.a < 0:
             raise ConfigurationError(f"a must be a finite number >= 0, got {self.a!r}; pass e.g. a=0.316")
-        if not _is_real(self.g) or not 0 <= self.g <= _HALF_PI + 1e-12:
+        if not is_real(self.g) or not 0 <= self.g <= _HALF_PI + 1e-12:
             raise ConfigurationError(f"g must be a number in [0, pi/2], got {self.g!r}; pass e.g. g=math.pi/4")
         seed = check_seed(self.seed)  # ints in [0, 2**64), the one rule for seeds
         object.__setattr__(self, "a", float(self.a))
@@ -202,7 +195,7 @@ class SweepSettings:
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else None
-        if not hidden or any(not _is_int(h) or h < 1 for h in hidden):
+        if not hidden or any(not is_int(h) or h < 1 for h in hidden):
             raise ConfigurationError(
                 f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}; "
                 "pass e.g. hidden=(512, 512, 512)"
@@ -365,23 +358,23 @@ def _check_record_fields(fields: dict[str, Any]) -> None:
         )
     problems: list[str] = []
     a, g, seed = fields["a"], fields["g"], fields["seed"]
-    if not _is_real(a) or not math.isfinite(a) or a < 0:
+    if not is_real(a) or not math.isfinite(a) or a < 0:
         problems.append(f"a must be a finite number >= 0, got {_shown(a)}")
-    if not _is_real(g) or not math.isfinite(g) or not 0 <= g <= _HALF_PI + 1e-12:
+    if not is_real(g) or not math.isfinite(g) or not 0 <= g <= _HALF_PI + 1e-12:
         problems.append(f"g must be a number in [0, pi/2], got {_shown(g)}")
-    if not _is_int(seed) or not 0 <= seed < 2**64:
+    if not is_int(seed) or not 0 <= seed < 2**64:
         problems.append(f"seed must be an int in [0, 2**64), got {_shown(seed)}")
     sizes = fields["layer_sizes"]
-    if not isinstance(sizes, list) or len(sizes) < 2 or not all(_is_int(n) and 1 <= n < 2**31 for n in sizes):
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(is_int(n) and 1 <= n < 2**31 for n in sizes):
         problems.append(f"layer_sizes must be a list of at least 2 positive ints, got {_shown(sizes)}")
     for name in (*_ERRORS, *_OPTIONAL_ERRORS):
         value = fields[name]
         if value is None and name in _OPTIONAL_ERRORS:
             continue
-        if not _is_real(value) or not math.isfinite(value) or not 0 <= value <= 1:
+        if not is_real(value) or not math.isfinite(value) or not 0 <= value <= 1:
             problems.append(f"{name} must be a number in [0, 1], got {_shown(value)}")
     seconds = fields["seconds"]
-    if not _is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
+    if not is_real(seconds) or not math.isfinite(seconds) or seconds < 0:
         problems.append(f"seconds must be a finite number >= 0, got {_shown(seconds)}")
     for name in _TEXTS:
         if not isinstance(fields[name], str):

@@ -50,16 +50,15 @@ from safetensors.torch import load as _safetensors_load
 from safetensors.torch import save as _safetensors_save
 from torch.optim.lr_scheduler import LRScheduler
 
+from qiskit_natural_qnn.checks import is_int, is_real
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
-from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.io.files import decode_json, write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.training.config import (
     EpochRecord,
     History,
     TrainConfig,
     complete_config_dict,
-    is_int,
-    is_real,
 )
 from qiskit_natural_qnn.version import __version__
 
@@ -78,7 +77,6 @@ __all__ = [
     "make_scheduler",
     "optimizer_state",
     "read_checkpoint",
-    "remove_stale_temporaries",
     "restore_training_checkpoint",
     "run_description",
     "run_differences",
@@ -96,8 +94,6 @@ CHECKPOINT_FORMAT = "qiskit-natural-qnn-checkpoint"
 CHECKPOINT_VERSION = 1
 
 _MAX_HEADER_BYTES = 100_000_000
-_TMP_PREFIX = f".{CHECKPOINT_FILE}."
-_TMP_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -176,23 +172,7 @@ def write_checkpoint(
         "sha256": _digest(state_json, cpu),
     }
     payload = _safetensors_save(cpu, metadata=meta)
-    # write_atomic names its temporary file with _TMP_PREFIX / _TMP_SUFFIX for this file name
     return write_atomic(_file(directory), payload, durable=True)
-
-
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> int:
-    """Delete temporary files left by a write that was killed; return how many were removed."""
-    folder = _file(directory).parent
-    if not folder.is_dir():
-        return 0
-    removed = 0
-    for tmp in folder.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):
-        try:
-            tmp.unlink()
-            removed += 1
-        except OSError:  # pragma: no cover - raced with another process
-            pass
-    return removed
 
 
 def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
@@ -232,9 +212,9 @@ def read_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
             "delete it to restart the run, or restore an intact copy"
         )
     try:
-        state = json.loads(state_json)
-    except ValueError:  # pragma: no cover - the digest covers the text, so only a forged file gets here
-        raise DamagedFileError(f"checkpoint {where!r}: metadata 'state' is not valid JSON") from None
+        state = decode_json(state_json)
+    except DamagedFileError as exc:  # the digest covers the text, so only a forged file gets here
+        raise DamagedFileError(f"checkpoint {where!r}: metadata 'state' is {exc}") from None
     if not isinstance(state, dict):
         raise DamagedFileError(f"checkpoint {where!r}: metadata 'state' must be a JSON object")
     return Checkpoint(path=path, format_version=version, state=state, tensors=tensors)
@@ -253,9 +233,9 @@ def _checkpoint_metadata(where: str, data: bytes) -> dict[str, Any]:
             f"{len(data)} bytes"
         )
     try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise DamagedFileError(f"checkpoint {where!r} is corrupt: its header is not valid UTF-8 JSON") from None
+        header = decode_json(data[8 : 8 + n])
+    except DamagedFileError as exc:
+        raise DamagedFileError(f"checkpoint {where!r} is corrupt: its header is not valid UTF-8 JSON ({exc})") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise DamagedFileError(

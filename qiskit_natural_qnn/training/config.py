@@ -7,29 +7,20 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import numpy as np
 
+from qiskit_natural_qnn.checks import is_int, is_real
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError
 from qiskit_natural_qnn.io.files import read_json, write_atomic
 from qiskit_natural_qnn.randomness import check_seed
 
-__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_config_dict", "is_int", "is_real"]
+__all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "complete_config_dict"]
 
 #: Learning-rate schedules: None (the paper: constant) or ``"cosine"`` (cosine annealing to 0 over
 #: ``epochs``, stepped once per epoch).
 SCHEDULES: tuple[str, ...] = ("cosine",)
-
-
-def is_int(value: Any) -> TypeGuard[int | np.integer[Any]]:
-    """True for a Python or NumPy integer that is not a bool."""
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def is_real(value: Any) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
-    """True for a Python or NumPy real number (int or float) that is not a bool."""
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
 @dataclass(frozen=True)

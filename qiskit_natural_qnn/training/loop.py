@@ -49,26 +49,27 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.fastpath import any_nonfinite, nonfinite_preactivation_message
 from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate, predict_bytes
-from qiskit_natural_qnn.io.files import remove_stale_temporaries as remove_stale_files
+from qiskit_natural_qnn.io.files import remove_stale_temporaries
 from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.network import NaturalQNN, sampling_bytes
 from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.training.checkpoint import (
+    CHECKPOINT_FILE,
     LoopPosition,
     TrainingObjects,
     is_validation_epoch,
     make_optimizer,
     make_scheduler,
-    remove_stale_temporaries,
     restore_training_checkpoint,
     run_description,
     save_training_checkpoint,
 )
-from qiskit_natural_qnn.training.config import SCHEDULES, EpochRecord, History, TrainConfig, is_int
+from qiskit_natural_qnn.training.config import SCHEDULES, EpochRecord, History, TrainConfig
 from qiskit_natural_qnn.version import __version__
 
 __all__ = ["SCHEDULES", "EpochRecord", "History", "TrainConfig", "fit"]
@@ -314,7 +315,7 @@ def _set_up(
     _check_work(model, config, n_validation=0 if val is None else int(val[0].shape[0]))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        remove_stale_files(out, names=("model.safetensors", "history.json"))  # left by a killed write
+        remove_stale_temporaries(out, names=("model.safetensors", "history.json"))  # left by a killed write
     return _Run(
         model=model,
         config=config,
@@ -388,7 +389,7 @@ def _training_objects(
 def _restore_or_start(run: _Run, resume: bool) -> LoopPosition:
     """The checkpoint's position on resume; else the start, after the step hooks' first call."""
     if run.checkpoint_dir is not None:
-        remove_stale_temporaries(run.checkpoint_dir)
+        remove_stale_temporaries(run.checkpoint_dir, names=(CHECKPOINT_FILE,))
         if resume:
             return restore_training_checkpoint(run.checkpoint_dir, run.loop, run.n_batches)
     _apply_step_hooks(run)
