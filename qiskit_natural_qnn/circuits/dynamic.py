@@ -130,7 +130,7 @@ def dynamic_circuit(
         construction: ``"linear"``, ``"lookup"`` or ``"auto"`` (linear when exact, else lookup).
         reuse_qubits: reset and reuse qubits between layers, so a deep network fits on as many qubits
             as its widest layer (Method 1) or ``2 * width`` (Method 2).
-        reset_method: how a reused qubit returns to |0>: ``"reset"`` (one reset instruction; what
+        reset_method: how a reused qubit returns to ``|0>``: ``"reset"`` (one reset instruction; what
             IBM and IonQ devices run natively) or ``"conditional_x"`` (an X conditioned on the bit
             the qubit was measured into: exact, adds one if-block per reused qubit, and runs far
             faster on Aer's matrix-product-state method, whose reset is slow).

@@ -35,7 +35,7 @@ __all__ = [
     "new_segment",
 ]
 
-#: How a measured qubit is returned to |0> before reuse: ``reset``, or ``conditional_x`` (an X
+#: How a measured qubit is returned to ``|0>`` before reuse: ``reset``, or ``conditional_x`` (an X
 #: conditioned on the bit it was just measured into; exact, since a measured qubit is in the basis
 #: state of its outcome).
 RESET_METHODS: tuple[str, ...] = ("reset", "conditional_x")
