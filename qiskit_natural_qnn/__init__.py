@@ -15,6 +15,8 @@ else is imported from its subpackage (see CONTRIBUTING.md for the map):
 
 from __future__ import annotations
 
+import logging
+
 from qiskit_natural_qnn.exact import exact_distribution
 from qiskit_natural_qnn.exceptions import (
     ConfigurationError,
@@ -54,3 +56,7 @@ __all__ = [
     "predict_on_sampler",
     "save_model",
 ]
+
+# A library logs, an application decides where: quiet unless the application configures logging
+# (``qnqnn -v`` does, through ``cli/options.py``).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

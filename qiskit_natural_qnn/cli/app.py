@@ -13,7 +13,9 @@ Subcommands, one module each:
 
 Options that several subcommands share are defined once in :mod:`qiskit_natural_qnn.cli.options`;
 angles (``--g``) accept plain numbers and simple multiples of pi: ``pi/4``, ``5*pi/19``, ``0.25pi``
-(:func:`~qiskit_natural_qnn.cli.argtypes.parse_angle`). Every error of the library prints
+(:func:`~qiskit_natural_qnn.cli.argtypes.parse_angle`). The library's log goes to standard error
+(warnings by default; ``-v``, ``-vv`` or ``--log-level`` where a subcommand offers them:
+:func:`~qiskit_natural_qnn.cli.options.configure_logging`). Every error of the library prints
 ``error: <message>`` on stderr and exits with status 2 (:func:`~qiskit_natural_qnn.cli.runtime.run_handler`).
 
 Adding a subcommand: write ``add_<name>_parser(subparsers)`` that builds its parser and sets
@@ -31,6 +33,7 @@ from qiskit_natural_qnn.cli.circuits import add_circuit_parser
 from qiskit_natural_qnn.cli.evaluate import add_evaluate_parser
 from qiskit_natural_qnn.cli.experiments import add_sweep_parser
 from qiskit_natural_qnn.cli.hardware import add_borderline_parser, add_estimate_parser, add_noise_sweep_parser
+from qiskit_natural_qnn.cli.options import configure_logging
 from qiskit_natural_qnn.cli.runtime import run_handler
 from qiskit_natural_qnn.cli.train import add_train_parser
 from qiskit_natural_qnn.version import __version__
@@ -79,4 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupted. Usage errors, ``--help`` and ``--version`` exit through :mod:`argparse`
         (:class:`SystemExit` with status 2, 0 and 0).
     """
-    return run_handler(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    return run_handler(args)

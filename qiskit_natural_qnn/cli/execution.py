@@ -5,12 +5,14 @@
     qnqnn evaluate MODEL --backend aer|aer-mps|statevector|fake_NAME|ibm:NAME|ionq:NAME
                          [--mode auto|layerwise|dynamic|deferred] [--shots S] [--seed N]
                          [--record run.json] [--copies N|auto] [--optimization-level 0-3]
-                         [--execution session|batch|job] [--noiseless]
+                         [--execution session|batch|job] [--noiseless] [--no-progress] [-v]
 
 Without ``--backend`` the command stays on the fast path. Wire it into the ``evaluate`` parser with
 :func:`add_backend_arguments` and, in its handler, call :func:`run_evaluate_on_backend` when
 ``args.backend`` is set. The handler prints the single-shot and majority-vote errors, which
-execution ran and why, the seed and the job ids (``--json``: one JSON object).
+execution ran and why, the seed and the job ids (``--json``: one JSON object). While the run
+waits, progress bars over its jobs (and hidden layers) and each job id as it is submitted go to
+standard error, unless ``--no-progress``.
 
 Example:
     >>> import argparse
@@ -85,7 +87,7 @@ def run_evaluate_on_backend(args: argparse.Namespace, model: NaturalQNN, data: A
 
     Uses ``args.backend``, ``args.mode``, ``args.shots``, ``args.seed``, ``args.record``,
     ``args.copies``, ``args.optimization_level``, ``args.execution``, ``args.noiseless`` and (if
-    present) ``args.json`` and ``args.model``.
+    present) ``args.json``, ``args.model`` and ``args.no_progress``.
 
     Raises:
         NaturalQNNError: the library's errors (the main CLI prints them and exits with status 2).
@@ -107,6 +109,7 @@ def run_evaluate_on_backend(args: argparse.Namespace, model: NaturalQNN, data: A
             seed=args.seed,
             record=args.record,
             copies=args.copies,
+            progress=not getattr(args, "no_progress", False),
         )
     finally:
         setup.close()

@@ -17,6 +17,10 @@ on a device given as ``ibm:NAME`` (IBM Runtime, credentials from the saved accou
 ``ionq:NAME``; it prints one line per point and, with ``--out``, writes ``points.json`` and
 ``success_vs_pairs.png`` (and ``success_vs_a.png`` for several ``a``).
 
+``borderline`` and ``noise-sweep`` show progress bars on standard error (over the values of ``a``;
+over the points and each point's jobs and layers, with every job id as it is submitted) unless
+``--no-progress``; every command takes ``-v``/``-vv``/``--log-level`` for the library's log.
+
 Wire them into the main parser with ``add_noise_sweep_parser(subparsers)``,
 ``add_borderline_parser(subparsers)`` and ``add_estimate_parser(subparsers)``; each sets ``handler``.
 ``python -m qiskit_natural_qnn.cli.hardware COMMAND ...`` runs them alone.
@@ -39,11 +43,14 @@ from qiskit_natural_qnn.cli.options import (
     add_gate_option,
     add_json_option,
     add_limit_option,
+    add_logging_options,
     add_model_argument,
+    add_no_progress_option,
     add_optimization_level_option,
     add_seed_option,
     add_shots_option,
     add_split_option,
+    configure_logging,
 )
 from qiskit_natural_qnn.cli.runtime import load_image_set, run_handler
 from qiskit_natural_qnn.data import Dataset
@@ -146,6 +153,8 @@ def add_borderline_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-images", type=positive_int, default=None, help="search only the first N images")
     p.add_argument("--plot", default=None, metavar="PATH", help="write success versus a of the images found (PNG)")
     add_json_option(p)
+    add_no_progress_option(p)
+    add_logging_options(p)
     p.set_defaults(handler=run_borderline_command)
     return p
 
@@ -197,6 +206,7 @@ def run_borderline_command(args: argparse.Namespace) -> int:
         shots=args.shots,
         seed=args.seed,
         limit=args.limit,
+        progress=not getattr(args, "no_progress", False),
     )
     print(_borderline_json(found) if args.json else _borderline_text(found, n, args))
     if args.plot and found:
@@ -249,6 +259,8 @@ def add_noise_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_optimization_level_option(p)
     p.add_argument("--no-noise", action="store_true", help="fake backends: simulate without the noise model")
     p.add_argument("--out", default=None, help="folder for points.json and the figures")
+    add_no_progress_option(p)
+    add_logging_options(p)
     p.set_defaults(handler=run_noise_sweep_command)
     return p
 
@@ -268,6 +280,7 @@ def _image_ids(args: argparse.Namespace, model: NaturalQNN, data: Dataset) -> np
         np.asarray(data.labels[:BORDERLINE_SEARCH]),
         seed=args.seed,
         limit=args.borderline,
+        progress=not getattr(args, "no_progress", False),
     )
     if not found:
         raise ConfigurationError(f"no borderline image among the first {BORDERLINE_SEARCH}; pass --images instead")
@@ -306,6 +319,7 @@ def run_noise_sweep_command(args: argparse.Namespace) -> int:
             copies=args.copies,
             optimization_level=args.optimization_level,
             image_ids=ids,
+            progress=not getattr(args, "no_progress", False),
         )
     finally:
         setup.close()
@@ -355,6 +369,7 @@ def add_estimate_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="split each layer into jobs of at most N parameter sets (default: one job per layer)",
     )
     add_json_option(p)
+    add_logging_options(p)
     p.set_defaults(handler=run_estimate_command)
     return p
 
@@ -407,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (add_noise_sweep_parser, add_borderline_parser, add_estimate_parser):
         add(sub)
-    return run_handler(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    configure_logging(args)
+    return run_handler(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

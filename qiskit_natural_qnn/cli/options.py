@@ -4,7 +4,9 @@ Every ``add_*`` function adds one option (or one family: the training recipe, ha
 training) to a parser or an argument group; a subcommand passes its own default and help text where
 the option means something specific to it (``--shots`` are validation shots for ``train``, passes per
 image for ``evaluate``). :func:`recipe_options` and :func:`native_setup_from_args` turn the parsed
-values into what the library takes. Argument types are in :mod:`qiskit_natural_qnn.cli.argtypes`.
+values into what the library takes; :func:`configure_logging` sends the library's :mod:`logging`
+records to standard error at the level of :func:`add_logging_options`. Argument types are in
+:mod:`qiskit_natural_qnn.cli.argtypes`.
 
 Example:
     >>> p = argparse.ArgumentParser(prog="qnqnn demo")
@@ -19,9 +21,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from tqdm import tqdm
 
 from qiskit_natural_qnn.cli.argtypes import angle, count_or_auto, float_list, positive_int
 from qiskit_natural_qnn.exceptions import ConfigurationError
@@ -42,8 +48,11 @@ __all__ = [
     "add_g_option",
     "add_gate_option",
     "add_hidden_option",
+    "add_holdout_option",
     "add_json_option",
+    "LOG_LEVELS",
     "add_limit_option",
+    "add_logging_options",
     "add_model_argument",
     "add_native_arguments",
     "add_no_progress_option",
@@ -56,6 +65,8 @@ __all__ = [
     "add_surrogate_option",
     "add_train_size_option",
     "add_weak_update_option",
+    "configure_logging",
+    "log_level",
     "native_setup_from_args",
     "recipe_options",
 ]
@@ -101,6 +112,18 @@ def add_limit_option(
     parser.add_argument("--limit", type=positive_int, default=default, help=help)
 
 
+def add_holdout_option(parser: OptionTarget) -> None:
+    """Add ``--holdout N``: validate on the last N training images and train on the others (choosing options)."""
+    parser.add_argument(
+        "--holdout",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="validate on the last N training images (after --train-size and --limit) and train on the others, "
+        "so that options are chosen without the validation set (e.g. 1000 of 5000)",
+    )
+
+
 def add_split_option(parser: OptionTarget) -> None:
     """Add ``--split``: the validation (default) or the training set."""
     parser.add_argument(
@@ -121,6 +144,90 @@ def add_json_option(parser: OptionTarget) -> None:
 def add_no_progress_option(parser: OptionTarget) -> None:
     """Add ``--no-progress``: hide the progress bars."""
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+#: The levels of ``--log-level``.
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+
+
+def add_logging_options(parser: OptionTarget) -> None:
+    """Add ``-v/--verbose`` (repeatable) and ``--log-level``: how much of the library's log goes to standard error.
+
+    Read them with :func:`configure_logging`. Default: warnings and errors only; ``-v``: INFO (job
+    submissions and results with their ids, the execution chosen); ``-vv`` or ``--log-level debug``:
+    DEBUG (seeds, circuit sizes, ISA checks). ``--log-level`` wins over ``-v``.
+
+    Example:
+        >>> p = argparse.ArgumentParser()
+        >>> add_logging_options(p)
+        >>> args = p.parse_args(["-vv"])
+        >>> args.verbose, args.log_level
+        (2, None)
+    """
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what the library does to standard error: -v job submissions and results, -vv details",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help="log level of the library's messages on standard error (default warning; overrides -v)",
+    )
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The :mod:`logging` level that :func:`add_logging_options` asks for (WARNING when ``args`` lacks them).
+
+    Example:
+        >>> log_level(argparse.Namespace(verbose=1, log_level=None)) == logging.INFO
+        True
+        >>> log_level(argparse.Namespace(verbose=2, log_level="error")) == logging.ERROR
+        True
+        >>> log_level(argparse.Namespace()) == logging.WARNING
+        True
+    """
+    name = getattr(args, "log_level", None)
+    if name is not None:
+        return int(getattr(logging, str(name).upper()))
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    return logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+
+
+class _TqdmHandler(logging.Handler):
+    """Writes log records to standard error through ``tqdm.write``, so that they do not break the progress bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)  # the stderr of the moment (tests replace it)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def configure_logging(args: argparse.Namespace) -> int:
+    """Send the ``qiskit_natural_qnn`` loggers' records to standard error at the level :func:`add_logging_options` asks.
+
+    Safe to call more than once: the handler it installed before is replaced. Records still
+    propagate to the root logger.
+
+    Returns:
+        The level set (:func:`log_level`).
+    """
+    level = log_level(args)
+    logger = logging.getLogger("qiskit_natural_qnn")
+    for old in [h for h in logger.handlers if isinstance(h, _TqdmHandler)]:
+        logger.removeHandler(old)
+    handler = _TqdmHandler()
+    detail = (
+        "%(asctime)s %(levelname)s %(name)s: %(message)s" if level < logging.WARNING else "%(levelname)s: %(message)s"
+    )
+    handler.setFormatter(logging.Formatter(detail, datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return int(level)
 
 
 # ---------------------------------------------------------------------------------------- the network

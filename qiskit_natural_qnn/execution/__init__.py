@@ -13,6 +13,12 @@ manager) -> execute (jobs, seeded one by one) -> post-process (decode by registe
 * :mod:`.jobs`: a sweep as jobs (budgets, seeds, record), decoded by register name.
 * :mod:`.samplers`: sampler kinds, :class:`SamplerSetup` and per-job seeding.
 * :mod:`.records`: :class:`RunRecord` (job ids, seeds, resume without paying twice).
+* :mod:`.isa`: :func:`check_isa` (a device sampler gets only circuits in its instruction set,
+  checked before anything is submitted).
+* :mod:`.progress`: :class:`RunProgress` (bars over jobs and layers, job ids as they are submitted).
+
+Every module logs through :mod:`logging` under its own name (``qiskit_natural_qnn.execution.jobs``:
+submissions, results and reuses at INFO, with job ids, shots and parameter sets).
 
 Samplers for named devices (:func:`~qiskit_natural_qnn.providers.make_sampler`) and provider
 specifics (IBM, IonQ, noisy Aer) live in :mod:`qiskit_natural_qnn.providers`, at the edge.
@@ -21,6 +27,7 @@ specifics (IBM, IonQ, noisy Aer) live in :mod:`qiskit_natural_qnn.providers`, at
 from __future__ import annotations
 
 from qiskit_natural_qnn.execution.auto import DEFERRED_MAX_QUBITS, MODES, ModeChoice, choose_mode
+from qiskit_natural_qnn.execution.isa import check_isa, isa_target
 from qiskit_natural_qnn.execution.jobs import JobInfo, Sweep, run_sweep
 from qiskit_natural_qnn.execution.layerwise import LayerwiseExecutor, LayerwiseRun, run_layerwise
 from qiskit_natural_qnn.execution.packing import (
@@ -38,6 +45,7 @@ from qiskit_natural_qnn.execution.predict import (
     evaluate_on_sampler,
     predict_on_sampler,
 )
+from qiskit_natural_qnn.execution.progress import RunProgress
 from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     SAMPLER_KINDS,
@@ -60,6 +68,7 @@ __all__ = [
     "LayerwiseRun",
     "ModeChoice",
     "PackedRows",
+    "RunProgress",
     "RunRecord",
     "SamplerEvaluation",
     "SamplerSetup",
@@ -67,11 +76,13 @@ __all__ = [
     "SingleRun",
     "Sweep",
     "build_single_circuit",
+    "check_isa",
     "choose_mode",
     "classes_from_bits",
     "copies_that_fit",
     "derive_seed",
     "evaluate_on_sampler",
+    "isa_target",
     "pack_rows",
     "packed_layer_circuit",
     "pass_rows",

@@ -7,7 +7,10 @@ seed (:func:`~.samplers.derive_seed` of the run's seed and the job's key), all j
 before any result is awaited (they run concurrently in a Session), and each result is decoded by
 classical-register name through :func:`qiskit_natural_qnn.decode.decode_register` (bit order in one
 place). A :class:`~.records.RunRecord` sees every submission and result, and a finished job it
-already holds is reused instead of being paid for twice.
+already holds is reused instead of being paid for twice. Before anything is submitted the circuit is
+checked against the instruction set of the sampler's device (:func:`~.isa.check_isa`), and a
+:class:`~.progress.RunProgress` shows the jobs as they go; every submission, result and reuse is
+logged at INFO under ``qiskit_natural_qnn.execution.jobs`` (job id, shots, parameter sets).
 
 Example:
     >>> import numpy as np
@@ -26,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -35,7 +39,9 @@ from qiskit.circuit import QuantumCircuit
 
 from qiskit_natural_qnn.decode import decode_register
 from qiskit_natural_qnn.exceptions import ExecutionError
+from qiskit_natural_qnn.execution.isa import check_isa, isa_target
 from qiskit_natural_qnn.execution.packing import split_sets
+from qiskit_natural_qnn.execution.progress import RunProgress
 from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     JobSubmitter,
@@ -56,6 +62,8 @@ __all__ = [
     "submit_with_retry",
     "sweep_digest",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 
 class JobInfo(NamedTuple):
@@ -165,7 +173,17 @@ def submit_with_retry(
             if not is_transient(exc) or attempt >= retry.attempts:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise wrap_failure(exc, f"{what}{tries}") from exc
-            (sleep or time.sleep)(min(delay, retry.max_delay_s))
+            wait = min(delay, retry.max_delay_s)
+            _LOG.warning(
+                "submitting %s failed (%s: %s), attempt %d of %d; retrying in %.1f s",
+                what,
+                type(exc).__name__,
+                exc,
+                attempt,
+                retry.attempts,
+                wait,
+            )
+            (sleep or time.sleep)(wait)
             delay *= 2
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -213,6 +231,7 @@ def run_sweep(
     record: RunRecord | None = None,
     prefix: str | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    progress: RunProgress | None = None,
 ) -> Sweep:
     """Run ``circuit`` once per row of ``values`` with ``shots`` shots each, in as few jobs as allowed.
 
@@ -231,11 +250,15 @@ def run_sweep(
         record: an optional :class:`~.records.RunRecord` (reuse finished jobs, log submissions).
         prefix: the job keys' prefix (default ``"h{key[0]}"``).
         retry: how transient submission failures are retried (exponential backoff).
+        progress: the run's :class:`~.progress.RunProgress` (bars over jobs, job ids as submitted),
+            or None for none.
 
     Returns:
         The decoded :class:`Sweep`.
 
     Raises:
+        TargetCapabilityError: the sampler runs on a device and ``circuit`` is not in its instruction
+            set (:func:`~.isa.check_isa`), raised before anything is submitted.
         ExecutionError: a submission fails permanently (or transiently more than ``retry.attempts``
             times), a job fails (the message names its job id), or a result cannot be decoded. On any
             error (an interruption too) after a job was submitted, every job this call submitted that
@@ -244,6 +267,9 @@ def run_sweep(
     values = np.asarray(values, dtype=np.float64)
     n_sets = values.shape[0]
     prefix = prefix or f"h{key[0]}"
+    device = isa_target(submitter.sampler)
+    if device is not None:  # the new Runtime sampler skips this check in local mode: refuse before paying
+        check_isa(circuit, device[0], name=device[1])
     widths = {name: _register_width(circuit, name) for name in registers}
     # The result arrays are allocated before anything is submitted: a run too large fails here, unpaid.
     out = {name: np.zeros((n_sets, shots, widths[name]), dtype=np.uint8) for name in registers}
@@ -266,6 +292,7 @@ def run_sweep(
             record=record,
             prefix=prefix,
             retry=retry,
+            progress=progress or RunProgress(),
         )
     except BaseException:
         cancelled = _cancel(submitted)
@@ -292,12 +319,26 @@ def _submit_and_collect(
     record: RunRecord | None,
     prefix: str,
     retry: RetryPolicy,
+    progress: RunProgress,
 ) -> Sweep:
     """:func:`run_sweep` after its arrays exist: submit every job (each appended to ``submitted``), then decode."""
     n_sets = values.shape[0]
     pending: list[tuple[JobInfo, slice, Any, str]] = []
     backend_name = sampler_backend_name(submitter.sampler)
-    for j, part in enumerate(split_sets(n_sets, max_sets_per_job)):
+    parts = split_sets(n_sets, max_sets_per_job)
+    progress.add_jobs(len(parts))
+    if _LOG.isEnabledFor(logging.DEBUG):  # circuit.size() walks the circuit
+        _LOG.debug(
+            "%s: circuit %r (%d qubits, %d instructions), %d parameter set(s) in %d job(s) on %s",
+            what,
+            circuit.name,
+            circuit.num_qubits,
+            circuit.size(),
+            n_sets,
+            len(parts),
+            backend_name,
+        )
+    for j, part in enumerate(parts):
         job_key = f"{prefix}/{j}"
         seed = derive_seed(run_seed, *key, j) if submitter.seeded else None
         chunk = values[part]
@@ -306,6 +347,8 @@ def _submit_and_collect(
         reused = record.reuse(job_key, digest) if record is not None else None
         if reused is not None:
             pending.append((JobInfo(job_key, reused[0], seed, n, shots, True), part, reused[1], digest))
+            _LOG.info("%s: reused job %s (%s) from the run record", what, reused[0], job_key)
+            progress.reused(job_key, reused[0])
             continue
         pub: tuple[Any, ...] = (circuit, {tuple(parameters): chunk}) if len(parameters) else (circuit,)
 
@@ -315,6 +358,18 @@ def _submit_and_collect(
         job = submit_with_retry(submit, what=what, retry=retry)
         submitted.append(job)
         info = JobInfo(job_key, job_id_of(job), seed, n, shots, False)
+        _LOG.info(
+            "%s: submitted job %s (%s): %d parameter set(s) x %d shot(s) of circuit %r on %s",
+            what,
+            info.job_id,
+            job_key,
+            n,
+            shots,
+            circuit.name,
+            backend_name,
+        )
+        _LOG.debug("job %s (%s): seed %s, digest %s", info.job_id, job_key, seed, digest[:16])
+        progress.submitted(job_key, info.job_id, n_sets=n, shots=shots)
         if record is not None:
             record.submitted(
                 job_key, digest, job_id=info.job_id, seed=seed, shots=shots, n_sets=n, backend=backend_name
@@ -331,6 +386,8 @@ def _submit_and_collect(
                 raise wrap_failure(exc, f"{what} (job {info.job_id})") from exc
             if record is not None:
                 record.finished(info.key, digest, result)
+            _LOG.info("%s: job %s (%s) finished", what, info.job_id, info.key)
+            progress.finished(info.key)
         try:
             pub_result = result[0]
         except Exception as exc:

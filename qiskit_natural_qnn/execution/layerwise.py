@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,8 +46,10 @@ from qiskit_natural_qnn.execution.packing import (
     pack_rows,
     packed_layer_circuit,
     qubits_per_copy,
+    split_sets,
     unpack_bits,
 )
+from qiskit_natural_qnn.execution.progress import RunProgress
 from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
@@ -59,7 +63,7 @@ from qiskit_natural_qnn.execution.samplers import (
 )
 from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.network import QuantizationSpec
-from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
 __all__ = [
     "AER_PACKED_QUBITS",
@@ -70,6 +74,8 @@ __all__ = [
     "run_layerwise",
     "sampler_run_bytes",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 #: Copies side by side on Aer fill about this many qubits per parameter set (measured fastest per
 #: pass with ``matrix_product_state``: a 16-neuron layer runs 16 copies).
@@ -231,8 +237,11 @@ class LayerwiseExecutor:
         run_seed: int,
         record: RunRecord | None = None,
         jobs: list[JobInfo] | None = None,
+        progress: RunProgress | None = None,
     ) -> np.ndarray:
         """Run hidden layer ``layer`` once per row of ``angles`` ``(rows, width)``, ``shots`` shots each.
+
+        ``progress`` (a :class:`~.progress.RunProgress`) shows the layer's jobs as they are submitted.
 
         Returns:
             ``uint8`` bits ``(rows, shots, width)``.
@@ -243,6 +252,14 @@ class LayerwiseExecutor:
         copies = self.copies_for(layer)
         lc = self.circuit(layer, copies)
         packed = pack_rows(angles, copies=copies)
+        _LOG.debug(
+            "hidden layer %d: %d row(s) in %d parameter set(s) of %d copies, %d shot(s) each",
+            layer,
+            packed.n_rows,
+            packed.values.shape[0],
+            copies,
+            shots,
+        )
         sweep = run_sweep(
             self.submitter,
             lc.circuit,
@@ -255,10 +272,27 @@ class LayerwiseExecutor:
             what=f"hidden layer {layer}",
             max_sets_per_job=self.max_sets_per_job,
             record=record,
+            progress=progress,
         )
         if jobs is not None:
             jobs.extend(sweep.jobs)
         return unpack_bits(packed, sweep.bits[lc.register.name])
+
+    def planned_jobs(self, n_images: int, shots: int) -> int:
+        """The jobs a :meth:`run` of ``n_images`` images and ``shots`` passes submits (or reuses).
+
+        Example:
+            >>> from qiskit.primitives import StatevectorSampler
+            >>> from qiskit_natural_qnn import NaturalQNN
+            >>> net = NaturalQNN(layer_sizes=[3, 2, 2, 2], seed=0)
+            >>> LayerwiseExecutor(net, StatevectorSampler(), max_sets_per_job=4).planned_jobs(3, 5)
+            5
+        """
+        total = 0
+        for k in range(1, len(self.model.layer_sizes) - 1):
+            rows = int(n_images) * (1 if k == 1 else int(shots))
+            total += len(split_sets(math.ceil(rows / self.copies_for(k)), self.max_sets_per_job))
+        return total
 
     def run(
         self,
@@ -269,6 +303,7 @@ class LayerwiseExecutor:
         record: RunRecord | None = None,
         model: NetworkLike | None = None,
         max_bytes: int | None = None,
+        progress: bool = False,
     ) -> LayerwiseRun:
         """Draw ``shots`` forward passes per image, one hidden layer (one job) at a time.
 
@@ -283,6 +318,8 @@ class LayerwiseExecutor:
             max_bytes: the most memory the run may hold (default
                 :data:`~qiskit_natural_qnn.limits.MAX_BYTES`, estimated by :func:`sampler_run_bytes`),
                 checked before the first job is submitted.
+            progress: show bars over the jobs and the hidden layers, and each job id as it is
+                submitted (:class:`~.progress.RunProgress`, on standard error).
 
         Returns:
             The :class:`LayerwiseRun`.
@@ -311,10 +348,38 @@ class LayerwiseExecutor:
         n = x.shape[0]
         check_run_size(net, n_images=n, shots=shots, max_bytes=max_bytes)
         run_seed = resolve_run_seed(seed, self.sampler)
+        _LOG.info(
+            "layer-by-layer run: %d image(s) x %d shot(s), %d hidden layer(s), seed %d",
+            n,
+            shots,
+            net.n_hidden,
+            run_seed,
+        )
+        with RunProgress(
+            enabled=progress,
+            layers=net.n_hidden,
+            jobs=self.planned_jobs(n, shots) if progress else None,
+            desc="layer-by-layer jobs",
+        ) as bars:
+            return self._run_layers(net, x, shots=shots, run_seed=run_seed, record=record, progress=bars)
+
+    def _run_layers(
+        self,
+        net: NetworkView,
+        x: np.ndarray,
+        *,
+        shots: int,
+        run_seed: int,
+        record: RunRecord | None,
+        progress: RunProgress,
+    ) -> LayerwiseRun:
+        """:meth:`run` after its checks: one sweep per hidden layer, each fed forward from the last."""
+        n = x.shape[0]
         jobs: list[JobInfo] = []
         copies: list[int] = []
         theta = input_angles(net, x)  # (n, width_1): one parameter set per image, S shots
-        bits = self.sample_layer(1, theta, shots=shots, run_seed=run_seed, record=record, jobs=jobs)
+        bits = self.sample_layer(1, theta, shots=shots, run_seed=run_seed, record=record, jobs=jobs, progress=progress)
+        progress.layer_done(1)
         copies.append(self.copies_for(1))
         all_bits = [bits]
         # Method 2: every pass carries its neurons' angles (one row per (image, shot) pass).
@@ -327,7 +392,10 @@ class LayerwiseExecutor:
                 post_angles(net, layer=k - 1, angles=angles, bits=prev) if net.schedule.carries_after(k - 1) else None
             )
             angles = layer_angles(net, layer=k, bits=prev, carried=carried)
-            layer_bits_ = self.sample_layer(k, angles, shots=1, run_seed=run_seed, record=record, jobs=jobs)
+            layer_bits_ = self.sample_layer(
+                k, angles, shots=1, run_seed=run_seed, record=record, jobs=jobs, progress=progress
+            )
+            progress.layer_done(k)
             all_bits.append(layer_bits_.reshape(n, shots, -1))
             copies.append(self.copies_for(k))
         return LayerwiseRun(bits=all_bits, jobs=jobs, copies=copies, seed=run_seed)
@@ -346,8 +414,11 @@ def run_layerwise(
     target: Any = None,
     record: RunRecord | None = None,
     max_bytes: int | None = None,
+    progress: bool = False,
 ) -> LayerwiseRun:
     """Draw ``shots`` passes per image layer by layer on ``sampler`` (see :class:`LayerwiseExecutor`).
+
+    ``progress=True`` shows bars over the jobs and the hidden layers, and every job id as it is submitted.
 
     Returns:
         The :class:`LayerwiseRun`.
@@ -355,4 +426,4 @@ def run_layerwise(
     executor = LayerwiseExecutor(
         model, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
     )
-    return executor.run(images, shots=shots, seed=seed, record=record, max_bytes=max_bytes)
+    return executor.run(images, shots=shots, seed=seed, record=record, max_bytes=max_bytes, progress=progress)

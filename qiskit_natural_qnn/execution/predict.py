@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, NamedTuple
 
@@ -47,6 +48,8 @@ from qiskit_natural_qnn.version import __version__
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, NetworkView, network_view
 
 __all__ = ["SamplerEvaluation", "SamplerPrediction", "classes_from_bits", "evaluate_on_sampler", "predict_on_sampler"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class SamplerPrediction(NamedTuple):
@@ -138,6 +141,7 @@ def predict_on_sampler(
     construction: str = "auto",
     max_sets_per_job: int | None = None,
     max_bytes: int | None = None,
+    progress: bool = False,
 ) -> SamplerPrediction:
     """Classify each image with ``shots`` stochastic passes on a sampler, then vote.
 
@@ -162,6 +166,9 @@ def predict_on_sampler(
             int ``>= 1``).
         max_bytes: the most memory the run may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
             estimated by :func:`~.layerwise.sampler_run_bytes`), checked before any job is submitted.
+        progress: show bars over the jobs (and the hidden layers of a layer-by-layer run) and every
+            job id as it is submitted, on standard error (:class:`~.progress.RunProgress`). The run
+            is logged under ``qiskit_natural_qnn.execution`` either way.
 
     Returns:
         The :class:`SamplerPrediction`.
@@ -172,7 +179,8 @@ def predict_on_sampler(
             a run over ``max_bytes``.
         InputError: images of the wrong shape, empty, or not finite.
         CircuitNotExactError: an explicit single-circuit mode that cannot express the network.
-        TargetCapabilityError: an explicit mode or a circuit the target cannot run.
+        TargetCapabilityError: an explicit mode or a circuit the target cannot run, or a circuit
+            outside the instruction set of the sampler's device (:func:`~.isa.check_isa`).
         ExecutionError: a job fails or returns results that cannot be decoded.
     """
     fetch_job = None
@@ -200,6 +208,7 @@ def predict_on_sampler(
     profile = sampler_profile(sampler, target)
     choice: ModeChoice = choose_mode(view, profile, mode=mode)
     backend = sampler_backend_name(sampler)
+    _LOG.info("running on %s: %s execution (%s)", backend, choice.mode, choice.reason)
     if record is not None and not isinstance(record, RunRecord):
         record = RunRecord(record, fetch_job=fetch_job)
     run_seed = resolve_run_seed(seed, sampler)
@@ -224,7 +233,7 @@ def predict_on_sampler(
         executor = LayerwiseExecutor(
             view, sampler, pass_manager=pass_manager, copies=copies, max_sets_per_job=max_sets_per_job, target=target
         )
-        run = executor.run(x, shots=shots, seed=run_seed, record=record, max_bytes=max_bytes)
+        run = executor.run(x, shots=shots, seed=run_seed, record=record, max_bytes=max_bytes, progress=progress)
         bits, jobs = run.bits, run.jobs
     else:
         single = run_single(
@@ -240,6 +249,7 @@ def predict_on_sampler(
             max_sets_per_job=max_sets_per_job,
             record=record,
             max_bytes=max_bytes,
+            progress=progress,
         )
         bits, jobs = single.bits, single.jobs
     shot_classes = classes_from_bits(view, bits[-1])

@@ -70,6 +70,7 @@ __all__ = [
     "check_sampler",
     "derive_seed",
     "resolve_run_seed",
+    "runtime_backend",
     "runtime_is_local",
     "sampler_backend_name",
     "sampler_kind",
@@ -170,7 +171,8 @@ def check_pass_manager(pass_manager: Any) -> Any:
     return pass_manager
 
 
-def _runtime_backend(sampler: Any) -> Any:
+def runtime_backend(sampler: Any) -> Any:
+    """The backend an IBM Runtime sampler runs on (its ``backend()``, or the ``backend`` attribute)."""
     backend = getattr(sampler, "backend", None)
     return backend() if callable(backend) else backend
 
@@ -184,7 +186,7 @@ def runtime_is_local(sampler: Any) -> bool:
         >>> runtime_is_local(Sampler(mode=AerSimulator()))
         True
     """
-    backend = _runtime_backend(sampler)
+    backend = runtime_backend(sampler)
     return not type(backend).__module__.startswith("qiskit_ibm_runtime.ibm_backend")
 
 
@@ -295,7 +297,7 @@ class JobSubmitter:
             return sampler
         options = sampler.options.model_copy(deep=True)
         options.simulator.seed_simulator = seed
-        return type(sampler)(mode=sampler.mode or _runtime_backend(sampler), options=options)
+        return type(sampler)(mode=sampler.mode or runtime_backend(sampler), options=options)
 
     def submit(self, pubs: list[Any], *, shots: int, seed: int | None) -> Any:
         """Submit ``pubs`` as one job with simulator seed ``seed``; return the job.
@@ -336,7 +338,7 @@ def sampler_backend_name(sampler: Any) -> str:
         return f"{name}({method})" if method and method != "automatic" else str(name)
     if kind == "statevector":
         return "statevector_sampler"
-    backend = _runtime_backend(sampler) if kind in ("ibm", "ibm-legacy") else getattr(sampler, "backend", None)
+    backend = runtime_backend(sampler) if kind in ("ibm", "ibm-legacy") else getattr(sampler, "backend", None)
     name = getattr(backend, "name", None)
     name = name() if callable(name) else name
     return str(name or type(sampler).__name__)
@@ -356,7 +358,7 @@ def sampler_profile(sampler: Any, target: Any = None) -> TargetProfile:
     if kind == "aer":
         return target_profile("aer")
     if kind in ("ibm", "ibm-legacy", "backend"):
-        backend = _runtime_backend(sampler) if kind != "backend" else sampler.backend
+        backend = runtime_backend(sampler) if kind != "backend" else sampler.backend
         profile_of = getattr(backend, "natural_qnn_profile", None)
         if callable(profile_of):
             return profile_of()

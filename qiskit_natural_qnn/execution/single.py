@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,7 +44,8 @@ from qiskit_natural_qnn.circuits.dynamic import NetworkCircuit, dynamic_circuit
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.jobs import JobInfo, run_sweep
 from qiskit_natural_qnn.execution.layerwise import check_run_size, default_pass_manager
-from qiskit_natural_qnn.execution.packing import check_max_sets_per_job
+from qiskit_natural_qnn.execution.packing import check_max_sets_per_job, split_sets
+from qiskit_natural_qnn.execution.progress import RunProgress
 from qiskit_natural_qnn.execution.records import RunRecord
 from qiskit_natural_qnn.execution.samplers import (
     AER_STATEVECTOR_MAX_QUBITS,
@@ -58,6 +60,8 @@ from qiskit_natural_qnn.transpile.targets import transpile_for_target, validate_
 from qiskit_natural_qnn.view import ArrayLike, NetworkLike, network_view
 
 __all__ = ["SINGLE_MODES", "SingleRun", "build_single_circuit", "run_single"]
+
+_LOG = logging.getLogger(__name__)
 
 #: Gates of Aer's ``matrix_product_state`` method (Qiskit Aer 0.18), used when none is importable.
 _MPS_GATES: tuple[str, ...] = (
@@ -180,6 +184,7 @@ def run_single(
     record: RunRecord | None = None,
     network_circuit: NetworkCircuit | None = None,
     max_bytes: int | None = None,
+    progress: bool = False,
 ) -> SingleRun:
     """Draw ``shots`` passes per image from the network's single circuit.
 
@@ -201,6 +206,7 @@ def run_single(
         network_circuit: a circuit already built by :func:`build_single_circuit` (skips building).
         max_bytes: the most memory the run may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
             estimated by :func:`~.layerwise.sampler_run_bytes`), checked before anything is built or submitted.
+        progress: show a bar over the jobs and each job id as it is submitted (:class:`~.progress.RunProgress`).
 
     Returns:
         The :class:`SingleRun`.
@@ -208,7 +214,9 @@ def run_single(
     Raises:
         ConfigurationError: bad ``shots``, ``pass_manager`` or ``max_sets_per_job``, or a run over ``max_bytes``.
         CircuitNotExactError: the single circuit cannot express this network exactly.
-        TargetCapabilityError: the circuit breaks the target's rules (e.g. control flow on IonQ).
+        TargetCapabilityError: the circuit breaks the target's rules (e.g. control flow on IonQ), or
+            is not in the instruction set of the sampler's device (a ``pass_manager`` that does not
+            transpile for it).
         ExecutionError: a job fails or its result cannot be decoded.
     """
     check_sampler(sampler)
@@ -240,20 +248,33 @@ def run_single(
     run_seed = resolve_run_seed(seed, sampler)
     submitter = JobSubmitter(sampler, aer_method=fallback)
     names = [r.name for r in nc.layer_registers]
-    sweep = run_sweep(
-        submitter,
-        circuit,
-        list(nc.input_angles),
-        values,
-        shots=int(shots),
-        registers=names,
-        key=(0,),
-        run_seed=run_seed,
-        what=f"the {nc.construction} single circuit",
-        max_sets_per_job=limit,
-        record=record,
-        prefix="single",
+    _LOG.info(
+        "single %s circuit: %d image(s) x %d shot(s), %d qubits, seed %d",
+        nc.construction,
+        values.shape[0],
+        int(shots),
+        circuit.num_qubits,
+        run_seed,
     )
+    if _LOG.isEnabledFor(logging.DEBUG):
+        _LOG.debug("single circuit %r after the pass manager: %s", circuit.name, dict(circuit.count_ops()))
+    bars = RunProgress(enabled=progress, jobs=len(split_sets(values.shape[0], limit)), desc="single-circuit jobs")
+    with bars:
+        sweep = run_sweep(
+            submitter,
+            circuit,
+            list(nc.input_angles),
+            values,
+            shots=int(shots),
+            registers=names,
+            key=(0,),
+            run_seed=run_seed,
+            what=f"the {nc.construction} single circuit",
+            max_sets_per_job=limit,
+            record=record,
+            prefix="single",
+            progress=bars,
+        )
     return SingleRun(
         bits=[sweep.bits[name] for name in names],
         jobs=sweep.jobs,

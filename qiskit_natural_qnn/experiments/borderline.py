@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -60,6 +61,8 @@ __all__ = [
     "success_vs_a",
     "with_stretch",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 #: Binomial confidence intervals: ``"wilson"`` (Wilson score) and ``"clopper-pearson"`` (exact).
 INTERVAL_METHODS: tuple[str, ...] = ("wilson", "clopper-pearson")
@@ -285,6 +288,7 @@ def success_vs_a(
     image_ids: ArrayLike | None = None,
     confidence: float = 0.95,
     method: str = "wilson",
+    progress: bool = False,
 ) -> list[SuccessPoint]:
     """Success rate of each image versus ``a`` from ``shots`` fast-path passes (exact model statistics).
 
@@ -299,10 +303,13 @@ def success_vs_a(
         image_ids: ids for the counter-based draws and for the points (default ``0..n-1``).
         confidence: coverage of the intervals.
         method: ``"wilson"`` or ``"clopper-pearson"``.
+        progress: show a bar over ``a_values`` on standard error.
 
     Returns:
         One :class:`SuccessPoint` per image and ``a`` (``a``-major).
     """
+    from tqdm import tqdm
+
     from qiskit_natural_qnn.inference import predict
 
     x, y = _images_labels(model, images, labels)
@@ -311,7 +318,10 @@ def success_vs_a(
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(0, 2**63 - 1))
     out: list[SuccessPoint] = []
-    for a in a_values:
+    a_values = list(a_values)
+    _LOG.info("success versus a: %d image(s) x %d pass(es) at %d value(s) of a", x.shape[0], shots, len(a_values))
+    for a in tqdm(a_values, desc="values of a", unit="a", disable=not progress):
+        _LOG.debug("success versus a: a = %g", a)
         net = with_stretch(model, a)
         pred = predict(net, x, shots=shots, seed=seed, image_ids=ids)
         out.extend(
@@ -345,6 +355,7 @@ def find_borderline(
     image_ids: ArrayLike | None = None,
     limit: int | None = None,
     confidence: float = 0.95,
+    progress: bool = False,
 ) -> list[BorderlineImage]:
     """Images that the classical network misclassifies and the quantum network gets right at some ``a``.
 
@@ -362,6 +373,7 @@ def find_borderline(
         image_ids: ids of the images (default ``0..n-1``), reported in the results.
         limit: stop after this many borderline images (None: all).
         confidence: coverage of the intervals.
+        progress: show a bar over ``a_values`` on standard error (:func:`success_vs_a`).
 
     Returns:
         The borderline images, best success rate first.
@@ -383,6 +395,7 @@ def find_borderline(
         )
     classical_pred = predict(with_stretch(reference, 0.0), x, shots=1, seed=0).majority
     wrong = np.flatnonzero(classical_pred != y)
+    _LOG.info("borderline search: the classical network misclassifies %d of %d image(s)", wrong.size, x.shape[0])
     if wrong.size == 0:
         return []
     points = success_vs_a(
@@ -394,6 +407,7 @@ def find_borderline(
         seed=seed,
         image_ids=ids[wrong],
         confidence=confidence,
+        progress=progress,
     )
     by_image: dict[int, list[SuccessPoint]] = {}
     for p in points:

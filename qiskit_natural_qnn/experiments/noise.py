@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ __all__ = [
     "neuron_copies",
     "noise_sweep",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 #: The gates of identity pairs: ``"sx"`` (single-qubit) and ``"cz"`` (two-qubit).
 PAIR_GATES: tuple[str, ...] = ("sx", "cz")
@@ -643,6 +646,7 @@ def noise_sweep(
     label: str | None = None,
     max_instructions: int | None = None,
     max_bytes: int | None = None,
+    progress: bool = False,
 ) -> list[Any]:
     """Success rate of each image versus the number of identity pairs (and ``a``), run layer by layer on a device.
 
@@ -680,6 +684,8 @@ def noise_sweep(
             :data:`~qiskit_natural_qnn.limits.MAX_INSTRUCTIONS`), checked for every point before the first runs.
         max_bytes: the most memory one point's run may hold (default
             :data:`~qiskit_natural_qnn.limits.MAX_BYTES`), checked before the first runs.
+        progress: show a bar over the points ``(a, pairs)`` and, for each point's run, bars over its
+            jobs and layers with every job id as it is submitted (on standard error).
 
     Returns:
         :class:`~qiskit_natural_qnn.experiments.borderline.SuccessPoint` per image, ``a`` and ``pairs``.
@@ -736,43 +742,61 @@ def noise_sweep(
         max_bytes=max_bytes,
         fix="lower shots or the number of images",
     )
+    from tqdm import tqdm
+
     name = device_name(backend) if label is None else label
+    stretches = [model.a] if a_values is None else list(a_values)
+    bar = tqdm(total=len(stretches) * len(specs), desc="noise-sweep points", unit="point", disable=not progress)
     out = []
-    for i, a in enumerate([model.a] if a_values is None else list(a_values)):
-        net = with_stretch(model, a)
-        for j, spec in enumerate(specs):
-            pm = IdentityPairTranspiler(
-                backend,
-                pairs=spec.pairs,
-                gate=spec.gate,
-                optimization_level=optimization_level,
-                seed_transpiler=seed_transpiler,
-                max_instructions=max_instructions,
-            )
-            run = run_layerwise(
-                net,
-                x,
-                sampler=sampler,
-                shots=shots,
-                pass_manager=pm,
-                seed=derive_seed(seed, i, j),
-                copies=copies,
-                target=backend,
-                max_bytes=max_bytes,
-            )
-            classes = pass_classes(net, run.bits[-1])
-            out.extend(
-                success_points(
-                    classes,
-                    y,
-                    ids,
-                    n_classes=model.n_outputs,
-                    a=a,
-                    pairs=spec.pairs,
-                    gate=spec.gate if spec.pairs else "",
-                    backend=name,
-                    confidence=confidence,
-                    method=method,
+    try:
+        for i, a in enumerate(stretches):
+            net = with_stretch(model, a)
+            for j, spec in enumerate(specs):
+                _LOG.info(
+                    "noise sweep on %s: a = %g, %d %s identity pair(s), %d image(s) x %d pass(es)",
+                    name,
+                    a,
+                    spec.pairs,
+                    spec.gate,
+                    x.shape[0],
+                    shots,
                 )
-            )
+                pm = IdentityPairTranspiler(
+                    backend,
+                    pairs=spec.pairs,
+                    gate=spec.gate,
+                    optimization_level=optimization_level,
+                    seed_transpiler=seed_transpiler,
+                    max_instructions=max_instructions,
+                )
+                run = run_layerwise(
+                    net,
+                    x,
+                    sampler=sampler,
+                    shots=shots,
+                    pass_manager=pm,
+                    seed=derive_seed(seed, i, j),
+                    copies=copies,
+                    target=backend,
+                    max_bytes=max_bytes,
+                    progress=progress,
+                )
+                bar.update(1)
+                classes = pass_classes(net, run.bits[-1])
+                out.extend(
+                    success_points(
+                        classes,
+                        y,
+                        ids,
+                        n_classes=model.n_outputs,
+                        a=a,
+                        pairs=spec.pairs,
+                        gate=spec.gate if spec.pairs else "",
+                        backend=name,
+                        confidence=confidence,
+                        method=method,
+                    )
+                )
+    finally:
+        bar.close()
     return out

@@ -1,10 +1,11 @@
-"""Figures of sweeps: error versus ``a``, error versus ``g`` with ``g_c``, and the ``(a, g)`` heat map.
+"""Figures: error versus ``a``, error versus ``g`` with ``g_c``, the ``(a, g)`` heat map, learning curves.
 
 Every function takes sweep records (:class:`~qiskit_natural_qnn.experiments.PointRecord`), draws
 with Matplotlib's object API on a new :class:`~matplotlib.figure.Figure` (or on ``ax``) and returns
 the figure; pyplot is never touched, so nothing is shown and no backend is switched.
 :func:`save_figure` writes a PNG (rendered by Agg). Error bars are the sample standard
-deviation over seeds.
+deviation over seeds. :func:`plot_learning_curve` draws one training run's history (``qnqnn
+train`` writes it as ``learning_curve.png`` beside ``history.json``).
 
 Example:
     >>> from qiskit_natural_qnn.experiments.sweep import PointRecord, SweepSettings
@@ -26,7 +27,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,26 @@ from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
 from qiskit_natural_qnn.experiments.sweep import METRICS, Aggregate, PointRecord, aggregate
 from qiskit_natural_qnn.io.files import write_atomic
+from qiskit_natural_qnn.training.config import History
 
-__all__ = ["plot_error_vs_a", "plot_error_vs_g", "plot_heatmap", "save_figure", "describe"]
+__all__ = [
+    "LEARNING_SERIES",
+    "plot_error_vs_a",
+    "plot_error_vs_g",
+    "plot_heatmap",
+    "plot_learning_curve",
+    "save_figure",
+    "describe",
+]
+
+#: The error series of a learning curve: ``(history key, label, style)``; each one drawn where recorded.
+LEARNING_SERIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("train_error", "training, single pass", {"color": "C3", "marker": "v", "ls": ":"}),
+    ("train_single_shot_error", "training, single shot", {"color": "C3", "marker": "v", "ls": ":"}),
+    ("train_vote_error", "training, majority vote", {"color": "C2", "marker": "^", "ls": "-"}),
+    ("val_single_shot_error", "validation, single shot", {"color": "C1", "marker": "s", "ls": "--"}),
+    ("val_vote_error", "validation, majority vote", {"color": "C0", "marker": "o", "ls": "-"}),
+)
 
 _STYLE: dict[str, dict[str, Any]] = {
     "val_vote_error": {"color": "C0", "marker": "o", "ls": "-"},
@@ -327,6 +346,117 @@ def plot_heatmap(
     ax.set_ylabel("entanglement angle g")
     ax.set_title(title if title is not None else describe(recs), fontsize=9)
     return fig
+
+
+def _history_records(history: History | Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The per-epoch records of a :class:`History`, of its ``to_dict()`` (``history.json``) or a list of records."""
+    if isinstance(history, History):
+        return [r.to_dict() for r in history.records]
+    if isinstance(history, Mapping):
+        records = history.get("records")
+        if not isinstance(records, Sequence) or isinstance(records, (str, bytes)):
+            raise InputError(
+                f"the history has no list of 'records', got keys {sorted(map(str, history))}; pass a History, "
+                "the dict of History.to_dict() (history.json) or a list of epoch records"
+            )
+        history = records
+    out = list(history)
+    if not all(isinstance(r, Mapping) for r in out):
+        raise InputError("every epoch record must be a mapping (as in history.json); pass a History or its to_dict()")
+    return out
+
+
+def _series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(epochs, values)`` where ``key`` is recorded as a finite number (epochs default to 1, 2, ...)."""
+    xs, ys = [], []
+    for i, r in enumerate(records, start=1):
+        value = r.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            epoch = r.get("epoch", i)
+            xs.append(epoch if isinstance(epoch, (int, float)) and not isinstance(epoch, bool) else i)
+            ys.append(float(value))
+    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+
+def plot_learning_curve(
+    history: History | Mapping[str, Any] | Sequence[Mapping[str, Any]], *, title: str | None = None
+) -> Figure:
+    """A training run's learning curve: the loss, and the training and validation errors, per epoch.
+
+    Two panels side by side: the mean training cross-entropy, and the errors in percent of every
+    series of :data:`LEARNING_SERIES` that the history records (validation single shot and majority
+    vote only on validated epochs). A series that is missing, or None on every epoch, is left out.
+
+    Args:
+        history: a :class:`~qiskit_natural_qnn.training.History`, the dict of its ``to_dict()`` (the
+            contents of ``history.json``), or a list of epoch records.
+        title: the figure's title (default: the layer sizes, ``a``, ``g`` and the vote's shots, where known).
+
+    Returns:
+        A new figure (pyplot untouched); write it with :func:`save_figure`.
+
+    Raises:
+        InputError: no epochs, or a history that is not one.
+
+    Example:
+        >>> from qiskit_natural_qnn.training import EpochRecord, History
+        >>> h = History(records=[EpochRecord(1, 2.1, 0.7, None, None, 1.0), EpochRecord(2, 1.4, 0.4, 0.35, 0.3, 1.0)])
+        >>> fig = plot_learning_curve(h)  # made-up numbers; epoch 1 was not validated
+        >>> [len(line.get_xdata()) for line in fig.axes[1].get_lines()]
+        [2, 1, 1]
+    """
+    records = _history_records(history)
+    if not records:
+        raise InputError("the history has no epochs to plot; train for at least one epoch")
+    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+    loss_ax, error_ax = fig.subplots(1, 2)
+    epochs, loss = _series(records, "loss")
+    if loss.size:
+        loss_ax.plot(epochs, loss, marker="o", ms=3, color="k", label="training loss")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("cross-entropy (mean over the epoch)")
+    loss_ax.set_title("loss", fontsize=9)
+    loss_ax.grid(alpha=0.3)
+    drawn = 0
+    for key, label, style in LEARNING_SERIES:
+        xs, ys = _series(records, key)
+        if ys.size:
+            error_ax.plot(xs, ys * 100, ms=4, label=label, **style)
+            drawn += 1
+    error_ax.set_xlabel("epoch")
+    error_ax.set_ylabel("error (%)")
+    error_ax.set_ylim(bottom=0)
+    error_ax.set_title("error", fontsize=9)
+    error_ax.grid(alpha=0.3)
+    if drawn:
+        error_ax.legend(fontsize=8)
+    for ax in (loss_ax, error_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title if title is not None else _run_title(history), fontsize=9)
+    return fig
+
+
+def _run_title(history: Any) -> str:
+    if isinstance(history, History):
+        history = history.to_dict()
+    if not isinstance(history, Mapping):
+        return "learning curve"
+    parts = []
+    sizes = history.get("layer_sizes")
+    if isinstance(sizes, Sequence) and sizes:
+        parts.append("-".join(str(s) for s in sizes))
+    spec = history.get("spec")
+    spec = spec if isinstance(spec, Mapping) else {}
+    a, g = spec.get("a"), spec.get("g")
+    if isinstance(a, (int, float)):
+        parts.append(f"a = {a:g}")
+    if isinstance(g, (int, float)):
+        parts.append(f"g = {g / math.pi:.3g} pi")
+    config = history.get("config")
+    shots = config.get("eval_shots") if isinstance(config, Mapping) else None
+    if isinstance(shots, int):
+        parts.append(f"vote over {shots} shots")
+    return "learning curve" + (": " + ", ".join(parts) if parts else "")
 
 
 def save_figure(fig: Figure | SubFigure, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:

@@ -8,6 +8,14 @@
 * :data:`NaturalQNNModule` -- the plain ``torch.nn.Module`` (the same class as ``NaturalQNN``).
 * :mod:`~qiskit_natural_qnn.ml.weights` -- the flat weight vector and back.
 * :class:`LayerwiseSamplerForward` -- passes drawn layer by layer on a sampler, with host feedforward.
+
+Train from the model's own initial weights (:func:`torch_connector`, or
+``TorchConnector(network, initial_weights=network.initial_weights)``), not ``TorchConnector``'s
+default uniform ``[-1, 1]`` draw, which leaves most pre-activations outside ``(-1, 1)`` where the
+straight-through gradient is zero; and with a first-order optimiser on mini-batches (Adam,
+``lr=3e-3``, or SGD with momentum 0.9, ``lr=0.01``), not ``LBFGS``: every forward pass draws new
+outcomes, and L-BFGS's curvature estimates assume a deterministic loss (with ``TorchConnector``'s
+default weights it diverged, loss 0.43 -> 1556). docs/ml.md has the measurements.
 """
 
 from __future__ import annotations

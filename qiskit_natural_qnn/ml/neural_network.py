@@ -19,6 +19,9 @@ Weights are the flat vector of :mod:`qiskit_natural_qnn.ml.weights` (``W_1, [b_1
 parameter); start it from the model's weights with ``initial_weights=network.initial_weights`` (or
 use :func:`~qiskit_natural_qnn.ml.torch_connector`), and after training get a
 :class:`~qiskit_natural_qnn.network.NaturalQNN` back with ``network.to_model(connector.weight)``.
+``TorchConnector``'s own default (uniform in ``[-1, 1]``) leaves most pre-activations where the
+straight-through gradient is zero; and train with Adam or SGD with momentum on mini-batches, not
+``LBFGS``, whose curvature estimates assume a deterministic loss (docs/ml.md).
 
 Example:
     >>> import numpy as np

@@ -90,6 +90,14 @@ def torch_connector(
     float32, the flat order of :mod:`qiskit_natural_qnn.ml.weights`); training does not change
     ``model``. Get the trained network with ``connector.neural_network.to_model(connector.weight)``.
 
+    Starting from the model's weights matters: ``TorchConnector``'s default initial weights (uniform
+    in ``[-1, 1]``) put most pre-activations outside ``(-1, 1)``, where the straight-through
+    gradient is zero. Train with a first-order optimiser on mini-batches, e.g.
+    ``torch.optim.Adam(params, lr=3e-3)`` or ``torch.optim.SGD(params, lr=0.01, momentum=0.9)``
+    (the paper's recipe), not ``torch.optim.LBFGS`` as in qiskit-machine-learning's tutorials: each
+    forward pass draws new outcomes, which L-BFGS's curvature estimates do not expect (with the
+    default weights it diverged, loss 0.43 -> 1556; docs/ml.md).
+
     Args:
         model: the network; its current parameters become the connector's initial weights.
         sampler: None for the fast path, or any ``BaseSamplerV2`` for layer circuits.
