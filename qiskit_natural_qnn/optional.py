@@ -1,7 +1,7 @@
 """Optional packages: each belongs to one extra, and a missing one raises :class:`MissingExtraError` naming it.
 
 The core (models, training, circuits, transpilation, Aer execution) needs no extra. The hardware
-providers, qiskit-machine-learning and the figures do:
+providers, qiskit-machine-learning, the figures and parallel sweeps do:
 
 ==========  ===========================  ==========================================================
 extra       package (import name)        what needs it
@@ -13,6 +13,8 @@ extra       package (import name)        what needs it
 ``ml``      ``qiskit-machine-learning``  :mod:`qiskit_natural_qnn.ml` (``NeuralNetwork``, ``TorchConnector``)
             (``qiskit_machine_learning``)
 ``plot``    ``matplotlib``               figures (:mod:`qiskit_natural_qnn.experiments.plots`, ``--format png``)
+``dask``    ``dask[distributed]``        parallel sweeps (:mod:`qiskit_natural_qnn.experiments.distributed`,
+            (``dask``, ``distributed``)  ``qnqnn sweep --workers N`` or ``--scheduler``)
 ==========  ===========================  ==========================================================
 
 ``pip install "qiskit-natural-qnn[all]"`` installs every extra.
@@ -42,6 +44,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ionq": ("qiskit_ionq",),
     "ml": ("qiskit_machine_learning",),
     "plot": ("matplotlib", "pylatexenc"),
+    "dask": ("dask", "distributed"),
 }
 
 

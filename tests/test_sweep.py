@@ -53,9 +53,10 @@ TINY = SweepSettings(hidden=(16,), config=TrainConfig(epochs=2, eval_shots=3, ev
 # ------------------------------------------------------------------------------------- points, grid
 def test_point_key_and_normalisation() -> None:
     p = SweepPoint(a=np.float32(0.5), g=HALF_PI, seed=np.int64(3))
-    assert (p.a, p.g, p.seed, p.key) == (0.5, HALF_PI, 3, "a0.5_g1.5708_s3")
+    assert (p.a, p.g, p.seed, p.key) == (0.5, HALF_PI, 3, "a0.5_g1.5707963267948966_s3")
+    assert p.legacy_key == "a0.5_g1.5708_s3"
     assert isinstance(p.seed, int)
-    assert SweepPoint(a=0.0, g=math.pi / 8, seed=0).key == "a0_g0.392699_s0"
+    assert SweepPoint(a=0.0, g=math.pi / 8, seed=0).key == "a0_g0.39269908169872414_s0"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_grid_points_is_seed_major_and_rejects_duplicates() -> None:
     pts = grid_points(a=[0, 1], g=[HALF_PI, 0.5], seeds=[0, 1])
     assert [(p.seed, p.g, p.a) for p in pts[:4]] == [(0, HALF_PI, 0), (0, HALF_PI, 1), (0, 0.5, 0), (0, 0.5, 1)]
     assert len(pts) == 8
-    with pytest.raises(ConfigurationError, match=r"the grid holds point a0\.5_g1\.5708_s0 twice"):
+    with pytest.raises(ConfigurationError, match=r"the grid holds point a0\.5_g1\.5707963267948966_s0 twice"):
         grid_points(a=[0.5, 0.5], seeds=[0])
     with pytest.raises(ConfigurationError, match=r"seeds must hold at least one value, got \[\]"):
         grid_points(a=[0.5], seeds=[])
@@ -115,8 +116,8 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
     pts = grid_points(a=[0.0, 0.5], seeds=[0])
     recs = run_sweep(pts, settings=TINY, results_dir=tmp_path, data=tiny_split, progress=False)
     files = sorted(p.name for p in (tmp_path / "points").iterdir())
-    assert files == ["a0.5_g1.5708_s0.json", "a0_g1.5708_s0.json"]
-    raw = json.loads((tmp_path / "points" / "a0_g1.5708_s0.json").read_text())
+    assert files == ["a0.5_g1.5707963267948966_s0.json", "a0_g1.5707963267948966_s0.json"]
+    raw = json.loads((tmp_path / "points" / "a0_g1.5707963267948966_s0.json").read_text())
     assert raw["format"] == "qnqnn-sweep-point" and raw["format_version"] == 1
     for key in (
         "settings",
@@ -132,15 +133,15 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
         "host",
     ):
         assert key in raw
-    assert PointRecord.from_json(tmp_path / "points" / "a0_g1.5708_s0.json") == recs[0]
-    mtime = os.path.getmtime(tmp_path / "points" / "a0_g1.5708_s0.json")
+    assert PointRecord.from_json(tmp_path / "points" / "a0_g1.5707963267948966_s0.json") == recs[0]
+    mtime = os.path.getmtime(tmp_path / "points" / "a0_g1.5707963267948966_s0.json")
     # resume: one new point; the finished ones are read back, not retrained
     more = run_sweep(
         grid_points(a=[0.0, 0.5, 1.0], seeds=[0]), settings=TINY, results_dir=tmp_path, data=tiny_split, progress=False
     )
     assert [r.a for r in more] == [0.0, 0.5, 1.0]
     assert more[:2] == recs
-    assert os.path.getmtime(tmp_path / "points" / "a0_g1.5708_s0.json") == mtime
+    assert os.path.getmtime(tmp_path / "points" / "a0_g1.5707963267948966_s0.json") == mtime
     assert len(load_records(tmp_path)) == 3
 
 
@@ -163,7 +164,7 @@ def test_run_sweep_refuses_records_of_other_settings_or_data(tiny_split, tmp_pat
 def test_run_sweep_rejects_bad_point_lists(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match=r"no points to run"):
         run_sweep([], settings=TINY, results_dir=tmp_path)
-    with pytest.raises(ConfigurationError, match=r"point a0_g1\.5708_s0 is listed twice"):
+    with pytest.raises(ConfigurationError, match=r"point a0_g1\.5707963267948966_s0 is listed twice"):
         run_sweep([SweepPoint(a=0.0), SweepPoint(a=0.0)], settings=TINY, results_dir=tmp_path)
 
 
@@ -187,7 +188,7 @@ def test_import_run_matches_a_sweep_point(tiny_split, tmp_path) -> None:
     )
     imported = import_run(tmp_path / "run", results_dir=tmp_path / "sweep", data=tiny_split)
     assert imported.imported_from == str(tmp_path / "run")
-    assert (tmp_path / "sweep" / "points" / "a0.5_g1.5708_s2.json").is_file()
+    assert (tmp_path / "sweep" / "points" / "a0.5_g1.5707963267948966_s2.json").is_file()
     native = run_point(SweepPoint(a=0.5, seed=seed), settings=TINY, data=tiny_split)
     for name in (
         "val_vote_error",

@@ -6,12 +6,20 @@
     qnqnn sweep --param g --values "pi/16,pi/8,pi/4,pi/2" --a 0 --hidden 128 128 128
     qnqnn sweep --param grid --a-values 0,0.316 --g-values "pi/4,pi/2"
     qnqnn sweep --param a --results-dir DIR --report     # figures and table from DIR, no training
+    qnqnn sweep --param a --values 0,0.316 --workers 4   # 4 worker processes on this machine (Dask)
+    qnqnn sweep --param a --values 0,0.316 --scheduler tcp://HOST:8786   # an existing Dask cluster
 
 Each finished point is a JSON record in ``RESULTS_DIR/points/``; running the same command again skips
 them (resume). After the sweep (and with ``--report``), the command prints a table of mean errors
 over seeds and writes the figures into ``RESULTS_DIR``: ``error_vs_a.png``, ``error_vs_g.png`` (with
 ``g_c`` located when there are three angles or more, also written to ``gc.json``) or ``heatmap.png``.
 Values of ``g`` accept multiples of pi (``pi/8``, ``5*pi/19``).
+
+Parallel sweeps (``docs/scaling.md``): ``--workers N`` runs the points on an embedded local Dask
+cluster of N processes, ``--scheduler ADDRESS`` (or ``$DASK_SCHEDULER_ADDRESS``) on an existing one;
+``--shard i/n`` runs every n-th point from the i-th. Several sweeps may share one results folder:
+each point is claimed before it runs, so none is trained twice. ``--holdout N`` validates on the
+last N training images, so that options are chosen without the validation set.
 
 Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``handler=run_sweep_command``.
 ``python -m qiskit_natural_qnn.cli.experiments sweep ...`` runs it alone.
@@ -20,6 +28,7 @@ Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``ha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -34,6 +43,7 @@ from qiskit_natural_qnn.cli.options import (
     add_eval_every_option,
     add_g_option,
     add_hidden_option,
+    add_holdout_option,
     add_limit_option,
     add_no_progress_option,
     add_recipe_options,
@@ -46,7 +56,10 @@ from qiskit_natural_qnn.cli.options import (
 )
 from qiskit_natural_qnn.cli.runtime import choose_device, load_split, run_handler
 from qiskit_natural_qnn.exceptions import ConfigurationError
+from qiskit_natural_qnn.experiments.claims import DEFAULT_CLAIM_TIMEOUT_S
+from qiskit_natural_qnn.experiments.distributed import SCHEDULER_ENV, connect, local_cluster, scheduler_address
 from qiskit_natural_qnn.experiments.gc import CriticalAngle, locate_gc_from_records
+from qiskit_natural_qnn.experiments.holdout import holdout_split
 from qiskit_natural_qnn.experiments.sweep import (
     DamagedRecord,
     PointRecord,
@@ -61,7 +74,7 @@ from qiskit_natural_qnn.experiments.sweep import (
 from qiskit_natural_qnn.io.files import check_output_path, write_atomic
 from qiskit_natural_qnn.training import TrainConfig
 
-__all__ = ["add_sweep_parser", "main", "report_text", "run_sweep_command"]
+__all__ = ["add_sweep_parser", "main", "report_text", "run_sweep_command", "shard_argument"]
 
 _PARAMS = ("a", "g", "grid")
 
@@ -108,10 +121,16 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_data_dir_option(data)
     add_train_size_option(data)
     add_limit_option(data)
+    add_holdout_option(data)
     data.add_argument(
         "--results-dir",
         default=None,
-        help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>)",
+        help="folder of the sweep's records and figures (default sweeps/<param>-<hidden>-e<epochs>[-<tag>])",
+    )
+    data.add_argument(
+        "--tag",
+        default=None,
+        help="appended to the default --results-dir: one folder per option set (e.g. --tag expected-lr0.02)",
     )
     data.add_argument(
         "--save-models", action="store_true", help="also keep every point's model under RESULTS_DIR/models"
@@ -123,8 +142,72 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     data.add_argument("--no-plots", action="store_true", help="write no figures")
     add_no_progress_option(data)
     add_device_option(data)
+    _add_parallel_options(p.add_argument_group("parallel runs (docs/scaling.md)"))
     p.set_defaults(handler=run_sweep_command)
     return p
+
+
+def _add_parallel_options(group: Any) -> None:
+    """Where the points run: here, on local worker processes, or on a Dask cluster; which shard; claims."""
+    group.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run the points on N worker processes of an embedded local Dask cluster (default 1: one after "
+        "another in this process, without Dask)",
+    )
+    group.add_argument(
+        "--threads-per-worker",
+        type=positive_int,
+        default=None,
+        metavar="T",
+        help="torch threads of each point (default with --workers or --scheduler: 1; without: unchanged)",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help=f"run the points on the Dask cluster of this scheduler, e.g. tcp://HOST:8786 (default: ${SCHEDULER_ENV} "
+        "when set)",
+    )
+    group.add_argument(
+        "--shard",
+        type=shard_argument,
+        default=None,
+        metavar="I/N",
+        help="run only every N-th point of the grid, from the I-th (0-based), e.g. a Slurm array job's "
+        "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
+    )
+    group.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=DEFAULT_CLAIM_TIMEOUT_S,
+        metavar="SECONDS",
+        help="take over a point claimed by another sweep whose heartbeat stopped this long ago "
+        f"(default {DEFAULT_CLAIM_TIMEOUT_S:g})",
+    )
+
+
+def shard_argument(text: str) -> tuple[int, int]:
+    """``--shard I/N`` as ``(I, N)``: ``0 <= I < N``.
+
+    Example:
+        >>> shard_argument("2/8")
+        (2, 8)
+        >>> shard_argument("8/8")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: a shard is I/N with 0 <= I < N (I counts from 0), got '8/8'; e.g. --shard 0/4
+    """
+    parts = text.split("/")
+    if len(parts) == 2 and all(part.strip().isdigit() for part in parts):
+        index, count = (int(part) for part in parts)
+        if 0 <= index < count:
+            return index, count
+    raise argparse.ArgumentTypeError(
+        f"a shard is I/N with 0 <= I < N (I counts from 0), got {text!r}; e.g. --shard 0/4"
+    )
 
 
 def _add_grid_options(grid: Any) -> None:
@@ -180,7 +263,8 @@ def _default_results_dir(args: argparse.Namespace) -> Path:
     hidden = (
         "x".join(str(h) for h in args.hidden) if len(set(args.hidden)) > 1 else f"{args.hidden[0]}x{len(args.hidden)}"
     )
-    return Path("sweeps") / f"{args.param}-{hidden}-e{args.epochs}"
+    tag = f"-{args.tag}" if getattr(args, "tag", None) else ""
+    return Path("sweeps") / f"{args.param}-{hidden}-e{args.epochs}{tag}"
 
 
 def _table(records: list[PointRecord], *, markdown: bool = False) -> str:
@@ -328,22 +412,49 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         config=config,
         surrogate=args.surrogate,
     )
-    device = choose_device(args.device)
+    address = scheduler_address(args.scheduler)
+    if address is not None and args.workers > 1:
+        where = "--scheduler" if args.scheduler is not None else f"${SCHEDULER_ENV}"
+        raise ConfigurationError(
+            f"--workers {args.workers} starts a local cluster, but {where} names the cluster at {address}; "
+            f"pass one of them (unset {SCHEDULER_ENV} to use local workers)"
+        )
+    # on a cluster, each worker checks its own device (a GPU node may drive CPU-only workers or the reverse)
+    device = choose_device(args.device) if address is None else args.device
     split = load_split(args.data_dir, train_size=args.train_size, limit=args.limit)
+    if args.holdout is not None:
+        split = holdout_split(split, args.holdout)
     print(f"data: {split.source}")
+    where = (
+        f"on the Dask cluster at {address}"
+        if address
+        else (f"on {args.workers} local worker processes" if args.workers > 1 else "in this process")
+    )
+    shard = f", shard {args.shard[0]}/{args.shard[1]}" if args.shard else ""
+    net = f"784-{'-'.join(map(str, args.hidden))}-10"
     print(
-        f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds), "
-        f"784-{'-'.join(map(str, args.hidden))}-10, {args.epochs} epochs, device {device}, results in {out}"
+        f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds){shard}, {net}, "
+        f"{args.epochs} epochs, device {device or 'of each worker'}, {where}, results in {out}"
     )
-    records = run_sweep(
-        points,
-        settings=settings,
-        results_dir=out,
-        data=split,
-        device=device,
-        progress=not args.no_progress,
-        save_models=args.save_models,
-    )
+    with contextlib.ExitStack() as stack:
+        client = None
+        if address is not None:
+            client = stack.enter_context(connect(address))
+        elif args.workers > 1:
+            client = stack.enter_context(local_cluster(workers=args.workers))
+        records = run_sweep(
+            points,
+            settings=settings,
+            results_dir=out,
+            data=split,
+            device=device,
+            progress=not args.no_progress,
+            save_models=args.save_models,
+            client=client,
+            threads_per_worker=args.threads_per_worker,
+            shard=args.shard,
+            claim_timeout_s=args.claim_timeout,
+        )
     _report(records, args.param, out, plots=not args.no_plots)
     return 0
 

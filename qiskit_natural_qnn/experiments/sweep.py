@@ -6,6 +6,13 @@ and writes one JSON :class:`PointRecord` per finished point into ``results_dir/p
 same sweep again skips the points whose record is already there, so an interrupted sweep resumes
 where it stopped and a grid can be extended by adding values.
 
+Points run one after another in this process, or in parallel on a Dask cluster
+(``run_sweep(..., client=...)``, ``qnqnn sweep --workers N`` or ``--scheduler``; see
+``docs/scaling.md``). Several sweeps may share a results folder: each point is claimed before it
+runs (:mod:`~qiskit_natural_qnn.experiments.claims`), so none is trained twice, and a point stopped
+half-way resumes from its last epoch checkpoint (``results_dir/checkpoints/<key>/``). Point keys are
+exact (``a0.316_g1.5707963267948966_s2``); records named by the older 6-digit keys are still read.
+
 A point's seed seeds everything, exactly as ``qnqnn train --seed``: the Kaiming initialisation and
 the sampling stream of the network (``NaturalQNN(seed=seed)``) and the shuffles and validation shots
 of the fit (``TrainConfig(seed=seed)``). After training, the network is evaluated once more on the
@@ -28,13 +35,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import logging
 import math
 import os
 import platform
+import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,10 +57,13 @@ import numpy as np
 
 from qiskit_natural_qnn.checks import is_int, is_real
 from qiskit_natural_qnn.exceptions import ConfigurationError, DamagedFileError, InputError
+from qiskit_natural_qnn.experiments.claims import DEFAULT_CLAIM_TIMEOUT_S, PointClaims
+from qiskit_natural_qnn.experiments.driver import SerialRunner, run_claimed
 from qiskit_natural_qnn.io.files import read_json, remove_stale_temporaries, safe_output_path, write_atomic
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.surrogates import HardTanhSurrogate, Surrogate, get_surrogate
+from qiskit_natural_qnn.training.checkpoint import CHECKPOINT_FILE
 from qiskit_natural_qnn.training.config import History, TrainConfig, complete_config_dict
 
 __all__ = [
@@ -60,9 +75,12 @@ __all__ = [
     "DamagedRecord",
     "RecordScan",
     "Aggregate",
+    "PointResult",
     "grid_points",
+    "shard_points",
     "run_point",
     "run_sweep",
+    "weights_digest",
     "load_records",
     "scan_records",
     "aggregate",
@@ -89,10 +107,18 @@ METRICS: dict[str, str] = {
 }
 
 
-def _fmt(value: float) -> str:
-    """A short, file-name-safe rendering of a number (``0.316``, ``1.5708``)."""
-    text = f"{value:.6g}"
+def _exact(value: float) -> str:
+    """The shortest text that reads back as exactly ``value``, file-name safe (``0.316``, ``1.5707963267948966``).
+
+    Integers lose their ``.0`` and a minus sign (of an exponent, ``1em05``) becomes ``m``.
+    """
+    text = str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     return text.replace("-", "m")
+
+
+def _short(value: float) -> str:
+    """The 6-significant-digit rendering of the keys written before exact keys (``1.5708``)."""
+    return f"{value:.6g}".replace("-", "m")
 
 
 @dataclass(frozen=True, order=True)
@@ -109,7 +135,9 @@ class SweepPoint:
 
     Example:
         >>> SweepPoint(a=0.316, g=math.pi / 2, seed=2).key
-        'a0.316_g1.5708_s2'
+        'a0.316_g1.5707963267948966_s2'
+        >>> SweepPoint(a=0.5000001, seed=0).key != SweepPoint(a=0.5, seed=0).key
+        True
         >>> SweepPoint(a=-1.0, g=0.5, seed=0)
         Traceback (most recent call last):
         ...
@@ -126,14 +154,27 @@ class SweepPoint:
         if not is_real(self.g) or not 0 <= self.g <= _HALF_PI + 1e-12:
             raise ConfigurationError(f"g must be a number in [0, pi/2], got {self.g!r}; pass e.g. g=math.pi/4")
         seed = check_seed(self.seed)  # ints in [0, 2**64), the one rule for seeds
-        object.__setattr__(self, "a", float(self.a))
-        object.__setattr__(self, "g", min(float(self.g), _HALF_PI))
+        object.__setattr__(self, "a", float(self.a) + 0.0)  # + 0.0: -0.0 is 0.0, one point, one key
+        object.__setattr__(self, "g", min(float(self.g), _HALF_PI) + 0.0)
         object.__setattr__(self, "seed", seed)
 
     @property
     def key(self) -> str:
-        """The point's file stem in ``results_dir/points/``."""
-        return f"a{_fmt(self.a)}_g{_fmt(self.g)}_s{self.seed}"
+        """The point's file stem in ``results_dir/points/``: exact, two points never share it.
+
+        ``a`` and ``g`` are written in full (the shortest decimal that reads back as the same float),
+        so ``a = 0.5000001`` and ``a = 0.5`` have different records.
+        """
+        return f"a{_exact(self.a)}_g{_exact(self.g)}_s{self.seed}"
+
+    @property
+    def legacy_key(self) -> str:
+        """The key records had before exact keys (6 significant digits, ``a0.5_g1.5708_s0``).
+
+        Such a file still counts as this point's record when the ``a``, ``g`` and seed it holds are
+        exactly this point's (several points could share this key; the record says which one it is).
+        """
+        return f"a{_short(self.a)}_g{_short(self.g)}_s{self.seed}"
 
 
 def grid_points(
@@ -147,8 +188,8 @@ def grid_points(
         ConfigurationError: an empty list, or a value out of range.
 
     Example:
-        >>> [p.key for p in grid_points(a=[0, 0.5], seeds=[0, 1])]
-        ['a0_g1.5708_s0', 'a0.5_g1.5708_s0', 'a0_g1.5708_s1', 'a0.5_g1.5708_s1']
+        >>> [p.key for p in grid_points(a=[0, 0.5], g=[0.25], seeds=[0, 1])]
+        ['a0_g0.25_s0', 'a0.5_g0.25_s0', 'a0_g0.25_s1', 'a0.5_g0.25_s1']
     """
     a_list, g_list, seed_list = list(a), list(g), list(seeds)
     for name, values, example in (
@@ -242,8 +283,12 @@ class PointRecord:
         device: ``cpu`` or ``cuda:0``...
         finished_at: UTC time the point finished (ISO 8601).
         history: :meth:`History.to_dict` of the fit (per-epoch loss, errors and seconds).
-        host: ``platform.node()``, CPU count and ``OMP_NUM_THREADS`` at run time.
+        host: ``platform.node()``, process id, CPU count and ``OMP_NUM_THREADS`` of the process that
+            trained the point (a Dask worker's, on a cluster).
         imported_from: the run directory this record was imported from (:func:`import_run`), or None.
+        weights_sha256: SHA-256 of the trained network's tensors (names, dtypes, shapes, bytes), or
+            None in records written before it existed. Equal digests mean bit-for-bit equal weights:
+            a point gives the same digest whether it ran serially, on a local worker or a remote one.
     """
 
     a: float
@@ -264,6 +309,7 @@ class PointRecord:
     history: dict[str, Any]
     host: dict[str, Any] = field(default_factory=dict)
     imported_from: str | None = None
+    weights_sha256: str | None = None
 
     @property
     def point(self) -> SweepPoint:
@@ -342,6 +388,7 @@ _OPTIONAL_ERRORS = ("train_single_shot_error", "train_vote_error")
 _TEXTS = ("version", "device", "finished_at")
 _OBJECTS = ("settings", "data", "history")
 _REQUIRED = ("a", "g", "seed", "layer_sizes", *_OBJECTS, *_ERRORS, *_OPTIONAL_ERRORS, "seconds", *_TEXTS)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _shown(value: Any) -> str:
@@ -388,6 +435,9 @@ def _check_record_fields(fields: dict[str, Any]) -> None:
     imported = fields.get("imported_from")
     if imported is not None and not isinstance(imported, str):
         problems.append(f"imported_from must be a string or null, got {_shown(imported)}")
+    digest = fields.get("weights_sha256")
+    if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        problems.append(f"weights_sha256 must be 64 lowercase hex digits or null, got {_shown(digest)}")
     if problems:
         raise DamagedFileError(
             f"invalid sweep point record: {'; '.join(problems)}; delete the file and run the point again"
@@ -395,7 +445,12 @@ def _check_record_fields(fields: dict[str, Any]) -> None:
 
 
 def _host() -> dict[str, Any]:
-    return {"node": platform.node(), "cpus": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    return {
+        "node": platform.node(),
+        "pid": os.getpid(),
+        "cpus": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
 
 
 def _data_info(data: Any) -> dict[str, Any]:
@@ -427,8 +482,9 @@ def run_point(
     device: str = "cpu",
     progress: bool = False,
     model_dir: str | os.PathLike[str] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> PointRecord:
-    """Train and evaluate one point; nothing is written unless ``model_dir`` is given.
+    """Train and evaluate one point; nothing is written unless ``model_dir`` or ``checkpoint_dir`` is given.
 
     Args:
         point: the point (``a``, ``g``, seed).
@@ -438,6 +494,11 @@ def run_point(
         device: torch device of the run.
         progress: show the fit's progress bar over epochs.
         model_dir: if given, ``fit`` writes ``history.json`` and ``model.safetensors`` there.
+        checkpoint_dir: if given, ``fit`` checkpoints there after every epoch, and a checkpoint
+            already there (left by an interrupted run of this point) is resumed: the record is then
+            bit-for-bit that of an uninterrupted run, apart from ``seconds``. A checkpoint that cannot
+            be resumed (damaged, or of other settings or data) is deleted with a warning and the point
+            starts afresh.
 
     Returns:
         The :class:`PointRecord`.
@@ -448,10 +509,27 @@ def run_point(
     from qiskit_natural_qnn.training import fit
 
     start = time.perf_counter()
-    n_inputs = int(data.train.images.shape[1])
-    n_classes = 10
-    model = NaturalQNN(
-        layer_sizes=[n_inputs, *settings.hidden, n_classes],
+    config = settings.config.replace(seed=point.seed)
+    checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+    resume = checkpoint is not None and checkpoint.is_file()
+    model = _new_model(point, settings, data, device)
+    fit_args: dict[str, Any] = {"config": config, "progress": progress, "out_dir": model_dir}
+    try:
+        history = fit(model, data.train, data.validation, checkpoint_dir=checkpoint_dir, resume=resume, **fit_args)
+    except (DamagedFileError, ConfigurationError) as exc:
+        if not resume or checkpoint is None:
+            raise
+        _LOG.warning("cannot resume sweep point %s from %s (%s); starting it afresh", point.key, checkpoint, exc)
+        checkpoint.unlink(missing_ok=True)
+        model = _new_model(point, settings, data, device)
+        history = fit(model, data.train, data.validation, checkpoint_dir=checkpoint_dir, resume=False, **fit_args)
+    return _record_from(point, settings, data, model, history, device=device, start=start)
+
+
+def _new_model(point: SweepPoint, settings: SweepSettings, data: Any, device: str) -> NaturalQNN:
+    """The untrained network of ``point``: ``784-hidden-10``, seeded by the point's seed."""
+    return NaturalQNN(
+        layer_sizes=[int(data.train.images.shape[1]), *settings.hidden, 10],
         a=point.a,
         stretch=settings.stretch,
         g=point.g,
@@ -460,9 +538,96 @@ def run_point(
         seed=point.seed,
         surrogate=settings.surrogate,
     ).to(device)
-    config = settings.config.replace(seed=point.seed)
-    history = fit(model, data.train, data.validation, config=config, progress=progress, out_dir=model_dir)
-    return _record_from(point, settings, data, model, history, device=device, start=start)
+
+
+def weights_digest(model: NaturalQNN) -> str:
+    """SHA-256 of a network's tensors: names, dtypes, shapes and bytes, in name order.
+
+    Example:
+        >>> net = NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, seed=0)
+        >>> weights_digest(net) == weights_digest(NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, seed=0))
+        True
+        >>> weights_digest(net) == weights_digest(NaturalQNN(layer_sizes=[4, 3, 2], a=0.5, seed=1))
+        False
+    """
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{list(t.shape)}\0".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+class PointResult(NamedTuple):
+    """What a sweep task sends back to the driver, which writes it.
+
+    Attributes:
+        record: the point's record.
+        files: the point's model files by name (``history.json``, ``model.safetensors``) when the
+            sweep keeps models, else empty.
+    """
+
+    record: PointRecord
+    files: dict[str, bytes]
+
+
+def _checkpoint_dir(root: str | None, marker: str | None, key: str) -> Path | None:
+    """``root/key`` when this process sees the driver's marker file in ``root`` (the same folder), else None.
+
+    A worker on another machine either lacks the path or has a folder of the same name on its own disk;
+    only on a shared file system does it see the marker the driver wrote.
+    """
+    if root is None or marker is None or not (Path(root) / marker).is_file():
+        return None
+    return Path(root) / key
+
+
+def _run_point_task(
+    point: SweepPoint,
+    data: Any,
+    *,
+    settings: SweepSettings,
+    device: str | None,
+    threads: int | None,
+    checkpoint_root: str | None,
+    save_model: bool,
+    checkpoint_marker: str | None = None,
+    progress: bool = False,
+    worker: bool = False,
+) -> PointResult:
+    """One point as a sweep task, in whichever process runs it (the driver or a Dask worker).
+
+    It uses ``threads`` torch threads (None: leave the process's setting); it checkpoints into
+    ``checkpoint_root/<key>`` (an absolute path) and resumes a checkpoint found there when this
+    process sees the file ``checkpoint_marker`` that the driver wrote in ``checkpoint_root``; it
+    returns the model files as bytes rather than writing them. In a Dask ``worker`` process, tqdm's
+    monitor thread is not started (it kept closing workers alive for seconds, until their nanny
+    killed them).
+    """
+    import torch
+
+    if worker:
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        checkpoint_dir = _checkpoint_dir(checkpoint_root, checkpoint_marker, point.key)
+        kwargs: dict[str, Any] = {"settings": settings, "data": data, "device": device, "progress": progress}
+        if not save_model:
+            return PointResult(run_point(point, checkpoint_dir=checkpoint_dir, **kwargs), {})
+        with tempfile.TemporaryDirectory(prefix="qnqnn-point-") as tmp:
+            record = run_point(point, model_dir=tmp, checkpoint_dir=checkpoint_dir, **kwargs)
+            files = {f.name: f.read_bytes() for f in sorted(Path(tmp).iterdir()) if f.is_file()}
+        return PointResult(record, files)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous)
 
 
 def _record_from(
@@ -502,6 +667,7 @@ def _record_from(
         history=history.to_dict(),
         host=_host(),
         imported_from=imported_from,
+        weights_sha256=weights_digest(model),
     )
 
 
@@ -545,12 +711,28 @@ def _read_point_file(path: Path) -> PointRecord:
         record = PointRecord.from_json(path)
     except OSError as exc:
         raise DamagedFileError(f"{str(path)!r} cannot be read ({exc}); remove it or fix its permissions") from None
-    if record.point.key != path.stem:
+    if path.stem not in (record.point.key, record.point.legacy_key):
         raise DamagedFileError(
-            f"{str(path)!r} holds point {record.point.key}, not the point its name says; the file was edited or "
-            "renamed: delete it and run the point again"
+            f"{str(path)!r} holds point {_named_like(path.stem, record.point)}, not the point its name says; the "
+            "file was edited or renamed: delete it and run the point again"
         )
     return record
+
+
+_KEY = re.compile(r"a([0-9.em+]+)_g([0-9.em+]+)_s[0-9]+")
+
+
+def _named_like(stem: str, point: SweepPoint) -> str:
+    """``point``'s key in the style of the file name ``stem``: the old 6-digit style for an old-style name."""
+    match = _KEY.fullmatch(stem)
+    if match is not None:
+        try:
+            values = [float(text.replace("m", "-")) for text in match.group(1, 2)]
+        except ValueError:
+            return point.key
+        if all(_short(v) == text for v, text in zip(values, match.group(1, 2))):
+            return point.legacy_key
+    return point.key
 
 
 def _skip(path: Path, exc: DamagedFileError, consequence: str) -> DamagedRecord:
@@ -571,14 +753,18 @@ def scan_records(results_dir: str | os.PathLike[str]) -> RecordScan:
     """
     pdir = _points_dir(results_dir)
     files = sorted(pdir.glob("*.json")) if pdir.is_dir() else []
-    records: list[PointRecord] = []
+    records: dict[str, PointRecord] = {}
     damaged: list[DamagedRecord] = []
     for path in files:
         try:
-            records.append(_read_point_file(path))
+            record = _read_point_file(path)
         except DamagedFileError as exc:
             damaged.append(_skip(path, exc, "left out"))
-    return RecordScan(records=sorted(records, key=lambda r: (r.g, r.a, r.seed)), damaged=damaged)
+            continue
+        key = record.point.key
+        if key not in records or path.stem == key:  # a point with an old-style file and an exact one: the exact
+            records[key] = record
+    return RecordScan(records=sorted(records.values(), key=lambda r: (r.g, r.a, r.seed)), damaged=damaged)
 
 
 def _check_compatible(record: PointRecord, settings: SweepSettings, data_info: dict[str, Any], path: Path) -> None:
@@ -597,46 +783,29 @@ def _check_compatible(record: PointRecord, settings: SweepSettings, data_info: d
             )
 
 
-def run_sweep(
-    points: Sequence[SweepPoint],
-    *,
-    settings: SweepSettings,
-    results_dir: str | os.PathLike[str],
-    data: Any | None = None,
-    device: str | None = None,
-    progress: bool = True,
-    save_models: bool = False,
-) -> list[PointRecord]:
-    """Run every point that has no record yet in ``results_dir``; return the records of all points.
+def shard_points(points: Sequence[SweepPoint], *, index: int, count: int) -> list[SweepPoint]:
+    """Shard ``index`` of ``count`` of a grid: every ``count``-th point, starting at ``index`` (0-based).
 
-    Finished points are written to ``results_dir/points/<key>.json`` as soon as they finish, so the
-    sweep can be stopped at any time and resumed by running it again. A record left by other settings
-    or other data stops the sweep with an error rather than being mixed in.
-
-    Args:
-        points: the points, e.g. from :func:`grid_points`.
-        settings: the recipe shared by every point.
-        results_dir: the folder of the sweep (created if needed).
-        data: the split (default: :func:`~qiskit_natural_qnn.data.load_default`).
-        device: torch device; default ``cuda`` when available, else ``cpu``.
-        progress: tqdm bars over points and over each point's epochs.
-        save_models: also keep each point's ``model.safetensors`` and ``history.json`` under
-            ``results_dir/models/<key>/``.
-
-    Returns:
-        One :class:`PointRecord` per point, in the order of ``points``.
-
-    A damaged record (unreadable, invalid, or of another point than its name) is never counted as
-    a finished point: it is logged as a warning and the point runs again, its new record replacing
-    the damaged file.
+    Each shard takes points from the whole grid (seed-major order), so shards have similar loads; the
+    shards of one grid are disjoint and together hold every point. Slurm array jobs pass
+    ``--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`` (with ``--array=0-(n-1)``).
 
     Raises:
-        ConfigurationError: no points, repeated points, a bad point, records in ``results_dir``
-            that were made with other settings or data, or a record path that is a link or a folder
-            (checked before any training).
-    """
-    from tqdm import tqdm
+        ConfigurationError: ``count < 1`` or ``index`` outside ``[0, count)``.
 
+    Example:
+        >>> grid = grid_points(a=[0, 0.5, 1], seeds=[0, 1])
+        >>> [(p.a, p.seed) for p in shard_points(grid, index=1, count=2)]
+        [(0.5, 0), (0.0, 1), (1.0, 1)]
+    """
+    if not is_int(count) or count < 1 or not is_int(index) or not 0 <= index < count:
+        raise ConfigurationError(
+            f"a shard is i/n with n >= 1 and 0 <= i < n, got {index!r}/{count!r}; pass e.g. --shard 0/4"
+        )
+    return list(points)[int(index) :: int(count)]
+
+
+def _checked_points(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     points = list(points)
     if not points:
         raise ConfigurationError("no points to run; pass e.g. grid_points(a=[0, 0.316], seeds=[0, 1, 2])")
@@ -646,46 +815,227 @@ def run_sweep(
     dup = next((k for k in keys if keys.count(k) > 1), None)
     if dup is not None:
         raise ConfigurationError(f"point {dup} is listed twice; pass each point once")
+    return points
+
+
+class _RecordFinder:
+    """Finds the records of points in ``results_dir/points/``: exact keys first, then legacy keys.
+
+    A damaged file is warned about once (and read again only when it changes); a legacy-named file
+    counts only when it holds exactly the point asked for.
+    """
+
+    def __init__(self, pdir: Path, settings: SweepSettings, info: dict[str, Any]) -> None:
+        self.pdir = pdir
+        self.settings = settings
+        self.info = info
+        self._damaged: dict[Path, tuple[int, int]] = {}
+
+    def find(self, point: SweepPoint, *, legacy: bool = True) -> PointRecord | None:
+        """The compatible record of ``point``, or None (ConfigurationError: a record of other settings)."""
+        path = safe_output_path(self.pdir, f"{point.key}.json")  # a link or a folder there: refused
+        rec = self._read(path, "the point runs again and its new record replaces the file")
+        if rec is None and legacy and point.legacy_key != point.key:
+            path = self.pdir / f"{point.legacy_key}.json"
+            rec = self._read(path, "left out")
+            if rec is not None and rec.point != point:
+                return None  # another point that shares the 6-digit key (a = 0.5000001 in a0.5's file)
+        if rec is not None:
+            _check_compatible(rec, self.settings, self.info, path)
+        return rec
+
+    def _read(self, path: Path, consequence: str) -> PointRecord | None:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._damaged.get(path) == stamp:
+            return None
+        try:
+            return _read_point_file(path)
+        except DamagedFileError as exc:
+            self._damaged[path] = stamp
+            _skip(path, exc, consequence)
+            return None
+
+
+def run_sweep(
+    points: Sequence[SweepPoint],
+    *,
+    settings: SweepSettings,
+    results_dir: str | os.PathLike[str],
+    data: Any | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    save_models: bool = False,
+    client: Any | None = None,
+    threads_per_worker: int | None = None,
+    shard: tuple[int, int] | None = None,
+    claim_timeout_s: float = DEFAULT_CLAIM_TIMEOUT_S,
+) -> list[PointRecord]:
+    """Run every point that has no record yet in ``results_dir``; return the records of all points.
+
+    Finished points are written to ``results_dir/points/<key>.json`` as soon as they finish, so the
+    sweep can be stopped at any time and resumed by running it again; a point stopped half-way
+    continues from its last epoch checkpoint (``results_dir/checkpoints/<key>/``). A record left
+    by other settings or other data stops the sweep with an error rather than being mixed in.
+
+    Points run in this process one after another, or in parallel on a Dask cluster when ``client``
+    is given (:mod:`~qiskit_natural_qnn.experiments.distributed`; ``docs/scaling.md``): the data are
+    sent to the workers once, the records come back here and are written here. Several sweeps may
+    share ``results_dir`` (other terminals, Slurm array jobs, machines on a shared file system):
+    each point is claimed before it runs (:mod:`~qiskit_natural_qnn.experiments.claims`), so no
+    point is trained twice, and each sweep waits for the points others hold until their records
+    appear (or takes them over when their driver stopped for ``claim_timeout_s`` seconds). A point's
+    record is the same, bit for bit, wherever it ran (apart from ``seconds``, ``finished_at``,
+    ``host``): same weights digest, same errors, same history.
+
+    Args:
+        points: the points, e.g. from :func:`grid_points`.
+        settings: the recipe shared by every point.
+        results_dir: the folder of the sweep (created if needed).
+        data: the split (default: :func:`~qiskit_natural_qnn.data.load_default`).
+        device: torch device; default ``cuda`` when available, else ``cpu`` (on a cluster: each
+            worker's own choice).
+        progress: one tqdm bar over the points (done / total, running here and elsewhere, ETA); in
+            this process, also the bar over each point's epochs.
+        save_models: also keep each point's ``model.safetensors`` and ``history.json`` under
+            ``results_dir/models/<key>/``.
+        client: a :class:`distributed.Client` (any Dask cluster) to run the points on, or None to
+            run them here.
+        threads_per_worker: torch threads of each point (on a cluster: default 1; here: default
+            unchanged).
+        shard: ``(i, n)``: run only shard ``i`` of ``n`` of ``points`` (:func:`shard_points`).
+        claim_timeout_s: seconds without a heartbeat after which another sweep's claim on a point is
+            taken over.
+
+    Returns:
+        One :class:`PointRecord` per point (of the shard), in the order of ``points``.
+
+    A damaged record (unreadable, invalid, or of another point than its name) is never counted as
+    a finished point: it is logged as a warning and the point runs again, its new record replacing
+    the damaged file.
+
+    Raises:
+        ConfigurationError: no points, repeated points, a bad point, shard or thread count, records
+            in ``results_dir`` that were made with other settings or data, or a record path that is
+            a link or a folder (checked before any training).
+        MissingExtraError: a ``client`` without Dask distributed installed (the ``[dask]`` extra).
+    """
+    from tqdm import tqdm
+
+    points = _checked_points(points)
+    if shard is not None:
+        points = shard_points(points, index=shard[0], count=shard[1])
+    if threads_per_worker is not None and (not is_int(threads_per_worker) or threads_per_worker < 1):
+        raise ConfigurationError(f"threads_per_worker must be an int >= 1, got {threads_per_worker!r}; pass e.g. 1")
     if data is None:
         from qiskit_natural_qnn.data import load_default
 
         data = load_default()
-    if device is None:
+    if device is None and client is None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    info = _data_info(data)
+    claims = PointClaims(Path(results_dir) / "claims", timeout_s=claim_timeout_s)  # checks the timeout
     pdir = _points_dir(results_dir)
     pdir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(pdir, min_age_s=60.0)  # another sweep process may be writing a record now
+    finder = _RecordFinder(pdir, settings, _data_info(data))
     records: dict[str, PointRecord] = {}
     todo = []
     for p in points:
-        path = safe_output_path(pdir, f"{p.key}.json")  # a link or a folder there: refused before any training
-        if path.exists():
-            try:
-                rec = _read_point_file(path)
-            except DamagedFileError as exc:
-                _skip(path, exc, "the point runs again and its new record replaces the file")
-                todo.append(p)
-                continue
-            _check_compatible(rec, settings, info, path)
-            records[p.key] = rec
-        else:
+        rec = finder.find(p)
+        if rec is None:
             todo.append(p)
-    bar = tqdm(
-        todo, desc=f"sweep ({len(points) - len(todo)} of {len(points)} done)", unit="point", disable=not progress
-    )
-    try:
-        for p in bar:
-            bar.set_postfix({"a": f"{p.a:.4g}", "g": f"{p.g:.4g}", "seed": p.seed})
-            model_dir = Path(results_dir) / "models" / p.key if save_models else None
-            rec = run_point(p, settings=settings, data=data, device=device, progress=progress, model_dir=model_dir)
-            rec.to_json(pdir / f"{p.key}.json")
+        else:
             records[p.key] = rec
+            _remove_checkpoint(Path(results_dir), p.key)  # left by a driver stopped right after the record
+    if client is not None and threads_per_worker is None:
+        threads_per_worker = 1  # one torch thread per task: a worker's Dask threads are its cores
+    task = {
+        "settings": settings,
+        "device": device,
+        "threads": threads_per_worker,
+        "checkpoint_root": str(Path(results_dir).resolve() / _CHECKPOINTS),  # workers may have another cwd
+        "checkpoint_marker": f".sweep-{claims.owner.token}",
+        "save_model": save_models,
+        "progress": progress and client is None,
+        "worker": client is not None,
+    }
+    bar = tqdm(total=len(points), initial=len(points) - len(todo), desc="sweep", unit="point", disable=not progress)
+    try:
+        if todo:
+            _run_todo(
+                todo,
+                records,
+                finder,
+                claims,
+                results_dir=Path(results_dir),
+                data=data,
+                bar=bar,
+                client=client,
+                task=task,
+            )
     finally:
         bar.close()
-    return [records[k] for k in keys]
+    return [records[p.key] for p in points]
+
+
+_CHECKPOINTS = "checkpoints"
+
+
+def _remove_checkpoint(results_dir: Path, key: str) -> None:
+    """Delete the checkpoint folder of a finished point (never through a link)."""
+    checkpoint = results_dir / _CHECKPOINTS / key
+    if checkpoint.is_dir() and not checkpoint.is_symlink():
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def _run_todo(
+    todo: list[SweepPoint],
+    records: dict[str, PointRecord],
+    finder: _RecordFinder,
+    claims: PointClaims,
+    *,
+    results_dir: Path,
+    data: Any,
+    bar: Any,
+    client: Any | None,
+    task: dict[str, Any],
+) -> None:
+    """Run the points without a record (here or on ``client``), claimed one by one; fill ``records``."""
+    items = {p.key: p for p in todo}
+
+    def finished(key: str) -> bool:
+        rec = finder.find(items[key], legacy=False)  # a new record always has the exact key
+        if rec is not None:
+            records[key] = rec
+        return rec is not None
+
+    def save(key: str, result: PointResult) -> None:
+        result.record.to_json(safe_output_path(finder.pdir, f"{key}.json"))
+        for name, payload in result.files.items():
+            write_atomic(safe_output_path(results_dir / "models" / key, name), payload)
+        _remove_checkpoint(results_dir, key)
+        records[key] = result.record
+
+    marker = safe_output_path(results_dir / _CHECKPOINTS, task["checkpoint_marker"])
+    write_atomic(marker, b"")  # workers that see it share this folder: they checkpoint into it
+    try:
+        if client is None:
+            runner: Any = SerialRunner(_run_point_task, items=items, data=data, kwargs=task)
+        else:
+            from qiskit_natural_qnn.experiments.distributed import DaskRunner
+
+            runner = DaskRunner(client, _run_point_task, items=items, data=data, kwargs=task)
+        run_claimed(list(items), runner=runner, claims=claims, finished=finished, save=save, bar=bar)
+    finally:
+        marker.unlink(missing_ok=True)
+        for folder in (results_dir / _CHECKPOINTS, claims.folder):  # left empty by the last sweep to finish
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def load_records(results_dir: str | os.PathLike[str]) -> list[PointRecord]:
@@ -894,11 +1244,11 @@ def import_run(
         )
     model = load_model(run / "model.safetensors", device=device)
     settings = dataclasses.replace(settings, bias=model.bias, surrogate=model.surrogate)
-    path = _points_dir(results_dir) / f"{point.key}.json"
-    if path.exists():
-        rec = PointRecord.from_json(path)
-        _check_compatible(rec, settings, _data_info(data), path)
-        return rec
+    pdir = _points_dir(results_dir)
+    existing = _RecordFinder(pdir, settings, _data_info(data)).find(point)
+    if existing is not None:
+        return existing
+    path = safe_output_path(pdir, f"{point.key}.json")
     if seconds is None:
         seconds = float(sum(r.seconds for r in history.records))
     rec = _record_from(
