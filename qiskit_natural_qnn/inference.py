@@ -27,7 +27,7 @@ import torch
 
 from qiskit_natural_qnn.decode import classes_from_logits
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
+from qiskit_natural_qnn.fastpath import ForwardPass, LayerSampler, NoiseLaw, sample_network
 from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.network import NaturalQNN, input_tensor, sampling_bytes
 from qiskit_natural_qnn.randomness import (
@@ -40,7 +40,7 @@ from qiskit_natural_qnn.randomness import (
 )
 from qiskit_natural_qnn.view import ArrayLike
 
-__all__ = ["Prediction", "Evaluation", "majority_vote", "predict", "predict_bytes", "evaluate"]
+__all__ = ["Prediction", "Evaluation", "check_noise", "majority_vote", "predict", "predict_bytes", "evaluate"]
 
 
 class Prediction(NamedTuple):
@@ -169,6 +169,36 @@ def _seed_stream(model: NaturalQNN, seed: Any, device: torch.device) -> tuple[in
     return lo | (hi << 32), None
 
 
+def check_noise(noise: object) -> NoiseLaw | None:
+    """Return ``noise`` if it is None or a :class:`~qiskit_natural_qnn.fastpath.NoiseLaw` (``bind``, ``describe``).
+
+    Raises:
+        ConfigurationError: anything else.
+
+    Example:
+        >>> check_noise("fake_torino")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        qiskit_natural_qnn.exceptions.ConfigurationError: noise must be None or a device's noise law ...
+    """
+    if noise is None or isinstance(noise, NoiseLaw):
+        return noise
+    raise ConfigurationError(
+        f"noise must be None or a device's noise law (with bind and describe), got {type(noise).__name__}; "
+        "pass e.g. qiskit_natural_qnn.emulation.emulate_device(model, 'fake_torino')"
+    )
+
+
+def _bound_law(
+    noise: NoiseLaw | None, model: NaturalQNN, start: int, rows: int, shots: int | None, device: torch.device
+) -> LayerSampler | None:
+    """``noise`` bound to a batch of ``rows`` images at positions ``start, start + 1, ...`` of the run."""
+    if noise is None:
+        return None
+    positions = torch.arange(start, start + rows, device=device)
+    return noise.bind(hidden_sizes=model.hidden_sizes, neuron=model.neuron, positions=positions, shots=shots)
+
+
 def predict_bytes(
     model: NaturalQNN, *, n_images: int, shots: int, batch_size: int = 1024, return_hidden: bool = False
 ) -> int:
@@ -199,6 +229,7 @@ def predict(
     image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
     max_bytes: int | None = None,
+    noise: NoiseLaw | None = None,
 ) -> Prediction:
     """Classify each image ``shots`` times with independent stochastic passes, then vote.
 
@@ -233,6 +264,12 @@ def predict(
             without repeating any (shot indexes are 64-bit: distinct shots get distinct draws).
         max_bytes: the most memory the call may hold (default :data:`~qiskit_natural_qnn.limits.MAX_BYTES`,
             estimated by :func:`predict_bytes` before anything is drawn).
+        noise: None (the ideal network), or a device's noise law
+            (:class:`~qiskit_natural_qnn.fastpath.NoiseLaw`, e.g. from
+            ``qiskit_natural_qnn.emulation.emulate_device``): every pass samples the noisy device exactly
+            as layer-by-layer execution on it would, image ``i`` of ``images`` placed as the ``i``-th
+            image of such a run (``docs/device-noise.md``). With a device without errors the passes
+            are those of ``noise=None``, draw for draw.
 
     Returns:
         The :class:`Prediction`.
@@ -240,7 +277,8 @@ def predict(
     Raises:
         ConfigurationError: ``shots`` or ``batch_size`` not an int ``>= 1``, ``shot_offset`` not an int
             in ``[0, 2**64 - shots]``, a seed of another type or outside ``[0, 2**64)``, ``image_ids`` /
-            ``shot_offset`` given without an int or NumPy seed, or more memory than ``max_bytes``.
+            ``shot_offset`` given without an int or NumPy seed, more memory than ``max_bytes``, or a
+            ``noise`` that is not a noise law or was built for another network.
         InputError: images of the wrong shape or dtype, empty, or not finite; weights not finite;
             pre-activations that overflow to NaN, or a ``linear`` stretch's angle beyond
             :data:`~qiskit_natural_qnn.neurons.MAX_ANGLE`; ``image_ids`` not one integer in
@@ -259,6 +297,7 @@ def predict(
     """
     shots = _check_positive_int("shots", shots, "shots=15")
     batch_size = _check_positive_int("batch_size", batch_size, "batch_size=1024")
+    noise = check_noise(noise)
     shot_offset = check_counter(shot_offset, name="shot_offset", stop=COUNTER_STOP - shots + 1)
     seed = check_seed(seed, none=True, numpy_generator=True, torch_generator=True)
     if (seed is None or isinstance(seed, torch.Generator)) and (image_ids is not None or shot_offset != 0):
@@ -276,15 +315,18 @@ def predict(
         fix="lower shots, batch_size or the number of images per call",
     )
     device = model.weights()[0].device
+    _bound_law(noise, model, 0, 1, shots, device)  # refuse a law of another network before drawing
     counter_seed, gen = _seed_stream(model, seed, device)
     classes: list[torch.Tensor] = []
     hidden: list[list[torch.Tensor]] = [[] for _ in model.hidden_sizes] if return_hidden else []
     for start in range(0, n, batch_size):
         batch = images[start : start + batch_size]
+        law = _bound_law(noise, model, start, int(batch.shape[0]), shots, device)
         if counter_seed is None:
-            fp = model.sample(batch, shots=shots, seed=gen)
+            fp = model.sample(batch, shots=shots, seed=gen, law=law)
         else:
-            fp = _sample_counter(model, batch, shots, counter_seed, ids[start : start + batch_size], shot_offset)
+            batch_ids = ids[start : start + batch_size]
+            fp = _sample_counter(model, batch, shots, counter_seed, batch_ids, shot_offset, law)
         fp.check_finite()
         classes.append(classes_from_logits(fp.logits).T.cpu())  # (b, S); ties -> smallest class index
         if return_hidden:
@@ -298,13 +340,19 @@ def predict(
 
 @torch.no_grad()
 def _sample_counter(
-    model: NaturalQNN, batch: ArrayLike, shots: int, seed: int, ids: np.ndarray, shot_offset: int
+    model: NaturalQNN,
+    batch: ArrayLike,
+    shots: int,
+    seed: int,
+    ids: np.ndarray,
+    shot_offset: int,
+    law: LayerSampler | None = None,
 ) -> ForwardPass:
     """``shots`` passes per row of ``batch`` with counter-based uniforms keyed by ``ids``."""
     x = model.check_input(batch)
     model.check_weights()
     uniform = counter_uniform(seed=seed, image_ids=ids, shot_offset=shot_offset)
-    return sample_network(x, model.weights(), model.biases(), model.neuron, uniform=uniform, shots=shots)
+    return sample_network(x, model.weights(), model.biases(), model.neuron, uniform=uniform, shots=shots, law=law)
 
 
 def split_data(data: Any) -> tuple[Any, Any]:
@@ -349,6 +397,7 @@ def evaluate(
     image_ids: ArrayLike | None = None,
     shot_offset: int = 0,
     max_bytes: int | None = None,
+    noise: NoiseLaw | None = None,
 ) -> Evaluation:
     """Single-shot and majority-vote error of ``model`` on labelled images.
 
@@ -363,6 +412,7 @@ def evaluate(
         image_ids: one id per image for counter-based draws, as in :func:`predict`.
         shot_offset: the first shot's index for counter-based draws, as in :func:`predict`.
         max_bytes: the memory limit, as in :func:`predict`.
+        noise: a device's noise law, as in :func:`predict` (None: the ideal network).
 
     Returns:
         The :class:`Evaluation`.
@@ -391,6 +441,7 @@ def evaluate(
         image_ids=image_ids,
         shot_offset=shot_offset,
         max_bytes=max_bytes,
+        noise=noise,
     )
     single = float((pred.shot_classes != labels[:, None]).mean())
     vote = float((pred.majority != labels).mean())

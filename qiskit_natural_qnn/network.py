@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import ForwardPass, sample_network
+from qiskit_natural_qnn.fastpath import ForwardPass, LayerSampler, sample_network
 from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 from qiskit_natural_qnn.randomness import UniformSource, check_seed, make_generator
@@ -451,6 +451,7 @@ class NaturalQNN(nn.Module):
         generator: torch.Generator | None = None,
         uniform: UniformSource | None = None,
         validate: bool = True,
+        law: LayerSampler | None = None,
     ) -> ForwardPass:
         """One stochastic forward pass per row of ``x``, with every hidden layer's ``z`` and ``d``.
 
@@ -459,6 +460,9 @@ class NaturalQNN(nn.Module):
             generator: the random stream; defaults to the network's own seeded stream.
             uniform: optional source of uniforms per layer (overrides ``generator``).
             validate: check shape and finiteness of ``x`` (skip only in tight loops on trusted data).
+            law: draw the activations on a noisy device (a
+                :data:`~qiskit_natural_qnn.fastpath.LayerSampler`, e.g. ``noise.bind(...)`` of a
+                ``qiskit_natural_qnn.emulation.DeviceEmulation``); None: the ideal outcomes.
         """
         x = self.check_input(x) if validate else x
         if generator is None and uniform is None:
@@ -471,6 +475,7 @@ class NaturalQNN(nn.Module):
             generator=generator,
             uniform=uniform,
             surrogate=self._spec.surrogate,
+            law=law,
         )
 
     def forward(self, x: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:  # noqa: D401
@@ -485,6 +490,7 @@ class NaturalQNN(nn.Module):
         shots: int = 1,
         seed: int | np.random.Generator | None | torch.Generator = None,
         max_bytes: int | None = None,
+        law: LayerSampler | None = None,
     ) -> ForwardPass:
         """Draw ``shots`` independent forward passes per input, without gradients.
 
@@ -495,6 +501,9 @@ class NaturalQNN(nn.Module):
                 network's own stream.
             max_bytes: the most memory the passes may take (default
                 :data:`~qiskit_natural_qnn.limits.MAX_BYTES`, estimated by :func:`sampling_bytes`).
+            law: draw the activations on a noisy device (a
+                :data:`~qiskit_natural_qnn.fastpath.LayerSampler` bound for ``(shots, batch)``); None:
+                the ideal outcomes.
 
         Returns:
             A :class:`ForwardPass` whose tensors have shape ``(shots, batch, ...)``.
@@ -521,6 +530,6 @@ class NaturalQNN(nn.Module):
             gen = self.generator(x.device)
         else:
             gen = make_generator(seed, x.device)
-        fp = sample_network(x, self.weights(), self.biases(), self.neuron, generator=gen, shots=int(shots))
+        fp = sample_network(x, self.weights(), self.biases(), self.neuron, generator=gen, shots=int(shots), law=law)
         fp.check_finite()
         return fp

@@ -1,7 +1,11 @@
 """The ``qnqnn evaluate MODEL`` subcommand: single-shot and majority-vote error of a saved model.
 
-On the fast path by default; with ``--backend`` on a sampler (:mod:`qiskit_natural_qnn.cli.execution`).
-``--limit N`` keeps only the first N images of the set, ``--json`` prints one JSON object.
+On the fast path by default; with ``--backend`` on a sampler (:mod:`qiskit_natural_qnn.cli.execution`);
+with ``--emulate DEVICE`` on the fast path with the exact noise of the device's noise model
+(:mod:`qiskit_natural_qnn.cli.emulation`, ``docs/device-noise.md``).
+``--limit N`` keeps only the first N images of the set, ``--json`` prints one JSON object. Sampler
+runs show progress bars over their jobs (and layers) with each job id on standard error unless
+``--no-progress``; ``-v`` logs the submissions and results, ``-vv`` more.
 
 Wire it into the main parser with ``add_evaluate_parser(subparsers)``; it sets ``handler=run_evaluate_command``.
 """
@@ -13,18 +17,22 @@ import json
 from typing import Any
 
 from qiskit_natural_qnn.cli.argtypes import positive_int
+from qiskit_natural_qnn.cli.emulation import add_emulation_arguments, emulation_from_args
 from qiskit_natural_qnn.cli.execution import add_backend_arguments, run_evaluate_on_backend
 from qiskit_natural_qnn.cli.options import (
     add_data_dir_option,
     add_device_option,
     add_json_option,
     add_limit_option,
+    add_logging_options,
     add_model_argument,
+    add_no_progress_option,
     add_seed_option,
     add_shots_option,
     add_split_option,
 )
 from qiskit_natural_qnn.cli.runtime import choose_device, load_image_set
+from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.inference import evaluate
 from qiskit_natural_qnn.io import load_model
 
@@ -56,7 +64,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_limit_option(p, help="use only the first N images of each set (quick runs, hardware budgets)")
     add_device_option(p)
     add_json_option(p)
+    add_no_progress_option(p)
+    add_logging_options(p)
     add_backend_arguments(p)
+    add_emulation_arguments(p, flag="--emulate", copies=False)
     p.set_defaults(handler=run_evaluate_command)
     return p
 
@@ -72,8 +83,14 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=device)
     data = load_image_set(args.data_dir, args.split, limit=args.limit)
     if args.backend is not None:
+        if args.emulate is not None:
+            raise ConfigurationError(
+                f"--backend {args.backend} runs on a sampler and --emulate {args.emulate} emulates a device on the "
+                "fast path; pass one of them"
+            )
         return run_evaluate_on_backend(args, model, data)
-    ev = evaluate(model, data, shots=args.shots, seed=args.seed, batch_size=args.batch_size)
+    noise = emulation_from_args(args, model, flag="--emulate")
+    ev = evaluate(model, data, shots=args.shots, seed=args.seed, batch_size=args.batch_size, noise=noise)
     if args.json:
         print(
             json.dumps(
@@ -86,12 +103,15 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
                     "seed": args.seed,
                     "single_shot_error": ev.single_shot_error,
                     "vote_error": ev.vote_error,
+                    **({"noise": noise.describe()} if noise is not None else {}),
                 }
             )
         )
     else:
         print(f"model: {args.model}: NaturalQNN({model.extra_repr()})")
         print(f"data: {data.name}, {ev.n_images} images")
+        if noise is not None:
+            print(f"noise: {noise.describe()}, exact on the fast path")
         print(f"single-shot error: {ev.single_shot_error:.4f}")
         print(f"majority-vote error ({ev.shots} shots): {ev.vote_error:.4f}")
     return 0

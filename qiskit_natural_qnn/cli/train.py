@@ -1,6 +1,8 @@
 """The ``qnqnn train`` subcommand: train a network on MNIST with the fast path.
 
-It writes ``model.safetensors`` and ``history.json`` into ``--out``, with a checkpoint in
+It writes ``model.safetensors``, ``history.json`` and ``learning_curve.png`` (the loss and the
+training and validation errors per epoch; it needs Matplotlib, the ``[plot]`` extra: without it the
+command logs how to get it and writes the rest) into ``--out``, with a checkpoint in
 ``--out/checkpoint`` after every epoch (and every ``--checkpoint-every`` steps); ``--resume``
 continues an interrupted run from it, bit for bit. An ``--out`` that already holds a run is refused
 unless ``--resume`` continues it or ``--overwrite`` replaces it. The defaults are the paper's first network and
@@ -9,7 +11,8 @@ momentum 0.9, batch 64), on the embedded default split (train = MNIST test image
 validation = 5000-9999); ``--data-dir`` takes the full MNIST for the paper's split. The
 quantization defaults are the library's: ``--a 0`` and ``--g pi/2``, the classical network.
 ``--limit N`` keeps only the first N training and validation images, for smoke tests.
-``--native KIND`` trains a hardware-native network (:mod:`qiskit_natural_qnn.native`).
+``--native KIND`` trains a hardware-native network (:mod:`qiskit_natural_qnn.native`). ``--noise DEVICE``
+trains for a device: every pass samples its noise model, emulated exactly (``docs/device-noise.md``).
 
 Wire it into the main parser with ``add_train_parser(subparsers)``; it sets ``handler=run_train_command``.
 """
@@ -18,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qiskit_natural_qnn.circuits.exactness import check_exact
 from qiskit_natural_qnn.cli.argtypes import positive_int
+from qiskit_natural_qnn.cli.emulation import add_emulation_arguments, emulation_from_args
 from qiskit_natural_qnn.cli.options import (
     add_a_option,
     add_data_dir_option,
@@ -33,6 +38,7 @@ from qiskit_natural_qnn.cli.options import (
     add_g_option,
     add_hidden_option,
     add_limit_option,
+    add_logging_options,
     add_native_arguments,
     add_no_progress_option,
     add_recipe_options,
@@ -50,12 +56,18 @@ from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.io.files import check_output_path, remove_stale_temporaries
 from qiskit_natural_qnn.native import NativeSetup
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.optional import MissingExtraError, require
 from qiskit_natural_qnn.training import History, TrainConfig, fit
 
-__all__ = ["RUN_FILES", "add_train_parser", "run_train_command"]
+__all__ = ["LEARNING_CURVE", "RUN_FILES", "add_train_parser", "run_train_command", "write_learning_curve"]
+
+_LOG = logging.getLogger(__name__)
 
 #: The files of a run in ``--out``: an ``--out`` holding any of them holds a run.
 RUN_FILES = ("model.safetensors", "history.json", "checkpoint/checkpoint.safetensors")
+
+#: The learning curve's file in ``--out``, beside ``history.json``.
+LEARNING_CURVE = "learning_curve.png"
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -71,7 +83,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help="train a network on MNIST",
-        description="Train a naturally quantized network and write model.safetensors and history.json into --out. "
+        description="Train a naturally quantized network and write model.safetensors, history.json and "
+        "learning_curve.png (with the [plot] extra) into --out. "
         "Defaults: the paper's 784-512-512-10 network, 10 epochs, SGD lr 0.01 momentum 0.9 batch 64, "
         "classical neurons (a=0, g=pi/2), on the embedded default split.",
     )
@@ -116,7 +129,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="also checkpoint every STEPS optimizer steps (default: at the end of every epoch only)",
     )
     add_no_progress_option(data)
+    add_logging_options(data)
     add_device_option(data)
+    add_emulation_arguments(p, flag="--noise", copies=True)
     p.set_defaults(handler=run_train_command)
     return p
 
@@ -148,6 +163,29 @@ def _print_plan(split: MNISTSplit, model: NaturalQNN, device: str, out: Path) ->
     print(f"device: {device}; output: {out}")
 
 
+def write_learning_curve(history: History, out: Path) -> Path | None:
+    """Write the run's learning curve as ``out/learning_curve.png``; return its path, or None without Matplotlib.
+
+    The figure is :func:`~qiskit_natural_qnn.experiments.plots.plot_learning_curve`, written
+    atomically (:func:`~qiskit_natural_qnn.experiments.plots.save_figure`). Matplotlib comes with the
+    ``[plot]`` extra, which ``pip install qiskit-natural-qnn`` does not install: without it, one
+    warning says how to get it, and training still succeeds.
+    """
+    try:
+        require("matplotlib", extra="plot")
+    except MissingExtraError as exc:
+        _LOG.warning(
+            "%s not written (%s); then draw it from history.json with "
+            "qiskit_natural_qnn.experiments.plots.plot_learning_curve",
+            out / LEARNING_CURVE,
+            exc,
+        )
+        return None
+    from qiskit_natural_qnn.experiments.plots import plot_learning_curve, save_figure  # the [plot] extra
+
+    return save_figure(plot_learning_curve(history), out / LEARNING_CURVE)
+
+
 def _print_result(
     history: History, config: TrainConfig, model: NaturalQNN, native: NativeSetup | None, out: Path
 ) -> None:
@@ -160,7 +198,9 @@ def _print_result(
     if native is not None:
         print(f"hardware-native ({native.kind}, surrogate {model.surrogate}): single dynamic circuit")
         print(check_exact(model, "linear").explain())
-    print(f"wrote {out / 'model.safetensors'} and {out / 'history.json'}")
+    curve = write_learning_curve(history, out)
+    extra = f" and {curve}" if curve is not None else ""
+    print(f"wrote {out / 'model.safetensors'}, {out / 'history.json'}{extra}")
 
 
 def _check_out(out: Path, *, resume: bool, overwrite: bool) -> list[str]:
@@ -216,6 +256,9 @@ def run_train_command(args: argparse.Namespace) -> int:
     model = model.to(device)
     split = load_split(args.data_dir, train_size=args.train_size, limit=args.limit)
     _print_plan(split, model, device, out)
+    noise = emulation_from_args(args, model, flag="--noise")
+    if noise is not None:
+        print(f"noise: {noise.describe()}: every training and validation pass samples it (docs/device-noise.md)")
     _clear_out(out, found, resume=args.resume)
     history = fit(
         model,
@@ -227,6 +270,7 @@ def run_train_command(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
         step_hooks=step_hooks,
+        noise=noise,
     )
     _print_result(history, config, model, native, out)
     return 0

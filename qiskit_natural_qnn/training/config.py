@@ -190,6 +190,8 @@ class History:
         version: the version of qiskit-natural-qnn that trained it.
         train_data: name of the training set.
         validation_data: name of the validation set, or None.
+        noise: the device noise the run trained and validated on (``DeviceEmulation.describe()``, e.g.
+            ``"fake_torino (emulated, 8 copies)"``), or None for the ideal network.
     """
 
     records: list[EpochRecord] = field(default_factory=list)
@@ -200,6 +202,7 @@ class History:
     version: str = ""
     train_data: str | None = None
     validation_data: str | None = None
+    noise: str | None = None
 
     @property
     def last_validated(self) -> EpochRecord | None:
@@ -210,8 +213,8 @@ class History:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """The history as a JSON-ready dict."""
-        return {
+        """The history as a JSON-ready dict (with ``noise`` only when the run trained on a noisy device)."""
+        out = {
             "version": self.version,
             "seed": self.seed,
             "layer_sizes": list(self.layer_sizes),
@@ -221,6 +224,9 @@ class History:
             "validation_data": self.validation_data,
             "records": [r.to_dict() for r in self.records],
         }
+        if self.noise is not None:
+            out["noise"] = self.noise
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
@@ -230,6 +236,9 @@ class History:
             DamagedFileError: missing or malformed fields.
         """
         try:
+            noise = data.get("noise")
+            if noise is not None and not isinstance(noise, str):
+                raise TypeError(f"noise must be a string or null, got {type(noise).__name__}")
             return cls(
                 records=[EpochRecord(**r) for r in data["records"]],
                 config=TrainConfig(**data["config"]),
@@ -239,6 +248,7 @@ class History:
                 version=str(data["version"]),
                 train_data=data.get("train_data"),
                 validation_data=data.get("validation_data"),
+                noise=noise,
             )
         except (KeyError, TypeError) as exc:
             raise DamagedFileError(
