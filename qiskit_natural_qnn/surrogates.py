@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -128,6 +128,23 @@ class Surrogate(ABC):
             return d
         return _SlopeThrough.apply(z, d, self.slope(z.detach(), stretch))
 
+    def stacked(self, z: torch.Tensor, d: torch.Tensor, stretches: Sequence[Stretch]) -> torch.Tensor:
+        """:meth:`__call__` for networks stacked on the first dimension (an ensemble trained side by side).
+
+        Network ``k``'s slice of ``z`` and ``d`` gets the pseudo-gradient it gets alone, with its
+        stretch ``stretches[k]``, bit for bit: its slope is computed on its own slice.
+
+        Args:
+            z: the pre-activations, shape ``(K, ...)``.
+            d: the sampled activations, shaped like ``z``.
+            stretches: one stretch per network.
+        """
+        if not _needs_gradient(z):
+            return d
+        zd = z.detach()
+        slope = torch.stack([self.slope(zd[k], stretch) for k, stretch in enumerate(stretches)])
+        return _SlopeThrough.apply(z, d, slope)
+
     def __str__(self) -> str:
         return self.name
 
@@ -161,6 +178,10 @@ class HardTanhSurrogate(Surrogate):
         if not _needs_gradient(z):
             return d
         return _HardTanhThrough.apply(z, d)
+
+    def stacked(self, z: torch.Tensor, d: torch.Tensor, stretches: Sequence[Stretch]) -> torch.Tensor:
+        """Like :meth:`__call__` (the stretch does not matter): one fused kernel for the whole stack."""
+        return self(z, d, stretches[0])
 
 
 def _deterministic_error(stretch: Stretch) -> ConfigurationError:

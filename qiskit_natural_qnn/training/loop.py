@@ -51,8 +51,15 @@ from tqdm import tqdm
 
 from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import any_nonfinite, nonfinite_preactivation_message
-from qiskit_natural_qnn.inference import Evaluation, check_labels, check_real_dtype, evaluate, predict_bytes
+from qiskit_natural_qnn.fastpath import DeferredChecks, NoiseLaw, deferring, finite_witness
+from qiskit_natural_qnn.inference import (
+    Evaluation,
+    check_labels,
+    check_noise,
+    check_real_dtype,
+    evaluate,
+    predict_bytes,
+)
 from qiskit_natural_qnn.io.files import remove_stale_temporaries
 from qiskit_natural_qnn.io.model_files import save_model
 from qiskit_natural_qnn.limits import check_bytes
@@ -133,9 +140,17 @@ def _weights(model: NaturalQNN, weights: dict[str, torch.Tensor] | None) -> Iter
                 p.copy_(saved[name])
 
 
-def _check_finite(nonfinite: torch.Tensor, epoch: int, dtype: torch.dtype) -> None:
-    if bool(nonfinite):
-        raise InputError(f"training diverged in epoch {epoch}: {nonfinite_preactivation_message(None, dtype)}")
+def _weights_finite(model: NaturalQNN) -> bool:
+    """Whether every weight and bias is finite: one synchronisation, a third of the cost of ``check_weights``."""
+    with torch.no_grad():
+        return bool(torch.stack([finite_witness(p).float() for p in model.parameters()]).sum().isfinite())
+
+
+def _check_finite(checks: DeferredChecks, epoch: int, dtype: torch.dtype) -> None:
+    """Raise what the epoch's forward passes met so far: a refused rotation, or pre-activations that overflowed."""
+    error = checks.error(epoch=epoch, dtype=dtype)
+    if error is not None:
+        raise error
 
 
 @dataclass
@@ -155,6 +170,7 @@ class _Run:
         checkpoint_every: optimizer steps between step checkpoints, or None.
         callbacks: called after every epoch.
         step_hooks: called after every optimizer step.
+        noise: the device's noise law every forward pass and validation samples, or None.
     """
 
     model: NaturalQNN
@@ -169,6 +185,7 @@ class _Run:
     checkpoint_every: int | None = None
     callbacks: list[Callback] = field(default_factory=list)
     step_hooks: list[StepHook] = field(default_factory=list)
+    noise: NoiseLaw | None = None
 
     @property
     def n_images(self) -> int:
@@ -191,7 +208,8 @@ class _Epoch:
         first_step: the first mini-batch to run (after a mid-epoch resume, > 0).
         loss_sum: running sum of batch-size-weighted losses.
         wrong: running count of wrong training passes.
-        nonfinite: whether some step's ``W x`` overflowed (inf or NaN).
+        checks: what the forward passes met, read at the epoch's end and before step checkpoints:
+            overflowing ``W x`` (inf or NaN), rotations the linear stretch refuses.
         start: ``time.perf_counter()`` at the epoch's start (earlier by the time already spent in it
             when resumed mid-epoch).
     """
@@ -201,7 +219,7 @@ class _Epoch:
     first_step: int
     loss_sum: torch.Tensor
     wrong: torch.Tensor
-    nonfinite: torch.Tensor
+    checks: DeferredChecks
     start: float
 
 
@@ -218,6 +236,7 @@ def fit(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    noise: NoiseLaw | None = None,
 ) -> History:
     """Train ``model`` in place with mini-batch SGD on cross-entropy, one stochastic pass per batch.
 
@@ -246,6 +265,13 @@ def fit(
             (default) checkpoints at epoch ends only.
         resume: continue from the checkpoint in the checkpoint directory instead of starting afresh.
             A run whose checkpoint says it finished only writes its outputs again.
+        noise: None (the ideal network), or a device's noise law
+            (:class:`~qiskit_natural_qnn.fastpath.NoiseLaw`, e.g.
+            ``qiskit_natural_qnn.emulation.emulate_device(model, "fake_torino")``): noise-aware training.
+            Every training forward pass samples the noisy device (each mini-batch placed as a
+            layer-by-layer run of its images with one shot each), the straight-through backward pass is
+            unchanged, and validation runs on the same noisy device. Its :meth:`~.NoiseLaw.describe` is
+            recorded in the history, the model file and the checkpoint (a resume must pass the same).
 
     Returns:
         The :class:`History`.
@@ -253,8 +279,8 @@ def fit(
     Raises:
         ConfigurationError: ``config`` is not a TrainConfig, bad ``checkpoint_every`` or ``resume``,
             ``resume=True`` without a checkpoint directory, or a checkpoint written by another run
-            (another config, network, dtype, device, or training or validation data); the message
-            lists the differences.
+            (another config, network, dtype, device, noise, or training or validation data); the message
+            lists the differences; a ``noise`` that is not a noise law or was built for another network.
         DamagedFileError: ``resume=True`` and the checkpoint is missing, truncated, corrupt or from a
             newer version of the library.
         InputError: bad data (shape, dtype, empty, non-finite, labels out of range), weights that are
@@ -262,7 +288,11 @@ def fit(
             that is not finite (training diverged).
     """
     out, ckpt_dir = _checked_directories(config, out_dir, checkpoint_dir, checkpoint_every, resume)
-    run = _set_up(model, train, validation, config, out=out, checkpoint_dir=ckpt_dir, resume=resume)
+    noise = check_noise(noise)
+    if noise is not None:  # refuse a law built for another network before anything runs
+        first = torch.zeros(1, dtype=torch.long)
+        noise.bind(hidden_sizes=model.hidden_sizes, neuron=model.neuron, positions=first, shots=None)
+    run = _set_up(model, train, validation, config, out=out, checkpoint_dir=ckpt_dir, resume=resume, noise=noise)
     run.checkpoint_every = checkpoint_every
     run.callbacks, run.step_hooks = list(callbacks or []), list(step_hooks or [])
     _train_epochs(run, _restore_or_start(run, resume), progress=progress)
@@ -306,6 +336,7 @@ def _set_up(
     out: Path | None,
     checkpoint_dir: Path | None,
     resume: bool,
+    noise: NoiseLaw | None = None,
 ) -> _Run:
     """Check the weights (unless resuming) and the data, create ``out``, and build a fresh run's objects."""
     if not resume:
@@ -322,10 +353,13 @@ def _set_up(
         x=x,
         y=y,
         val=val,
-        loop=_training_objects(model, config, (x, y, train_name), val, describe=checkpoint_dir is not None),
+        loop=_training_objects(
+            model, config, (x, y, train_name), val, describe=checkpoint_dir is not None, noise=noise
+        ),
         loss_fn=torch.nn.CrossEntropyLoss(reduction="mean"),
         out=out,
         checkpoint_dir=checkpoint_dir,
+        noise=noise,
     )
 
 
@@ -351,11 +385,18 @@ def _check_work(model: NaturalQNN, config: TrainConfig, *, n_validation: int) ->
 
 
 def _training_objects(
-    model: NaturalQNN, config: TrainConfig, train: _Data, val: _Data | None, *, describe: bool
+    model: NaturalQNN,
+    config: TrainConfig,
+    train: _Data,
+    val: _Data | None,
+    *,
+    describe: bool,
+    noise: NoiseLaw | None = None,
 ) -> TrainingObjects:
     """A fresh run's generators (seeded from ``config.seed``), optimizer, schedule and empty history.
 
-    ``describe``: also compute the run description a checkpoint must match (digests of the data).
+    ``describe``: also compute the run description a checkpoint must match (digests of the data, and the
+    device noise when there is one).
     """
     rng = np.random.default_rng(config.seed)
     shuffle_gen = make_generator(rng, "cpu")
@@ -373,14 +414,18 @@ def _training_objects(
         version=__version__,
         train_data=train_name,
         validation_data=val[2] if val is not None else None,
+        noise=noise.describe() if noise is not None else None,
     )
+    run = run_description(model, config, x, y, val) if describe else {}
+    if describe and noise is not None:
+        run["noise"] = noise.describe()
     return TrainingObjects(
         model=model,
         optimizer=optimizer,
         scheduler=scheduler,
         shuffle_gen=shuffle_gen,
         sampling_gen=model.generator(x.device),
-        run=run_description(model, config, x, y, val) if describe else {},
+        run=run,
         eval_seed=eval_seed,
         history=history,
     )
@@ -445,14 +490,13 @@ def _begin_epoch(run: _Run, number: int, resumed: LoopPosition | None) -> _Epoch
         order, first_step = order.to(device), 0
         loss_sum = torch.zeros((), device=device)
         wrong = torch.zeros((), dtype=torch.int64, device=device)
-    nonfinite = torch.zeros((), dtype=torch.bool, device=device)
     return _Epoch(
         number=number,
         order=order,
         first_step=first_step,
         loss_sum=loss_sum,
         wrong=wrong,
-        nonfinite=nonfinite,
+        checks=DeferredChecks(device=device),
         start=start,
     )
 
@@ -462,6 +506,11 @@ def _run_epoch(run: _Run, epoch: _Epoch) -> EpochRecord:
     for step in range(epoch.first_step, run.n_batches):
         _train_step(run, epoch, step)
         _checkpoint_step(run, epoch, step)
+    return _close_epoch(run, epoch)
+
+
+def _close_epoch(run: _Run, epoch: _Epoch) -> EpochRecord:
+    """End the trained epoch, validate it; return its record (kept in the history)."""
     mean_loss = _end_epoch(run, epoch)
     ev = _validate(run, epoch.number)
     record = EpochRecord(
@@ -483,7 +532,13 @@ def _train_step(run: _Run, epoch: _Epoch, step: int) -> None:
     xb, yb = run.x[idx], run.y[idx]
     if shots > 1:  # K independent passes per image; the mean loss averages their gradients
         xb, yb = xb.repeat(shots, 1), yb.repeat(shots)
-    fp = run.model.forward_pass(xb, validate=False)
+    law = None
+    if run.noise is not None:  # the mini-batch as a layer-by-layer run of its images, one shot each
+        positions = torch.arange(xb.shape[0], device=xb.device)
+        model = run.model
+        law = run.noise.bind(hidden_sizes=model.hidden_sizes, neuron=model.neuron, positions=positions, shots=None)
+    with deferring(epoch.checks):  # no host synchronisation per layer; read at the epoch's end
+        fp = run.model.forward_pass(xb, validate=False, law=law)
     logits = fp.logits
     loss = run.loss_fn(logits, yb)
     optimizer = run.loop.optimizer
@@ -495,8 +550,6 @@ def _train_step(run: _Run, epoch: _Epoch, step: int) -> None:
             hook(run.model)
         epoch.loss_sum += loss.detach() * idx.shape[0]
         epoch.wrong += (logits.argmax(dim=-1) != yb).sum()
-        for z in fp.preactivations:
-            epoch.nonfinite |= any_nonfinite(z)
 
 
 def _checkpoint_step(run: _Run, epoch: _Epoch, step: int) -> None:
@@ -509,7 +562,7 @@ def _checkpoint_step(run: _Run, epoch: _Epoch, step: int) -> None:
         return
     if ((epoch.number - 1) * run.n_batches + step + 1) % every != 0:
         return
-    _check_finite(epoch.nonfinite, epoch.number, run.x.dtype)
+    _check_finite(epoch.checks, epoch.number, run.x.dtype)
     position = LoopPosition(
         epochs_done=epoch.number - 1,
         epoch_step=step + 1,
@@ -529,8 +582,9 @@ def _end_epoch(run: _Run, epoch: _Epoch) -> float:
     """
     if run.loop.scheduler is not None:
         run.loop.scheduler.step()
-    run.model.check_weights()
-    _check_finite(epoch.nonfinite, epoch.number, run.x.dtype)
+    if not _weights_finite(run.model):  # one light reduction per parameter; the check names the culprit
+        run.model.check_weights()
+    _check_finite(epoch.checks, epoch.number, run.x.dtype)
     average_from = run.config.average_from
     if average_from is not None and epoch.number >= average_from:
         _update_average(run.loop, run.model)
@@ -555,6 +609,7 @@ def _validate(run: _Run, number: int) -> Evaluation | None:
             (run.val[0], run.val[1]),
             shots=config.eval_shots,
             seed=np.random.default_rng([run.loop.eval_seed, number]),
+            noise=run.noise,
         )
 
 
@@ -600,5 +655,69 @@ def _finish(run: _Run) -> None:
             "config": run.config.to_dict(),
             "val_single_shot_error": last.val_single_shot_error if last is not None else None,
             "val_vote_error": last.val_vote_error if last is not None else None,
+            **({"noise": history.noise} if history.noise is not None else {}),
         },
     )
+
+
+# ------------------------------------------------------------------------------------------ shared
+# The pieces of fit that fit_ensemble (qiskit_natural_qnn.training.ensemble) runs for each network it
+# trains, so that both check, set up, validate, record and write alike; only the steps differ.
+
+#: One network's run as ``fit`` sets it up: its arguments, checked data and training objects.
+TrainingRun = _Run
+
+#: The running state of one epoch of a :data:`TrainingRun` (permutation, sums, deferred checks).
+EpochState = _Epoch
+
+
+def check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+    """``fit``'s check of a dataset: ``(images, labels, name)`` as tensors on the model's device.
+
+    Raises:
+        InputError: as :func:`fit` for bad data.
+    """
+    return _check_dataset(model, data, role)
+
+
+def set_up_run(
+    model: NaturalQNN,
+    train: Any,
+    validation: Any | None,
+    config: TrainConfig,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> TrainingRun:
+    """``fit``'s set-up of a fresh run without checkpoints: checks, generators seeded from ``config.seed``.
+
+    Raises:
+        ConfigurationError, InputError: as :func:`fit`.
+    """
+    out, _ = _checked_directories(config, out_dir, None, None, False)
+    run = _set_up(model, train, validation, config, out=out, checkpoint_dir=None, resume=False)
+    _apply_step_hooks(run)
+    return run
+
+
+def begin_epoch(run: TrainingRun, number: int) -> EpochState:
+    """Start epoch ``number`` of ``run`` as ``fit`` does: the model in training mode, a fresh permutation."""
+    return _begin_epoch(run, number, None)
+
+
+def close_epoch(run: TrainingRun, epoch: EpochState) -> tuple[EpochRecord, bool]:
+    """End a trained epoch as ``fit`` does: schedule, checks, weight average, validation, record, outputs.
+
+    Returns:
+        The epoch's record and whether a callback asked to stop.
+
+    Raises:
+        InputError: as :func:`fit` when training diverged.
+    """
+    record = _close_epoch(run, epoch)
+    return record, _end_of_epoch_outputs(run, record)
+
+
+def finish_run(run: TrainingRun) -> History:
+    """End ``run`` as ``fit`` does (the weight average, the outputs) and return its history."""
+    _finish(run)
+    return run.loop.history

@@ -1,0 +1,175 @@
+"""Ensemble throughput: K networks trained at once by ``fit_ensemble`` against K serial ``fit`` calls.
+
+Three measurements, each side by side in one run:
+
+1. **Sweep of small networks**: a 21-point a-sweep (a = 0, 0.05, ..., 1.0, tanh stretch) of 784-16x3
+   networks (784-16-16-16-10), the sweep's recipe (``TrainConfig(epochs, eval_every=10)``, batch 64,
+   each network its own seed), on the embedded default split (5,000 training and 1,000 validation
+   images). Serial: 21 ``fit`` calls. Ensemble: one ``fit_ensemble`` call. Target: >= 5x on CPU. The
+   script also checks that every network ends with the same weights both ways (bit for bit with one
+   thread, see ``qiskit_natural_qnn.training.ensemble``).
+2. **Eight large networks**: K = 8 networks of 784-512x3 (a = 0.25 ... 2.0), a few epochs without
+   validation; seconds per epoch, serial and ensemble. Target: >= 1.3x on CPU.
+3. **GPU** (only when CUDA is present): 784-512x3 networks, K doubled until memory or the time limit
+   runs out; networks x images per second of the ensemble against one network trained alone.
+
+Usage::
+
+    python benchmarks/ensemble_throughput.py [--epochs 100] [--big-epochs 2] [--threads 1] [--skip-sweep]
+
+``--epochs`` below 100 keeps the per-epoch ratio (the per-epoch work is the same; validation runs every
+10th epoch and after the last) and says so. On a machine shared with other jobs compare several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+try:
+    import qiskit_natural_qnn  # noqa: F401
+except ModuleNotFoundError:  # a source checkout that is not installed: use the repository's package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qiskit_natural_qnn.data import load_default
+from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.training import TrainConfig, fit
+from qiskit_natural_qnn.training.ensemble import fit_ensemble
+
+
+def _nets(sizes: list[int], stretches: list[float], device: torch.device) -> list[NaturalQNN]:
+    return [NaturalQNN(layer_sizes=sizes, a=a, stretch="tanh", seed=k).to(device) for k, a in enumerate(stretches)]
+
+
+def _same(a: list[NaturalQNN], b: list[NaturalQNN]) -> bool:
+    return all(torch.equal(p, q) for m, n in zip(a, b) for p, q in zip(m.parameters(), n.parameters()))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _training_seconds(histories: list) -> float:
+    """Seconds per epoch of training alone, all networks together: the epochs without validation."""
+    per_network = [[r.seconds for r in h.records if r.val_vote_error is None] for h in histories]
+    return sum(statistics.median(t) for t in per_network if t)
+
+
+def sweep(epochs: int, device: torch.device) -> None:
+    """The 21-point a-sweep of 784-16x3: serial fits against one ensemble."""
+    split = load_default()
+    sizes = [784, 16, 16, 16, 10]
+    stretches = [round(0.05 * k, 2) for k in range(21)]
+    configs = [TrainConfig(epochs=epochs, eval_every=10, seed=k) for k in range(len(stretches))]
+    print(f"\n1. a-sweep: {len(stretches)} networks {'-'.join(map(str, sizes))}, {epochs} epochs, eval every 10")
+    serial = _nets(sizes, stretches, device)
+    start = time.perf_counter()
+    serial_histories = [
+        fit(net, split.train, split.validation, config=config, progress=False) for net, config in zip(serial, configs)
+    ]
+    _sync(device)
+    t_serial = time.perf_counter() - start
+    ensemble = _nets(sizes, stretches, device)
+    start = time.perf_counter()
+    ensemble_histories = fit_ensemble(ensemble, split.train, split.validation, configs=configs)
+    _sync(device)
+    t_ensemble = time.perf_counter() - start
+    note = "" if epochs == 100 else f" (per epoch: {t_serial / epochs:.3f} s vs {t_ensemble / epochs:.3f} s)"
+    print(f"   serial   {t_serial:8.2f} s\n   ensemble {t_ensemble:8.2f} s{note}")
+    print(f"   speed-up {t_serial / t_ensemble:.2f}x (target >= 5x on CPU); same weights: {_same(serial, ensemble)}")
+    train_serial, train_ensemble = _training_seconds(serial_histories), _training_seconds(ensemble_histories)
+    print(
+        f"   training alone (epochs without validation): {train_serial:.3f} s vs {train_ensemble:.3f} s per epoch, "
+        f"{train_serial / train_ensemble:.2f}x; each validation (1,000 images x 15 counter-based shots) costs the "
+        "same both ways"
+    )
+
+
+def large(epochs: int, device: torch.device) -> None:
+    """K = 8 networks of 784-512x3, no validation: seconds per epoch, serial and ensemble."""
+    train = load_default().train
+    sizes = [784, 512, 512, 512, 10]
+    stretches = [0.25 * (k + 1) for k in range(8)]
+    configs = [TrainConfig(epochs=epochs, seed=k) for k in range(len(stretches))]
+    print(f"\n2. {len(stretches)} networks {'-'.join(map(str, sizes))}, {epochs} epochs, no validation")
+    serial = _nets(sizes, stretches, device)
+    start = time.perf_counter()
+    for net, config in zip(serial, configs):
+        fit(net, train, None, config=config, progress=False)
+    _sync(device)
+    t_serial = (time.perf_counter() - start) / epochs
+    ensemble = _nets(sizes, stretches, device)
+    start = time.perf_counter()
+    fit_ensemble(ensemble, train, None, configs=configs)
+    _sync(device)
+    t_ensemble = (time.perf_counter() - start) / epochs
+    print(f"   serial   {t_serial:8.3f} s per epoch (all 8)\n   ensemble {t_ensemble:8.3f} s per epoch")
+    print(f"   speed-up {t_serial / t_ensemble:.2f}x (target >= 1.3x on CPU); same weights: {_same(serial, ensemble)}")
+
+
+def gpu(limit_s: float) -> None:
+    """Networks x images per second on CUDA, K doubled until memory or ``limit_s`` runs out."""
+    device = torch.device("cuda")
+    train = load_default().train
+    sizes = [784, 512, 512, 512, 10]
+    n = len(train.labels)
+    print(f"\n3. GPU {torch.cuda.get_device_name(device)}: {'-'.join(map(str, sizes))}, 2 epochs (first is warm-up)")
+
+    def rate(k: int) -> float:
+        nets = _nets(sizes, [0.25 + 0.01 * i for i in range(k)], device)
+        configs = [TrainConfig(epochs=2, seed=i) for i in range(k)]
+        if k == 1:
+            histories = [fit(nets[0], train, None, config=configs[0], progress=False)]
+        else:
+            histories = fit_ensemble(nets, train, None, configs=configs)
+        _sync(device)
+        seconds = sum(h.records[-1].seconds for h in histories)  # the last epoch: k shares of its time
+        return k * n / seconds
+
+    one = rate(1)
+    print(f"   K = 1 (fit)      {one:12.0f} network-images/s")
+    k, start = 8, time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        try:
+            r = rate(k)
+        except torch.OutOfMemoryError:
+            print(f"   K = {k}: out of memory")
+            break
+        print(f"   K = {k:<4d} ensemble {r:12.0f} network-images/s  ({r / one:.1f}x one network)")
+        k *= 2
+    torch.cuda.empty_cache()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=100, help="epochs of the a-sweep (the issue's: 100)")
+    parser.add_argument("--big-epochs", type=int, default=2, help="epochs of the 784-512x3 comparison")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: what torch picks)")
+    parser.add_argument("--skip-sweep", action="store_true", help="skip the a-sweep")
+    parser.add_argument("--skip-large", action="store_true", help="skip the 784-512x3 comparison")
+    parser.add_argument("--gpu-seconds", type=float, default=240.0, help="time limit of the GPU section")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cpu = torch.device("cpu")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CUDA: {torch.cuda.is_available()}")
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if not args.skip_sweep:
+        sweep(args.epochs, cpu)
+    if not args.skip_large:
+        large(args.big_epochs, cpu)
+    if torch.cuda.is_available():
+        gpu(args.gpu_seconds)
+    else:
+        print("\n3. GPU: no CUDA device here; the section runs where one is present")
+
+
+if __name__ == "__main__":
+    main()
