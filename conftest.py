@@ -41,6 +41,9 @@ NUMERICS_MODULES = frozenset(
         "test_inference.py",
         "test_fuzz_inputs.py",
         "test_circuits_distribution.py",
+        "test_ensemble.py",
+        "test_neurons_stacks.py",
+        "test_fastpath_deferred.py",
     }
 )
 
