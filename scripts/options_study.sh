@@ -8,7 +8,7 @@
 # paper's `tanh` one) trains on all 5,000 training images with seeds 0-4 and is scored once on the
 # 5,000 validation images.
 #
-# Usage: scripts/options_study.sh select|assess [LINEAR_FLAGS TANH_FLAGS]
+# Usage: scripts/options_study.sh select | assess NAME 'FLAGS'
 #   Every sweep runs on the Dask cluster named by $DASK_SCHEDULER_ADDRESS (e.g. a `dask scheduler` and
 #   two `dask worker --nthreads 1` on 127.0.0.1, see docs/scaling.md), the drivers side by side;
 #   without it, one after another in this process. Each is resumable (rerun to continue).
@@ -43,10 +43,9 @@ case "${1:-}" in
     wait
     ;;
   assess)
-    # $2 and $3: the chosen flags of the linear and the tanh network (from the selection table)
-    run final-linear ${2:?linear flags} $NET --seeds 5
-    run final-tanh ${3:?tanh flags} $NET --seeds 5
+    # $2: a name, $3: the chosen flags (from the selection table); seeds 0-4 on every training image
+    run "final-${2:?name}" ${3:?flags} $NET --seeds 5
     wait
     ;;
-  *) echo "usage: $0 select | assess 'LINEAR FLAGS' 'TANH FLAGS'" >&2; exit 2 ;;
+  *) echo "usage: $0 select | assess NAME 'FLAGS'" >&2; exit 2 ;;
 esac
