@@ -38,9 +38,18 @@ from qiskit_natural_qnn.randomness import (
     counter_uniform,
     seed_words,
 )
-from qiskit_natural_qnn.view import ArrayLike
+from qiskit_natural_qnn.view import ArrayLike, NetworkLike
 
-__all__ = ["Prediction", "Evaluation", "check_noise", "majority_vote", "predict", "predict_bytes", "evaluate"]
+__all__ = [
+    "Prediction",
+    "Evaluation",
+    "check_images_labels",
+    "check_noise",
+    "majority_vote",
+    "predict",
+    "predict_bytes",
+    "evaluate",
+]
 
 
 class Prediction(NamedTuple):
@@ -385,6 +394,29 @@ def check_labels(labels: ArrayLike, n_images: int, n_classes: int) -> np.ndarray
             f"labels must lie in [0, {n_classes}) for a network with {n_classes} outputs, found {int(bad)}"
         )
     return labels.astype(np.int64, copy=False)
+
+
+def check_images_labels(
+    model: NetworkLike, images: ArrayLike, labels: ArrayLike, image_ids: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one reader of a labelled batch for the studies (noise sweeps, borderline images, emulation).
+
+    Returns:
+        Images ``(n, n_inputs)`` as float64 (one image may be given as a vector), labels ``(n,)`` as
+        int64 and image ids ``(n,)`` as uint64 (``0 .. n-1`` when ``image_ids`` is None).
+
+    Raises:
+        InputError: images of the wrong shape or none, or invalid labels or image ids.
+    """
+    x = np.asarray(images, dtype=float)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
+        raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
+    n = x.shape[0]
+    y = check_labels(np.atleast_1d(np.asarray(labels)), n, model.n_outputs)
+    ids = np.arange(n, dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, n)
+    return x, y, ids
 
 
 def evaluate(

@@ -27,32 +27,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from qiskit_natural_qnn.emulation.channels import noise_model_of
 from qiskit_natural_qnn.emulation.device import DeviceEmulation, emulate_device
-from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
+from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.samplers import derive_seed
 from qiskit_natural_qnn.experiments.borderline import SuccessPoint, success_points, with_stretch
 from qiskit_natural_qnn.experiments.noise import IdentityPairs
-from qiskit_natural_qnn.inference import check_labels, predict
+from qiskit_natural_qnn.inference import check_images_labels, predict
 from qiskit_natural_qnn.network import NaturalQNN
-from qiskit_natural_qnn.randomness import check_image_ids, check_seed
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.transpile.devices import get_backend
 from qiskit_natural_qnn.view import ArrayLike
 
 __all__ = ["emulated_noise_sweep", "success_rates"]
-
-
-def _inputs(model: NaturalQNN, images: ArrayLike, labels: ArrayLike, image_ids: ArrayLike | None) -> Any:
-    x = np.asarray(images, dtype=float)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
-        raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
-    y = check_labels(np.atleast_1d(np.asarray(labels)), x.shape[0], model.n_outputs)
-    ids = np.arange(x.shape[0], dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, x.shape[0])
-    return x, y, ids
 
 
 def success_rates(
@@ -93,7 +80,7 @@ def success_rates(
         InputError: bad images, labels or ids.
     """
     seed = check_seed(seed)
-    x, y, ids = _inputs(model, images, labels, image_ids)
+    x, y, ids = check_images_labels(model, images, labels, image_ids)
     pred = predict(model, x, shots=shots, seed=seed, image_ids=ids, batch_size=batch_size, noise=noise)
     spec = noise.pairs if noise is not None else IdentityPairs()
     n_pairs = spec.pairs if pairs is None else int(pairs)
@@ -164,7 +151,7 @@ def emulated_noise_sweep(
     if not specs:
         raise ConfigurationError("pairs is empty; pass the numbers of identity pairs to sweep, e.g. pairs=(0, 20, 60)")
     seed = check_seed(seed)
-    x, y, ids = _inputs(model, images, labels, image_ids)
+    x, y, ids = check_images_labels(model, images, labels, image_ids)
     noise_model = noise_model if noise_model is not None else noise_model_of(backend)  # a name: read once
     device = get_backend(backend) if isinstance(backend, str) else backend
     stretches = [model.a] if a_values is None else list(a_values)

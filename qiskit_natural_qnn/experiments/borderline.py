@@ -229,18 +229,6 @@ def pass_classes(model: NetworkLike, last_bits: ArrayLike) -> np.ndarray:
     return classes_from_bits(model, last_bits)
 
 
-def _images_labels(model: NaturalQNN, images: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    from qiskit_natural_qnn.inference import check_labels
-
-    x = np.asarray(images, dtype=float)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
-        raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
-    y = check_labels(np.atleast_1d(np.asarray(labels)), x.shape[0], model.n_outputs)
-    return x, y
-
-
 def _ids(image_ids: ArrayLike | None, n: int) -> np.ndarray:
     """One id per image: ``0..n-1``, or ``image_ids`` checked by the one rule (ints in ``[0, 2**64)``)."""
     return np.arange(n, dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, n)
@@ -310,9 +298,9 @@ def success_vs_a(
     """
     from tqdm import tqdm
 
-    from qiskit_natural_qnn.inference import predict
+    from qiskit_natural_qnn.inference import check_images_labels, predict
 
-    x, y = _images_labels(model, images, labels)
+    x, y, _ = check_images_labels(model, images, labels)
     ids = _ids(image_ids, x.shape[0])
     seed = check_seed(seed, none=True, numpy_generator=True)
     if isinstance(seed, np.random.Generator):
@@ -385,7 +373,9 @@ def find_borderline(
 
     if criterion not in CRITERIA:
         raise ConfigurationError(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
-    x, y = _images_labels(model, images, labels)
+    from qiskit_natural_qnn.inference import check_images_labels
+
+    x, y, _ = check_images_labels(model, images, labels)
     ids = _ids(image_ids, x.shape[0])
     reference = model if classical is None else classical
     if tuple(reference.layer_sizes) != tuple(model.layer_sizes):

@@ -52,7 +52,7 @@ from qiskit_natural_qnn.exceptions import ConfigurationError, InputError, Target
 from qiskit_natural_qnn.execution.samplers import SamplerSetup
 from qiskit_natural_qnn.limits import check_instructions
 from qiskit_natural_qnn.network import NaturalQNN
-from qiskit_natural_qnn.randomness import check_image_ids, check_seed
+from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
 from qiskit_natural_qnn.transpile.targets import TargetProfile, check_optimization_level
 from qiskit_natural_qnn.view import NetworkLike
@@ -609,22 +609,6 @@ def check_pairs_fit(
 
 
 # ------------------------------------------------------------------------------------------- sweep
-def _sweep_inputs(
-    model: NetworkLike, images: Any, labels: Any, image_ids: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images ``(n, n_inputs)``, labels ``(n,)`` and ids ``(n,)``, checked."""
-    from qiskit_natural_qnn.inference import check_labels
-
-    x = np.asarray(images, dtype=float)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != model.n_inputs or x.shape[0] == 0:
-        raise InputError(f"images must have shape (n, {model.n_inputs}), got {np.shape(images)}")
-    y = check_labels(np.atleast_1d(np.asarray(labels)), x.shape[0], model.n_outputs)
-    n = x.shape[0]
-    return x, y, np.arange(n, dtype=np.uint64) if image_ids is None else check_image_ids(image_ids, n)
-
-
 def noise_sweep(
     model: NaturalQNN,
     images: Any,
@@ -730,7 +714,9 @@ def noise_sweep(
     seed = check_seed(seed)
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ConfigurationError(f"shots must be an int >= 1, got {shots!r}; pass e.g. shots=200")
-    x, y, ids = _sweep_inputs(model, images, labels, image_ids)
+    from qiskit_natural_qnn.inference import check_images_labels
+
+    x, y, ids = check_images_labels(model, images, labels, image_ids)
     if copies == "auto":
         copies = coupled_copies(model, backend)
     check_pairs_fit(
