@@ -52,7 +52,7 @@ from qiskit_natural_qnn.neurons import Neuron
 from qiskit_natural_qnn.randomness import check_seed
 from qiskit_natural_qnn.schedule import LayerSchedule
 from qiskit_natural_qnn.transpile.devices import device_name, get_backend, target_of
-from qiskit_natural_qnn.transpile.targets import check_optimization_level
+from qiskit_natural_qnn.transpile.targets import check_optimization_level, transpile_for_target
 from qiskit_natural_qnn.view import NetworkLike, network_view
 
 __all__ = ["DeviceEmulation", "LayoutTranspiler", "emulate_device"]
@@ -109,7 +109,7 @@ class LayoutTranspiler:
 
     def _one(self, circuit: Any) -> Any:
         from qiskit import QuantumCircuit
-        from qiskit.transpiler import Target, generate_preset_pass_manager
+        from qiskit.transpiler import generate_preset_pass_manager
 
         if circuit.num_qubits > len(self.layout):
             raise ConfigurationError(
@@ -119,14 +119,13 @@ class LayoutTranspiler:
         noisy = insert_identity_pairs(circuit, pairs=self.spec.pairs, gate=self.spec.gate)
         where = self.layout[: circuit.num_qubits]
         if self.backend is not None:
-            kwargs = {"target": self.backend} if isinstance(self.backend, Target) else {"backend": self.backend}
-            pm = generate_preset_pass_manager(
+            out = transpile_for_target(
+                noisy,
+                self.backend,
                 optimization_level=self.optimization_level,
-                initial_layout=where,
                 seed_transpiler=self.seed_transpiler,
-                **kwargs,
+                initial_layout=where,
             )
-            out = pm.run(noisy)
         else:
             placed = QuantumCircuit(max(where) + 1, name=noisy.name)
             for creg in noisy.cregs:

@@ -547,29 +547,21 @@ class IdentityPairTranspiler:
         self.max_instructions = max_instructions
 
     def _one(self, circuit: QuantumCircuit) -> QuantumCircuit:
-        from qiskit.transpiler import Target, generate_preset_pass_manager
-
-        from qiskit_natural_qnn.transpile import target_profile, transpile_for_target, validate_for_target
+        from qiskit_natural_qnn.transpile import transpile_for_target
 
         noisy = insert_identity_pairs(
             circuit, pairs=self.spec.pairs, gate=self.spec.gate, max_instructions=self.max_instructions
         )
         layout = coupled_layout(circuit, self.backend) if self.layout == "coupled" else None
-        if layout is None:
-            return transpile_for_target(
-                noisy, self.backend, optimization_level=self.optimization_level, seed_transpiler=self.seed_transpiler
-            )
-        validate_for_target(noisy, target_profile(self.backend), check_gates=False)
-
-        kwargs = {"target": self.backend} if isinstance(self.backend, Target) else {"backend": self.backend}
-        pm = generate_preset_pass_manager(
+        out = transpile_for_target(
+            noisy,
+            self.backend,
             optimization_level=self.optimization_level,
-            initial_layout=layout,
             seed_transpiler=self.seed_transpiler,
-            **kwargs,
+            initial_layout=layout,
         )
-        out = pm.run(noisy)
-        out.metadata = {**(noisy.metadata or {})}
+        if layout is not None:
+            out.metadata = {**(noisy.metadata or {})}
         return out
 
     def run(self, circuits: QuantumCircuit | list[QuantumCircuit]) -> Any:

@@ -480,6 +480,7 @@ def transpile_for_target(
     *,
     optimization_level: int = 1,
     seed_transpiler: int | None = None,
+    initial_layout: list[int] | None = None,
 ) -> Any:
     """Validate, then transpile through ``generate_preset_pass_manager`` for a backend or Target.
 
@@ -491,6 +492,8 @@ def transpile_for_target(
         optimization_level: 0 to 3; IonQ targets accept 0 or 1 only (higher levels were reported to
             hang with Qiskit >= 2.5).
         seed_transpiler: seeds the stochastic passes (layout, routing).
+        initial_layout: the physical qubit of each virtual qubit (a device's backend or Target only);
+            default: the layout passes choose.
 
     Returns:
         The transpiled circuit (or list).
@@ -528,13 +531,13 @@ def transpile_for_target(
         pm = generate_preset_pass_manager(
             optimization_level=optimization_level, basis_gates=_aer_basis(), seed_transpiler=seed_transpiler
         )
-    elif isinstance(target, Target):
-        pm = generate_preset_pass_manager(
-            optimization_level=optimization_level, target=target, seed_transpiler=seed_transpiler
-        )
     else:
+        device = {"target": target} if isinstance(target, Target) else {"backend": target}
         pm = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=target, seed_transpiler=seed_transpiler
+            optimization_level=optimization_level,
+            seed_transpiler=seed_transpiler,
+            initial_layout=initial_layout,
+            **device,
         )
     out = pm.run(circuits)
     return out if isinstance(circuit, list) else out[0]
