@@ -110,7 +110,8 @@ def main() -> None:
     from qiskit_aer.primitives import SamplerV2
 
     net = with_stretch(model, top)
-    sampler = SamplerV2.from_backend(AerSimulator.from_backend(backend, noise_model=emu.noise_model), seed=args.seed)
+    simulator = AerSimulator.from_backend(backend, noise_model=emu.placed_noise_model())
+    sampler = SamplerV2.from_backend(simulator, seed=args.seed)
     run = LayerwiseExecutor(net, sampler, pass_manager=emu.pass_manager, copies=emu.copies).run(
         images[sensitive], shots=args.confirm_shots, seed=args.seed
     )

@@ -89,7 +89,7 @@ def main() -> None:
                     model = NaturalQNN(layer_sizes=SIZES, a=a, stretch=stretch, seed=seed)
                     if emulation is None:  # one architecture and measurement: one emulation for every network
                         emulation = emulate_device(model, backend)
-                        sim = AerSimulator.from_backend(backend, noise_model=emulation.noise_model)
+                        sim = AerSimulator.from_backend(backend, noise_model=emulation.placed_noise_model())
                         sampler = SamplerV2.from_backend(sim, seed=seed)
                     start = time.perf_counter()
                     config = TrainConfig(epochs=args.epochs, seed=seed, eval_shots=args.shots)

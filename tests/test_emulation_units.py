@@ -309,6 +309,38 @@ def test_a_device_with_every_error_set_to_zero_draws_the_noiseless_passes(fake_d
     assert emu.describe() == "fake_torino (emulated, 3 copies, 2 cz pairs)"
 
 
+def test_the_placed_noise_model_draws_on_aer_what_the_whole_device_model_draws(fake_device) -> None:
+    """Aer with the model cut down to the used qubits gives the same bits for the same seed, from fewer errors."""
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import SamplerV2
+
+    from qiskit_natural_qnn.execution.layerwise import run_layerwise
+    from qiskit_natural_qnn.transpile import get_backend
+
+    net = NaturalQNN(layer_sizes=[5, 3, 3, 2], a=0.6, seed=4)
+    emu = emulate_device(net, fake_device, copies=2, pairs=1, gate="cz")
+    placed = emu.placed_noise_model()
+    used = {c.find_bit(q).index for c in emu.circuits for inst in c.data for q in inst.qubits}
+    assert {q for (q,) in placed._local_readout_errors} == used  # one readout error per used qubit, no other
+    assert len(emu.noise_model._local_readout_errors) == 133
+    images = np.random.default_rng(1).random((6, 5))
+    backend = get_backend(fake_device)
+    runs = [
+        run_layerwise(
+            net,
+            images,
+            sampler=SamplerV2.from_backend(AerSimulator.from_backend(backend, noise_model=model)),
+            shots=4,
+            seed=11,
+            pass_manager=emu.pass_manager,
+            copies=emu.copies,
+        )
+        for model in (emu.noise_model, placed)
+    ]
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0].bits, runs[1].bits))
+    assert any(b.std() > 0 for b in runs[0].bits)  # noisy draws, not constant ones
+
+
 def test_success_rates_and_the_emulated_noise_sweep(fake_device) -> None:
     net = NaturalQNN(layer_sizes=[5, 2, 2, 3], a=0.5, seed=0)
     images, labels = np.random.default_rng(3).random((3, 5)), np.array([0, 1, 2])
