@@ -6,10 +6,13 @@ One run trains the same points twice, each time into a fresh results folder:
    (default 1: on a machine shared with other jobs, extra OpenMP threads mostly wait on each other);
 2. on ``--workers`` local worker processes (``qnqnn sweep --workers N``: ``local_cluster`` +
    ``run_sweep(client=...)``), one torch thread per point. The start-up (the cluster, and each worker
-   importing the package, which its first point would do) is timed apart from the sweep.
+   importing the package, which its first point would do) is timed apart from the sweep;
+3. with ``--ensemble K`` (default 4; 1 skips 3 and 4): serially again, up to K points trained at once
+   as one ensemble (``qnqnn sweep --ensemble K``, :func:`~qiskit_natural_qnn.training.fit_ensemble`);
+4. and on the workers with ensembles of up to K points in each task (``--workers N --ensemble K``).
 
-It prints the wall times (the parallel one with and without the start-up), the speed-up,
-checks that every point's record is the same both ways (weights digest and errors), and extrapolates
+It prints the wall times (the parallel one with and without the start-up), the speed-ups,
+checks that every point's record is the same every way (weights digest and errors), and extrapolates
 to more workers and more points from the measured time per point and the measured parallel
 efficiency. Default grid: 8 points (a in {0.1, 0.316, 0.5, 1} x seeds {0, 1}) of 784-64-64-64-10,
 10 epochs on the 5,000 training images of the embedded split, validation every 5 epochs with 15
@@ -17,7 +20,7 @@ shots. Target: a speed-up of at least 1.7 on 2 cores.
 
 Usage::
 
-    python benchmarks/sweep_scaling.py [--workers 2] [--epochs 10] [--hidden 64 64 64] [--train-size 5000]
+    python benchmarks/sweep_scaling.py [--workers 2] [--ensemble 4] [--epochs 10] [--hidden 64 64 64]
 
 Report the machine's load next to the figures (``uptime``): other jobs on the same cores lower both.
 """
@@ -91,6 +94,7 @@ def main() -> int:
     p.add_argument("--train-size", type=int, default=5000)
     p.add_argument("--a-values", type=float, nargs="+", default=[0.1, 0.316, 0.5, 1.0])
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--ensemble", type=int, default=4, help="points per ensemble in runs 3 and 4 (1: skip them)")
     args = p.parse_args()
 
     full = load_default()
@@ -129,12 +133,46 @@ def main() -> int:
             f"cluster, and the package imported by each worker) + {t_sweep:.1f} s sweep + "
             f"{t_parallel - up - t_sweep:.1f} s shut-down ({_load()})"
         )
+        others = [parallel]
+        if args.ensemble > 1:
+            torch.set_num_threads(1)  # one thread: each record is bit for bit its serial one
+            start = time.perf_counter()
+            ens_dir = Path(tmp, "ens")
+            together = run_sweep(
+                points, settings=settings, results_dir=ens_dir, data=data, progress=False, ensemble=args.ensemble
+            )
+            t_ensemble = time.perf_counter() - start
+            print(f"serial, --ensemble {args.ensemble} (1 torch thread): {t_ensemble:.1f} s ({_load()})")
+            start = time.perf_counter()
+            with local_cluster(workers=args.workers) as client:
+                client.run(importlib.import_module, "qiskit_natural_qnn.experiments.sweep")
+                sweep_start = time.perf_counter()
+                both = run_sweep(
+                    points,
+                    settings=settings,
+                    results_dir=Path(tmp, "both"),
+                    data=data,
+                    client=client,
+                    progress=False,
+                    ensemble=args.ensemble,
+                )
+                t_both = time.perf_counter() - sweep_start
+            print(
+                f"--workers {args.workers} --ensemble {args.ensemble}: {time.perf_counter() - start:.1f} s in all, "
+                f"{t_both:.1f} s sweep ({_load()})"
+            )
+            print(
+                f"speed-up of the sweep itself over serial: ensemble {t_serial / t_ensemble:.2f}x, workers + ensemble "
+                f"{t_serial / t_both:.2f}x"
+            )
+            others += [together, both]
 
     same = all(
         s.weights_sha256 == q.weights_sha256 and all(s.metric(m) == q.metric(m) for m in METRICS)
-        for s, q in zip(serial, parallel)
+        for other in others
+        for s, q in zip(serial, other)
     )
-    print(f"records identical serial vs parallel (weights digest, every error): {same}")
+    print(f"records identical in every run (weights digest, every error): {same}")
     speedup, speedup_sweep = t_serial / t_parallel, t_serial / t_sweep
     efficiency = speedup_sweep / args.workers
     print(

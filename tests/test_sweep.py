@@ -145,6 +145,50 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
     assert len(load_records(tmp_path)) == 3
 
 
+def _comparable(record: PointRecord) -> dict:
+    """A record without what depends on when and where it ran (seconds, times, host)."""
+    doc = record.to_dict()
+    for name in ("seconds", "finished_at", "host"):
+        doc.pop(name)
+    doc["history"] = {k: v for k, v in doc["history"].items() if k not in ("created_at", "finished_at")}
+    doc["history"]["records"] = [{k: v for k, v in r.items() if k != "seconds"} for r in doc["history"]["records"]]
+    return doc
+
+
+def test_an_ensemble_sweep_gives_the_records_of_a_serial_sweep(tiny_split, tmp_path, monkeypatch) -> None:
+    """--ensemble K: tasks of up to K points, trained together, each record bit for bit its serial one (1 thread)."""
+    import qiskit_natural_qnn.training as training
+
+    sizes: list[int] = []
+    real = training.fit_ensemble
+
+    def counted(models, *args, **kwargs):
+        sizes.append(len(models))
+        return real(models, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_ensemble", counted)
+    points = grid_points(a=[0.0, 0.5], g=[HALF_PI / 2, HALF_PI], seeds=[0, 1])  # Method 1 and 2 mixed
+    common = {"settings": TINY, "data": tiny_split, "progress": False, "threads_per_worker": 1}
+    serial = run_sweep(points, results_dir=tmp_path / "serial", **common)
+    assert sizes == []  # ensemble=1: fit, point by point
+    together = run_sweep(points, results_dir=tmp_path / "ensemble", ensemble=3, save_models=True, **common)
+    assert sizes == [3, 3, 2]
+    assert [r.point for r in together] == points
+    for one, many in zip(serial, together):
+        assert one.weights_sha256 == many.weights_sha256
+        assert _comparable(one) == _comparable(many)  # every error, the whole history
+        assert (tmp_path / "ensemble" / "models" / many.point.key / "model.safetensors").is_file()
+    # a resumed ensemble sweep trains only the points without a record, still in groups of up to K
+    sizes.clear()
+    for path in sorted((tmp_path / "ensemble" / "points").iterdir())[:3]:
+        path.unlink()
+    again = run_sweep(points, results_dir=tmp_path / "ensemble", ensemble=2, **common)
+    assert sizes == [2]  # 3 points: an ensemble of 2, then 1 alone (trained by fit)
+    assert [_comparable(r) for r in again] == [_comparable(r) for r in serial]
+    with pytest.raises(ConfigurationError, match=r"ensemble must be an int >= 1, got 0; pass e\.g\. ensemble=8"):
+        run_sweep(points, results_dir=tmp_path / "bad", ensemble=0, **common)
+
+
 def test_run_sweep_refuses_records_of_other_settings_or_data(tiny_split, tmp_path) -> None:
     run_sweep([SweepPoint(a=0.0)], settings=TINY, results_dir=tmp_path, data=tiny_split, progress=False)
     other = SweepSettings(hidden=(16,), config=TrainConfig(epochs=3, eval_shots=3, eval_every=1))

@@ -173,6 +173,47 @@ def test_a_point_held_by_a_live_driver_is_waited_for_not_trained(tmp_path, monke
     assert not (tmp_path / "claims").exists() and not (tmp_path / "checkpoints").exists()
 
 
+def test_a_group_task_holds_only_the_points_this_driver_claimed(tmp_path) -> None:
+    """group=K: a point held by another driver stays out of this driver's tasks, then is waited for."""
+    from qiskit_natural_qnn.exceptions import ExecutionError
+    from qiskit_natural_qnn.experiments.driver import SerialRunner, run_claimed
+
+    done: dict[str, int] = {}
+    tasks: list[list[str]] = []
+
+    def task(items, data, *, scale):
+        tasks.append(list(items))
+        return [len(item) * scale for item in items]
+
+    keys = ["p1", "p2", "p3", "p4", "p5"]
+    claims = PointClaims(tmp_path / "claims")
+    other = PointClaims(tmp_path / "claims", owner=ClaimOwner(host="elsewhere", pid=1, token="live"))
+    held = other.acquire("p2")
+
+    def other_driver_finishes() -> None:
+        time.sleep(1.0)
+        done["p2"] = -1
+        other.release(held)
+
+    thread = threading.Thread(target=other_driver_finishes)
+    thread.start()
+    runner = SerialRunner(task, items={k: k * 2 for k in keys}, data=None, kwargs={"scale": 10})
+    run_claimed(
+        keys, runner=runner, claims=claims, finished=lambda k: k in done, save=done.__setitem__, group=2, poll_s=0.2
+    )
+    thread.join()
+    assert tasks == [["p1p1", "p3p3"], ["p4p4", "p5p5"]]
+    assert done == {"p1": 40, "p2": -1, "p3": 40, "p4": 40, "p5": 40}
+    assert not list((tmp_path / "claims").glob("*/*.claim"))
+    with pytest.raises(ConfigurationError, match=r"group must be an int >= 1, got 0; pass e\.g\. group=8"):
+        run_claimed(keys, runner=runner, claims=claims, finished=lambda k: True, save=done.__setitem__, group=0)
+    # a task function that returns the wrong number of results is a bug: every point of the task says so
+    bad = SerialRunner(lambda items, data: [1], items={"x": 1, "y": 2}, data=None, kwargs={})
+    with pytest.raises(ExecutionError, match=r"a task of 2 point\(s\) returned 1 results; it must return one result"):
+        run_claimed(["x", "y"], runner=bad, claims=claims, finished=lambda k: False, save=done.__setitem__, group=2)
+    assert not list((tmp_path / "claims").glob("*/*.claim"))
+
+
 def test_a_dead_drivers_point_is_taken_over(tmp_path, monkeypatch, tiny_split) -> None:
     ran: list[str] = []
     monkeypatch.setattr(sweep, "run_point", _fake_run_point(ran))

@@ -8,6 +8,7 @@
     qnqnn sweep --param a --results-dir DIR --report     # figures and table from DIR, no training
     qnqnn sweep --param a --values 0,0.316 --workers 4   # 4 worker processes on this machine (Dask)
     qnqnn sweep --param a --values 0,0.316 --scheduler tcp://HOST:8786   # an existing Dask cluster
+    qnqnn sweep --param a --values 0,0.1,0.2,0.316,0.5 --hidden 16 16 16 --ensemble 5  # 5 networks at once
 
 Each finished point is a JSON record in ``RESULTS_DIR/points/``; running the same command again skips
 them (resume). After the sweep (and with ``--report``), the command prints a table of mean errors
@@ -17,8 +18,10 @@ Values of ``g`` accept multiples of pi (``pi/8``, ``5*pi/19``).
 
 Parallel sweeps (``docs/scaling.md``): ``--workers N`` runs the points on an embedded local Dask
 cluster of N processes, ``--scheduler ADDRESS`` (or ``$DASK_SCHEDULER_ADDRESS``) on an existing one;
-``--shard i/n`` runs every n-th point from the i-th. Several sweeps may share one results folder:
-each point is claimed before it runs, so none is trained twice. ``--holdout N`` validates on the
+``--shard i/n`` runs every n-th point from the i-th; ``--ensemble K`` trains up to K points at once in
+each task (:func:`~qiskit_natural_qnn.training.fit_ensemble`), with the records of a serial sweep.
+Several sweeps may share one results folder: each point is claimed before it runs, so none is
+trained twice. ``--holdout N`` validates on the
 last N training images, so that options are chosen without the validation set.
 
 Wire it into the main parser with ``add_sweep_parser(subparsers)``; it sets ``handler=run_sweep_command``.
@@ -163,6 +166,14 @@ def _add_parallel_options(group: Any) -> None:
         default=None,
         metavar="T",
         help="torch threads of each point (default with --workers or --scheduler: 1; without: unchanged)",
+    )
+    group.add_argument(
+        "--ensemble",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="train up to K points at once as one vectorized ensemble (in this process or in each worker); the "
+        "records are those of a serial sweep (bit for bit with one torch thread per task); default 1",
     )
     group.add_argument(
         "--scheduler",
@@ -431,6 +442,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         else (f"on {args.workers} local worker processes" if args.workers > 1 else "in this process")
     )
     shard = f", shard {args.shard[0]}/{args.shard[1]}" if args.shard else ""
+    shard += f", up to {args.ensemble} networks per ensemble" if args.ensemble > 1 else ""
     net = f"784-{'-'.join(map(str, args.hidden))}-10"
     print(
         f"sweep: {len(points)} points ({len(a_values)} a x {len(g_values)} g x {args.seeds} seeds){shard}, {net}, "
@@ -454,6 +466,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             threads_per_worker=args.threads_per_worker,
             shard=args.shard,
             claim_timeout_s=args.claim_timeout,
+            ensemble=args.ensemble,
         )
     _report(records, args.param, out, plots=not args.no_plots)
     return 0

@@ -38,6 +38,7 @@ from qiskit_natural_qnn.experiments.sweep import (
     load_records,
     method_of,
     run_point,
+    run_points_together,
     run_sweep,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "locate_gc_from_records",
     "method_of",
     "run_point",
+    "run_points_together",
     "run_sweep",
     *_PLOTS,
 ]

@@ -6,7 +6,8 @@ embedded :func:`local_cluster` of worker processes on this machine, or on any cl
 PBS cluster through ``dask-jobqueue``, Kubernetes through ``dask-kubernetes`` (see
 ``docs/scaling.md``). :class:`DaskRunner` is the :class:`~qiskit_natural_qnn.experiments.driver.Runner`
 that :func:`~qiskit_natural_qnn.experiments.sweep.run_sweep` uses when given a ``client``: the data
-are scattered to the workers once, each point is one task, and the results come back to the driver.
+are scattered to the workers once, each point (or each ensemble of ``--ensemble K`` points) is one
+task, and the results come back to the driver.
 
 Dask is imported only when one of these is called: a serial sweep never loads it.
 
@@ -24,14 +25,14 @@ import logging
 import os
 import secrets
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError
 from types import ModuleType
 from typing import Any
 
 from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
-from qiskit_natural_qnn.experiments.driver import Outcome
+from qiskit_natural_qnn.experiments.driver import Outcome, task_outcomes
 from qiskit_natural_qnn.optional import require
 
 __all__ = ["SCHEDULER_ENV", "DaskRunner", "connect", "local_cluster", "scheduler_address"]
@@ -140,7 +141,7 @@ def connect(address: str, *, timeout_s: float = 30.0) -> Iterator[Any]:
 
 
 class DaskRunner:
-    """Runs points as Dask tasks: ``fn(items[key], data, **kwargs)`` on the workers of ``client``.
+    """Runs tasks on Dask: ``fn([items[key] for key in keys], data, **kwargs)`` on the workers of ``client``.
 
     ``data`` is scattered to every worker once (:meth:`distributed.Client.scatter`, broadcast), so
     workers need no data files. Dask runs a task again on another worker when its worker dies; a
@@ -149,11 +150,12 @@ class DaskRunner:
 
     Args:
         client: any :class:`distributed.Client`.
-        fn: the point's function (importable on the workers: a module-level function of the package).
-        items: the first argument of each point, by key.
-        data: the second argument, shared by every point.
-        kwargs: keyword arguments shared by every point.
-        max_resubmits: resubmissions of one point after lost data, before giving up.
+        fn: the task's function, a list of items in, one result per item out (importable on the
+            workers: a module-level function of the package).
+        items: the first argument's items, by point key.
+        data: the second argument, shared by every task.
+        kwargs: keyword arguments shared by every task.
+        max_resubmits: resubmissions of one task after lost data, before giving up.
     """
 
     def __init__(
@@ -173,8 +175,8 @@ class DaskRunner:
         self._data = data
         self._kwargs = dict(kwargs)
         self._max_resubmits = max_resubmits
-        self._resubmits: dict[str, int] = {}
-        self._futures: dict[Any, str] = {}
+        self._resubmits: dict[tuple[str, ...], int] = {}
+        self._futures: dict[Any, tuple[str, ...]] = {}
         self._token = secrets.token_hex(4)
         self._submitted = 0
         self._shared = self._scatter()
@@ -187,15 +189,18 @@ class DaskRunner:
         """The cluster's threads now (workers may come and go), at least 1."""
         return max(1, sum(self._client.nthreads().values()))
 
-    def submit(self, key: str) -> None:
-        """Submit the point ``key`` as one task."""
+    def submit(self, keys: Sequence[str]) -> None:
+        """Submit the points ``keys`` as one task."""
+        keys = tuple(keys)
         self._submitted += 1
-        task = f"qnqnn-point-{key}-{self._token}-{self._submitted}"  # unique: a resubmission is a new task
-        future = self._client.submit(self._fn, self._items[key], self._shared, key=task, pure=False, **self._kwargs)
-        self._futures[future] = key
+        more = f"-and-{len(keys) - 1}" if len(keys) > 1 else ""
+        task = f"qnqnn-point-{keys[0]}{more}-{self._token}-{self._submitted}"  # unique: a resubmission is a new task
+        items = [self._items[key] for key in keys]
+        future = self._client.submit(self._fn, items, self._shared, key=task, pure=False, **self._kwargs)
+        self._futures[future] = keys
 
     def wait(self, timeout_s: float) -> list[Outcome]:
-        """The points that finished within ``timeout_s`` seconds; lost ones are resubmitted."""
+        """The points whose tasks finished within ``timeout_s`` seconds; lost tasks are resubmitted."""
         if not self._futures:
             return []
         try:
@@ -206,36 +211,40 @@ class DaskRunner:
             pass
         outcomes = []
         for future in [f for f in self._futures if f.done()]:
-            key = self._futures.pop(future)
+            keys = self._futures.pop(future)
             if future.status == "finished":
-                outcomes.append(Outcome(key, future.result(), None))
+                outcomes.extend(task_outcomes(keys, future.result()))
             elif future.status == "error":
-                outcomes.append(Outcome(key, None, self._error(key, future.exception())))
+                error = self._error(keys, future.exception())
+                outcomes.extend(Outcome(key, None, error) for key in keys)
             else:  # cancelled or lost: its scattered data went with the workers that held them
-                outcomes.extend(self._resubmit(key, future.status))
+                outcomes.extend(self._resubmit(keys, future.status))
             future.release()
         return outcomes
 
-    def _error(self, key: str, exc: BaseException) -> BaseException:
+    def _error(self, keys: tuple[str, ...], exc: BaseException) -> BaseException:
         if isinstance(exc, self._distributed.KilledWorker):
             return ExecutionError(
-                f"sweep point {key} killed every worker that ran it ({exc}); give each worker more memory "
-                "(dask worker --memory-limit) or use a smaller network, then run the sweep again"
+                f"sweep point{'s' if len(keys) > 1 else ''} {', '.join(keys)} killed every worker that ran "
+                f"{'them' if len(keys) > 1 else 'it'} ({exc}); give each worker more memory (dask worker "
+                "--memory-limit), train fewer networks per task (--ensemble) or use a smaller network, then run "
+                "the sweep again"
             )
         return exc
 
-    def _resubmit(self, key: str, status: str) -> list[Outcome]:
-        count = self._resubmits.get(key, 0) + 1
-        self._resubmits[key] = count
+    def _resubmit(self, keys: tuple[str, ...], status: str) -> list[Outcome]:
+        count = self._resubmits.get(keys, 0) + 1
+        self._resubmits[keys] = count
+        what = f"sweep point{'s' if len(keys) > 1 else ''} {', '.join(keys)}"
         if count > self._max_resubmits:
             error = ExecutionError(
-                f"sweep point {key} was {status} {count - 1} times (its workers or its data were lost); check "
-                "the cluster, then run the sweep again: finished points are kept"
+                f"{what} {'were' if len(keys) > 1 else 'was'} {status} {count - 1} times (the workers or the data "
+                "were lost); check the cluster, then run the sweep again: finished points are kept"
             )
-            return [Outcome(key, None, error)]
-        _LOG.warning("sweep point %s was %s (workers lost); scattering the data again and resubmitting it", key, status)
+            return [Outcome(key, None, error) for key in keys]
+        _LOG.warning("%s: %s (workers lost); scattering the data again and resubmitting", what, status)
         self._shared = self._scatter()
-        self.submit(key)
+        self.submit(keys)
         return []
 
     def cancel(self) -> None:

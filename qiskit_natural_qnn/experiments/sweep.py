@@ -79,6 +79,7 @@ __all__ = [
     "grid_points",
     "shard_points",
     "run_point",
+    "run_points_together",
     "run_sweep",
     "weights_digest",
     "load_records",
@@ -526,6 +527,54 @@ def run_point(
     return _record_from(point, settings, data, model, history, device=device, start=start)
 
 
+def run_points_together(
+    points: Sequence[SweepPoint],
+    *,
+    settings: SweepSettings,
+    data: Any,
+    device: str = "cpu",
+    progress: bool = False,
+    model_dirs: Sequence[str | os.PathLike[str] | None] | None = None,
+) -> list[PointRecord]:
+    """Train and evaluate several points at once (:func:`~qiskit_natural_qnn.training.fit_ensemble`).
+
+    Each point's record is the one :func:`run_point` gives it: bit for bit (weights digest, errors,
+    history but ``seconds``) on CPU with one torch thread, to floating-point tolerance elsewhere (see
+    :mod:`qiskit_natural_qnn.training.ensemble`). ``seconds`` is the point's share of the ensemble's
+    time. Nothing is checkpointed: an ensemble stopped half-way starts again.
+
+    Args:
+        points: the points (``a``, ``g``, seed), all of the settings' shape.
+        settings: the shared recipe.
+        data: the split, as for :func:`run_point`.
+        device: torch device of the run.
+        progress: show a progress bar over epochs.
+        model_dirs: None, or one folder (or None) per point for its ``history.json`` and
+            ``model.safetensors``.
+
+    Returns:
+        One :class:`PointRecord` per point, in order.
+
+    Raises:
+        ConfigurationError: a point that does not fit the settings.
+    """
+    from qiskit_natural_qnn.training import fit_ensemble
+
+    start = time.perf_counter()
+    models = [_new_model(point, settings, data, device) for point in points]
+    configs = [settings.config.replace(seed=point.seed) for point in points]
+    histories = fit_ensemble(
+        models, data.train, data.validation, configs=configs, progress=progress, out_dirs=model_dirs
+    )
+    share = (time.perf_counter() - start) / len(points)
+    records = []
+    for point, model, history in zip(points, models, histories):
+        begun = time.perf_counter()
+        record = _record_from(point, settings, data, model, history, device=device, start=None, seconds=0.0)
+        records.append(dataclasses.replace(record, seconds=share + time.perf_counter() - begun))
+    return records
+
+
 def _new_model(point: SweepPoint, settings: SweepSettings, data: Any, device: str) -> NaturalQNN:
     """The untrained network of ``point``: ``784-hidden-10``, seeded by the point's seed."""
     return NaturalQNN(
@@ -582,8 +631,8 @@ def _checkpoint_dir(root: str | None, marker: str | None, key: str) -> Path | No
     return Path(root) / key
 
 
-def _run_point_task(
-    point: SweepPoint,
+def _run_points_task(
+    points: Sequence[SweepPoint],
     data: Any,
     *,
     settings: SweepSettings,
@@ -594,15 +643,15 @@ def _run_point_task(
     checkpoint_marker: str | None = None,
     progress: bool = False,
     worker: bool = False,
-) -> PointResult:
-    """One point as a sweep task, in whichever process runs it (the driver or a Dask worker).
+) -> list[PointResult]:
+    """One sweep task, in whichever process runs it (the driver or a Dask worker): one point, or several as an ensemble.
 
-    It uses ``threads`` torch threads (None: leave the process's setting); it checkpoints into
-    ``checkpoint_root/<key>`` (an absolute path) and resumes a checkpoint found there when this
-    process sees the file ``checkpoint_marker`` that the driver wrote in ``checkpoint_root``; it
-    returns the model files as bytes rather than writing them. In a Dask ``worker`` process, tqdm's
-    monitor thread is not started (it kept closing workers alive for seconds, until their nanny
-    killed them).
+    It uses ``threads`` torch threads (None: leave the process's setting). One point checkpoints
+    into ``checkpoint_root/<key>`` (an absolute path) and resumes a checkpoint found there when this
+    process sees the file ``checkpoint_marker`` that the driver wrote in ``checkpoint_root``; several
+    points train together (:func:`run_points_together`) without checkpoints. The model files come
+    back as bytes rather than being written. In a Dask ``worker`` process, tqdm's monitor thread is
+    not started (it kept closing workers alive for seconds, until their nanny killed them).
     """
     import torch
 
@@ -617,14 +666,24 @@ def _run_point_task(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        checkpoint_dir = _checkpoint_dir(checkpoint_root, checkpoint_marker, point.key)
         kwargs: dict[str, Any] = {"settings": settings, "data": data, "device": device, "progress": progress}
-        if not save_model:
-            return PointResult(run_point(point, checkpoint_dir=checkpoint_dir, **kwargs), {})
-        with tempfile.TemporaryDirectory(prefix="qnqnn-point-") as tmp:
-            record = run_point(point, model_dir=tmp, checkpoint_dir=checkpoint_dir, **kwargs)
-            files = {f.name: f.read_bytes() for f in sorted(Path(tmp).iterdir()) if f.is_file()}
-        return PointResult(record, files)
+        with contextlib.ExitStack() as stack:
+            tmps = [
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="qnqnn-point-")) if save_model else None
+                for _ in points
+            ]
+            if len(points) == 1:
+                checkpoint_dir = _checkpoint_dir(checkpoint_root, checkpoint_marker, points[0].key)
+                records = [run_point(points[0], model_dir=tmps[0], checkpoint_dir=checkpoint_dir, **kwargs)]
+            else:
+                records = run_points_together(points, model_dirs=tmps, **kwargs)
+            return [
+                PointResult(
+                    record,
+                    {} if tmp is None else {f.name: f.read_bytes() for f in sorted(Path(tmp).iterdir()) if f.is_file()},
+                )
+                for record, tmp in zip(records, tmps)
+            ]
     finally:
         if threads is not None:
             torch.set_num_threads(previous)
@@ -873,6 +932,7 @@ def run_sweep(
     threads_per_worker: int | None = None,
     shard: tuple[int, int] | None = None,
     claim_timeout_s: float = DEFAULT_CLAIM_TIMEOUT_S,
+    ensemble: int = 1,
 ) -> list[PointRecord]:
     """Run every point that has no record yet in ``results_dir``; return the records of all points.
 
@@ -909,6 +969,10 @@ def run_sweep(
         shard: ``(i, n)``: run only shard ``i`` of ``n`` of ``points`` (:func:`shard_points`).
         claim_timeout_s: seconds without a heartbeat after which another sweep's claim on a point is
             taken over.
+        ensemble: train up to this many points at once, as one ensemble per task
+            (:func:`run_points_together`): in this process, or on each worker of ``client``. The
+            records are those of a serial sweep: bit for bit on CPU with one torch thread per task.
+            Ensembles are not checkpointed (an ensemble stopped half-way starts again).
 
     Returns:
         One :class:`PointRecord` per point (of the shard), in the order of ``points``.
@@ -930,6 +994,8 @@ def run_sweep(
         points = shard_points(points, index=shard[0], count=shard[1])
     if threads_per_worker is not None and (not is_int(threads_per_worker) or threads_per_worker < 1):
         raise ConfigurationError(f"threads_per_worker must be an int >= 1, got {threads_per_worker!r}; pass e.g. 1")
+    if not is_int(ensemble) or ensemble < 1:
+        raise ConfigurationError(f"ensemble must be an int >= 1, got {ensemble!r}; pass e.g. ensemble=8")
     if data is None:
         from qiskit_natural_qnn.data import load_default
 
@@ -977,6 +1043,7 @@ def run_sweep(
                 bar=bar,
                 client=client,
                 task=task,
+                ensemble=int(ensemble),
             )
     finally:
         bar.close()
@@ -1004,6 +1071,7 @@ def _run_todo(
     bar: Any,
     client: Any | None,
     task: dict[str, Any],
+    ensemble: int = 1,
 ) -> None:
     """Run the points without a record (here or on ``client``), claimed one by one; fill ``records``."""
     items = {p.key: p for p in todo}
@@ -1025,12 +1093,12 @@ def _run_todo(
     write_atomic(marker, b"")  # workers that see it share this folder: they checkpoint into it
     try:
         if client is None:
-            runner: Any = SerialRunner(_run_point_task, items=items, data=data, kwargs=task)
+            runner: Any = SerialRunner(_run_points_task, items=items, data=data, kwargs=task)
         else:
             from qiskit_natural_qnn.experiments.distributed import DaskRunner
 
-            runner = DaskRunner(client, _run_point_task, items=items, data=data, kwargs=task)
-        run_claimed(list(items), runner=runner, claims=claims, finished=finished, save=save, bar=bar)
+            runner = DaskRunner(client, _run_points_task, items=items, data=data, kwargs=task)
+        run_claimed(list(items), runner=runner, claims=claims, finished=finished, save=save, bar=bar, group=ensemble)
     finally:
         marker.unlink(missing_ok=True)
         for folder in (results_dir / _CHECKPOINTS, claims.folder):  # left empty by the last sweep to finish
