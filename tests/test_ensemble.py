@@ -114,6 +114,28 @@ def test_recipes_may_differ_in_everything_but_the_steps() -> None:
     )
 
 
+def test_the_data_are_checked_once_for_every_network(monkeypatch) -> None:
+    """fit_ensemble reads its training data once (not once per network); a checked dataset of another dtype is re-read."""
+    from qiskit_natural_qnn.training.loop import CheckedDataset, check_dataset
+
+    calls: list[tuple[int, ...]] = []
+    real = NaturalQNN.check_input
+
+    def counted(self, x):
+        calls.append(tuple(np.shape(x)))
+        return real(self, x)
+
+    monkeypatch.setattr(NaturalQNN, "check_input", counted)
+    fit_ensemble(_nets(SPECS, [10, 6, 3]), TRAIN, None, configs=TrainConfig(epochs=1, seed=0))
+    assert calls == [(96, 10)]
+    checked = check_dataset(NaturalQNN(layer_sizes=[10, 6, 3], seed=0), TRAIN, "train")
+    assert isinstance(checked, CheckedDataset) and checked.images.dtype == torch.float32
+    calls.clear()
+    wide = NaturalQNN(layer_sizes=[10, 6, 3], seed=0, dtype=torch.float64)
+    x, _, _ = check_dataset(wide, checked, "train")  # float32 tensors for a float64 network: read again
+    assert calls == [(96, 10)] and x.dtype == torch.float64
+
+
 def test_a_different_seed_changes_only_that_network() -> None:
     layer_sizes = [10, 16, 16, 16, 3]
     first = fit_ensemble(

@@ -53,7 +53,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -96,14 +96,6 @@ SHARED_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "train_shots", "shuffl
 _NAIVE_BMM = 400
 
 _PAPER_RECIPE = TrainConfig()
-
-
-class _Data(NamedTuple):
-    """A dataset checked once, on the device, shared by every network's run (no copy per network)."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    name: str | None
 
 
 def _sliced(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -588,9 +580,9 @@ def fit_ensemble(
     configs = _check_configs(configs, k_all)
     dirs = _check_out_dirs(out_dirs, k_all)
     order = _stack_order(models)
-    x, y, name = check_dataset(models[0], train, "train")
-    val = None if validation is None else _Data(*check_dataset(models[0], validation, "validation"))
-    shared = _Data(x, y, name)
+    shared = check_dataset(models[0], train, "train")  # checked once: every network's set-up takes it as it is
+    x = shared.images
+    val = None if validation is None else check_dataset(models[0], validation, "validation")
     config = configs[0]
     rows = config.batch_size * config.train_shots
     check_bytes(

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -94,8 +94,26 @@ _Data = tuple[torch.Tensor, torch.Tensor, "str | None"]
 _PAPER_RECIPE = TrainConfig()
 
 
+class CheckedDataset(NamedTuple):
+    """A dataset :func:`check_dataset` has checked: tensors on a model's device, in its dtype.
+
+    Passed again to ``fit``'s set-up for a network of the same input width, dtype and device, it is
+    taken as it is: :func:`~qiskit_natural_qnn.training.fit_ensemble` checks its data once for all
+    networks.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    name: str | None
+
+
 def _check_dataset(model: NaturalQNN, data: Any, role: str) -> _Data:
     """Validate ``data`` once and return ``(images, labels)`` as tensors on the model's device."""
+    if isinstance(data, CheckedDataset):
+        ref = model.weights()[0]
+        x = data.images
+        if x.dtype == ref.dtype and x.device == ref.device and x.ndim == 2 and x.shape[1] == model.n_inputs:
+            return data.images, data.labels, data.name
     if not (hasattr(data, "images") and hasattr(data, "labels")):
         raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
     images = data.images
@@ -671,13 +689,13 @@ TrainingRun = _Run
 EpochState = _Epoch
 
 
-def check_dataset(model: NaturalQNN, data: Any, role: str) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+def check_dataset(model: NaturalQNN, data: Any, role: str) -> CheckedDataset:
     """``fit``'s check of a dataset: ``(images, labels, name)`` as tensors on the model's device.
 
     Raises:
         InputError: as :func:`fit` for bad data.
     """
-    return _check_dataset(model, data, role)
+    return CheckedDataset(*_check_dataset(model, data, role))
 
 
 def set_up_run(
