@@ -8,7 +8,9 @@ trained network is then evaluated on Aer's noisy layer-by-layer execution of the
 (``AerSimulator.from_backend``, the emulation's transpiled circuits and placement) on the first
 ``--aer-images`` validation images (default 1,000) with ``--shots`` passes (default 15), and for
 reference on the emulated device and ideally on the fast path (all validation images). Both errors
-(single shot, majority vote) are reported whatever they show.
+(single shot, majority vote) are reported whatever they show. At ``a = 0`` the stretch function never
+enters the network (``a f(z) = 0``): every stretch after the first reuses the first one's record
+(``same_network_as``) instead of training the same network again.
 
 Results go to ``--out/noise_aware_training.json`` (one record per network, rewritten after each) and a
 table on standard output. A run can be stopped and started again: networks already in the JSON are
@@ -85,6 +87,11 @@ def main() -> None:
                 for trained in ("ideal", "noisy"):
                     key = _key(stretch, a, seed, trained)
                     if key in records:
+                        continue
+                    first = _key(args.stretches[0], a, seed, trained)
+                    if a == 0 and first in records:  # a f(z) = 0: the stretch function never enters the network
+                        records[key] = {**records[first], "stretch": stretch, "same_network_as": first}
+                        write_atomic(path, (json.dumps(records, indent=2) + "\n").encode("utf-8"))
                         continue
                     model = NaturalQNN(layer_sizes=SIZES, a=a, stretch=stretch, seed=seed)
                     if emulation is None:  # one architecture and measurement: one emulation for every network
