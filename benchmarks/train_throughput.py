@@ -13,13 +13,20 @@ and batching, measured in one run with the three variants interleaved epoch by e
 Default shape 784-512-512-512-10 on the 5,000 training images of the embedded default split. The
 target is a ratio (1)/(3) and (2)/(3) of at most 1.15 on CPU (issue 20), median and minimum.
 
-The sampling of (1) and (2) has one implementation, the fused one: no host synchronisation per layer
+The library's sampling of (1) and (2) is already written lean: no host synchronisation per layer
 (the finiteness and rotation checks are read once per epoch, ``fastpath.DeferredChecks``), the
 outcome and the weak update's ratio selected on the sign bit with integer kernels, the sign neuron
-without a comparison, constants cached as tensors. It draws exactly the values the earlier,
-unfused code drew (the tests of exact statistics and seeded randomness pin them), so there is no
-separate "fused" line: what remains above the plain network is chiefly the uniform numbers
-themselves (``torch.rand`` from the network's ``torch.Generator``, about 4 ns a number on one core).
+without a comparison, constants cached as tensors, in place where it can be. It draws exactly the
+values the earlier code drew (the tests of exact statistics and seeded randomness pin them).
+
+The "(fused)" lines train copies of (1) and (2) with the element-wise chain of each layer's sampling
+(stretch, outcome probability, comparison with the uniform numbers, Method 2's weak update) fused by
+``torch.compile`` (``fastpath.sample_layer`` replaced, for those lines only, by a compiled version
+that takes the same uniform numbers from the same generator). The uniform numbers themselves stay
+``torch.rand`` from the network's generator: a counter-based generator inside the fused kernel
+would draw other numbers. After the run the script checks that each fused copy ended with exactly
+the weights of its unfused twin (the same draws all along), and prints the warm-up epochs, which
+absorb the compilation. ``--no-fused`` skips them (``torch.compile`` needs a C++ compiler).
 
 Usage::
 
@@ -37,6 +44,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -129,6 +137,57 @@ def baseline_epoch(
     return time.perf_counter() - start
 
 
+def fused_sample_layer() -> Any:
+    """``fastpath.sample_layer`` with its element-wise chain compiled by ``torch.compile`` (same draws).
+
+    The uniform numbers are drawn first, eagerly, from the same generator (one draw per layer, as the
+    library draws them); the compiled part maps (pre-activations, uniforms, carried state) to the
+    outcomes and the new state. A noisy device's law and the classical sign neuron keep the library's path.
+    """
+    from qiskit_natural_qnn import fastpath
+
+    eager = fastpath.sample_layer
+
+    def core(zd, u, phi, m, stretch, measurement, carries_state, carries_after):
+        state = fastpath.CarriedState(phi=phi, m=m)
+        d = eager(
+            zd,
+            lambda: u,
+            stretch=stretch,
+            measurement=measurement,
+            deterministic=False,
+            carries_state=carries_state,
+            carries_after=carries_after,
+            state=state,
+        )
+        return d, state.phi, state.m
+
+    compiled = torch.compile(core, dynamic=False)
+
+    def sample_layer(
+        zd, draw, *, stretch, measurement, deterministic, carries_state, carries_after, state, law=None, layer=1
+    ):
+        if law is not None or deterministic:
+            return eager(
+                zd,
+                draw,
+                stretch=stretch,
+                measurement=measurement,
+                deterministic=deterministic,
+                carries_state=carries_state,
+                carries_after=carries_after,
+                state=state,
+                law=law,
+                layer=layer,
+            )
+        d, state.phi, state.m = compiled(
+            zd, draw(), state.phi, state.m, stretch, measurement, carries_state, carries_after
+        )
+        return d
+
+    return sample_layer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=5, help="measured epochs per variant (after 1 warm-up)")
@@ -136,6 +195,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512, 512])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-fused", action="store_true", help="skip the torch.compile lines")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -150,6 +210,16 @@ def main() -> None:
         "NaturalQNN a=0.5 tanh": NaturalQNN(layer_sizes=sizes, a=0.5, stretch="tanh", seed=0).to(device),
         "NaturalQNN a=0 g=pi/4": NaturalQNN(layer_sizes=sizes, a=0.0, g=math.pi / 4, seed=0).to(device),
     }
+    fused = {}
+    if not args.no_fused:
+        fused = {
+            "a=0.5 tanh (fused)": NaturalQNN(layer_sizes=sizes, a=0.5, stretch="tanh", seed=0).to(device),
+            "a=0 g=pi/4 (fused)": NaturalQNN(layer_sizes=sizes, a=0.0, g=math.pi / 4, seed=0).to(device),
+        }
+        twins = dict(zip(fused, variants))
+        from qiskit_natural_qnn import fastpath
+
+        eager_sample_layer, compiled_sample_layer = fastpath.sample_layer, fused_sample_layer()
     baselines = {
         "plain BNN (lean)": BinarizedMLP(sizes, seed=0, ste=SignSTE).to(device),
         "plain BNN (textbook)": BinarizedMLP(sizes, seed=0, ste=TextbookSignSTE).to(device),
@@ -159,12 +229,20 @@ def main() -> None:
     by = torch.as_tensor(train.labels, device=device)
     base_gen = torch.Generator().manual_seed(0)
 
-    times: dict[str, list[float]] = {name: [] for name in [*variants, *baselines]}
+    times: dict[str, list[float]] = {name: [] for name in [*variants, *fused, *baselines]}
     for rnd in range(args.epochs + 1):  # round 0 is the warm-up; variants interleave epoch by epoch
         for name, model in variants.items():
             config = TrainConfig(epochs=1, batch_size=args.batch_size, seed=rnd)
             history = fit(model, train, None, config=config, progress=False)
             times[name].append(history.records[0].seconds)  # the epoch loop, without fit's setup
+        for name, model in fused.items():
+            config = TrainConfig(epochs=1, batch_size=args.batch_size, seed=rnd)
+            fastpath.sample_layer = compiled_sample_layer
+            try:
+                history = fit(model, train, None, config=config, progress=False)
+            finally:
+                fastpath.sample_layer = eager_sample_layer
+            times[name].append(history.records[0].seconds)
         for name, model in baselines.items():
             times[name].append(baseline_epoch(model, optimizers[name], bx, by, args.batch_size, base_gen))
 
@@ -177,6 +255,16 @@ def main() -> None:
             f"{name:<24}{med[name]:>8.3f}{low[name]:>8.3f}{max(t[1:]):>8.3f}"
             f"{med[name] / med['plain BNN (lean)']:>10.2f}{low[name] / low['plain BNN (lean)']:>10.2f}"
             f"{med[name] / med['plain BNN (textbook)']:>14.2f}"
+        )
+    if fused:
+        same = {
+            name: all(torch.equal(p, q) for p, q in zip(model.parameters(), variants[twins[name]].parameters()))
+            for name, model in fused.items()
+        }
+        warm = ", ".join(f"{name} {times[name][0]:.1f} s (unfused {times[twins[name]][0]:.1f} s)" for name in fused)
+        print(
+            f"\nfused copies ended with exactly their unfused twins' weights (the same draws): {same}\n"
+            f"warm-up epoch, where the compilation happens: {warm}"
         )
     print(
         "\nTarget: NaturalQNN / plain BNN <= 1.15. 'lean' writes the sign as (z > 0) * 2 - 1 and the STE\n"
