@@ -180,11 +180,13 @@ def fused_sample_layer() -> Any:
                 law=law,
                 layer=layer,
             )
+        sample_layer.calls += 1  # type: ignore[attr-defined]
         d, state.phi, state.m = compiled(
             zd, draw(), state.phi, state.m, stretch, measurement, carries_state, carries_after
         )
         return d
 
+    sample_layer.calls = 0  # type: ignore[attr-defined]
     return sample_layer
 
 
@@ -262,10 +264,13 @@ def main() -> None:
             for name, model in fused.items()
         }
         warm = ", ".join(f"{name} {times[name][0]:.1f} s (unfused {times[twins[name]][0]:.1f} s)" for name in fused)
+        calls = compiled_sample_layer.calls
         print(
-            f"\nfused copies ended with exactly their unfused twins' weights (the same draws): {same}\n"
-            f"warm-up epoch, where the compilation happens: {warm}"
+            f"\nfused copies ended with exactly their unfused twins' weights (the same draws): {same}, after "
+            f"{calls} compiled layer samplings\nwarm-up epoch, where the compilation happens: {warm}"
         )
+        if calls == 0:
+            raise SystemExit("the fused lines never ran the compiled sampling: the comparison says nothing")
     print(
         "\nTarget: NaturalQNN / plain BNN <= 1.15. 'lean' writes the sign as (z > 0) * 2 - 1 and the STE\n"
         "with the fused hardtanh_backward kernel (the reference); 'textbook' uses torch.where and a mask\n"

@@ -75,14 +75,10 @@ def _agreement(aer: list[int], emulated: list[int], shots: int) -> dict:
     a, e = np.asarray(aer, dtype=float) / shots, np.asarray(emulated, dtype=float) / shots
     pooled = (a + e) / 2
     se = np.sqrt(2 * pooled * (1 - pooled) / shots)
-    z = np.divide(a - e, se, out=np.zeros_like(a), where=se > 0)
-    chi2 = float((z**2).sum())
-    return {
-        "z": [round(float(v), 3) for v in z],
-        "chi2": chi2,
-        "dof": int(z.size),
-        "p": float(stats.chi2.sf(chi2, z.size)),
-    }
+    informative = se > 0  # both rates 0 or both 1: the image says nothing, and counts no degree of freedom
+    z = np.divide(a - e, se, out=np.zeros_like(a), where=informative)
+    chi2, dof = float((z**2).sum()), int(informative.sum())
+    return {"z": [round(float(v), 3) for v in z], "chi2": chi2, "dof": dof, "p": float(stats.chi2.sf(chi2, dof))}
 
 
 def main() -> None:
@@ -257,10 +253,10 @@ def _figure(record: dict, path: Path) -> None:
     left.set_title(f"every validation image, {shots} passes each")
     left.legend(loc="upper left", fontsize=8)
     names = ["borderline", "clear", "other"]
-    width = 0.2
+    width = 0.8 / (2 * len(a_values))  # every a, ideal and emulated, side by side within a category
     for j, a in enumerate(a_values):
         for kind, shade in (("ideal", 1.0), ("emulated", 0.55)):
-            offset = (2 * j + (kind == "emulated") - 1.5) * width
+            offset = (2 * j + (kind == "emulated") - (2 * len(a_values) - 1) / 2) * width
             for i, name in enumerate(names):
                 stats_ = record["summary"][name][f"a={a}"][kind]
                 if stats_["mean"] is None:

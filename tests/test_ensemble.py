@@ -132,8 +132,10 @@ def test_the_data_are_checked_once_for_every_network(monkeypatch) -> None:
     assert isinstance(checked, CheckedDataset) and checked.images.dtype == torch.float32
     calls.clear()
     wide = NaturalQNN(layer_sizes=[10, 6, 3], seed=0, dtype=torch.float64)
-    x, _, _ = check_dataset(wide, checked, "train")  # float32 tensors for a float64 network: read again
+    x, _, _, _ = check_dataset(wide, checked, "train")  # float32 tensors for a float64 network: read again
     assert calls == [(96, 10)] and x.dtype == torch.float64
+    with pytest.raises(InputError, match="labels"):  # checked for 3 classes, given to a 2-class network: read again
+        check_dataset(NaturalQNN(layer_sizes=[10, 6, 2], seed=0), checked, "train")
 
 
 def test_a_different_seed_changes_only_that_network() -> None:
@@ -173,9 +175,9 @@ def test_a_refused_rotation_stops_the_ensemble_naming_the_network() -> None:
     with torch.no_grad():
         nets[1].layers[0].weight.fill_(1e8)  # pi/2 * z/a far beyond MAX_ANGLE for pixels in [0, 1]
     with pytest.raises(
-        InputError, match=r"^network 1 of the ensemble \(a=1\.0, g=1\.5708\): a pre-activation .*MAX_ANGLE"
+        InputError, match=r"^network 1 of the ensemble \(a=1\.0, g=1\.5708, seed=5\): a pre-activation .*MAX_ANGLE"
     ):
-        fit_ensemble(nets, TRAIN, None, configs=TrainConfig(epochs=1))
+        fit_ensemble(nets, TRAIN, None, configs=[TrainConfig(epochs=1, seed=0), TrainConfig(epochs=1, seed=5)])
 
 
 # ------------------------------------------------------------------------------------------ refusals

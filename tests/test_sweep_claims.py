@@ -207,11 +207,62 @@ def test_a_group_task_holds_only_the_points_this_driver_claimed(tmp_path) -> Non
     assert not list((tmp_path / "claims").glob("*/*.claim"))
     with pytest.raises(ConfigurationError, match=r"group must be an int >= 1, got 0; pass e\.g\. group=8"):
         run_claimed(keys, runner=runner, claims=claims, finished=lambda k: True, save=done.__setitem__, group=0)
-    # a task function that returns the wrong number of results is a bug: every point of the task says so
-    bad = SerialRunner(lambda items, data: [1], items={"x": 1, "y": 2}, data=None, kwargs={})
-    with pytest.raises(ExecutionError, match=r"a task of 2 point\(s\) returned 1 results; it must return one result"):
-        run_claimed(["x", "y"], runner=bad, claims=claims, finished=lambda k: False, save=done.__setitem__, group=2)
-    assert not list((tmp_path / "claims").glob("*/*.claim"))
+    # a task function that returns anything but one result per point is a bug: every point of the task says so
+    for wrong, got in (([1], "a list of 1"), ((1, 2), "a tuple")):
+        bad = SerialRunner(lambda items, data, wrong=wrong: wrong, items={"x": 1, "y": 2}, data=None, kwargs={})
+        with pytest.raises(ExecutionError, match=rf"the task of points x, y returned {got}; a task function must"):
+            run_claimed(["x", "y"], runner=bad, claims=claims, finished=lambda k: False, save=done.__setitem__, group=2)
+        assert not list((tmp_path / "claims").glob("*/*.claim"))
+
+
+class _TwoSlots:
+    """A runner with two slots that runs each task when waited for, recording the tasks' sizes."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[str, ...]] = []
+        self.sizes: list[int] = []
+
+    def slots(self) -> int:
+        return 2
+
+    def submit(self, keys) -> None:
+        self.queue.append(tuple(keys))
+        self.sizes.append(len(keys))
+
+    def wait(self, timeout_s: float):
+        from qiskit_natural_qnn.experiments.driver import Outcome
+
+        done, self.queue = self.queue, []
+        return [Outcome(key, 0, None) for keys in done for key in keys]
+
+    def cancel(self) -> None:
+        self.queue.clear()
+
+
+def test_tasks_share_the_points_between_the_free_slots_and_a_failed_save_releases_its_claims(tmp_path) -> None:
+    """10 points, 2 slots, group 8: two tasks of 5 (not 8 and 2); a save that fails leaves no claim behind."""
+    from qiskit_natural_qnn.experiments.driver import run_claimed
+
+    keys = [f"p{i}" for i in range(10)]
+    runner, done = _TwoSlots(), {}
+    run_claimed(
+        keys,
+        runner=runner,
+        claims=PointClaims(tmp_path / "a"),
+        finished=lambda k: k in done,
+        save=done.__setitem__,
+        group=8,
+    )
+    assert runner.sizes == [5, 5] and sorted(done) == sorted(keys)
+
+    def broken(key, result) -> None:
+        raise OSError(f"disk full while writing {key}")
+
+    with pytest.raises(OSError, match="disk full while writing p0"):
+        run_claimed(
+            keys, runner=_TwoSlots(), claims=PointClaims(tmp_path / "b"), finished=lambda k: False, save=broken, group=8
+        )
+    assert not list((tmp_path / "b").glob("*/*.claim"))
 
 
 def test_a_dead_drivers_point_is_taken_over(tmp_path, monkeypatch, tiny_split) -> None:

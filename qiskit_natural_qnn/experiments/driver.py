@@ -29,11 +29,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, ExecutionError
 from qiskit_natural_qnn.experiments.claims import Claim, PointClaims
 
@@ -128,10 +130,12 @@ def task_outcomes(keys: Sequence[str], results: Any) -> list[Outcome]:
     A task that returns anything else gives every key an outcome whose error is an
     :class:`~qiskit_natural_qnn.exceptions.ExecutionError` saying so (a bug in the task function).
     """
-    results = list(results) if isinstance(results, (list, tuple)) else None
-    if results is None or len(results) != len(keys):
-        got = "a non-list" if results is None else f"{len(results)} results"
-        error = ExecutionError(f"a task of {len(keys)} point(s) returned {got}; it must return one result per point")
+    if not isinstance(results, list) or len(results) != len(keys):
+        got = f"a list of {len(results)}" if isinstance(results, list) else f"a {type(results).__name__}"
+        error = ExecutionError(
+            f"the task of points {', '.join(keys)} returned {got}; a task function must return a list with one "
+            f"result per point ({len(keys)})"
+        )
         return [Outcome(key, None, error) for key in keys]
     return [Outcome(key, result, None) for key, result in zip(keys, results)]
 
@@ -171,17 +175,16 @@ def run_claimed(
         Exception: the first exception a point raised (the claims held are released and the other
             points cancelled first).
     """
-    if isinstance(group, bool) or not isinstance(group, int) or group < 1:
+    if not is_int(group) or group < 1:
         raise ConfigurationError(f"group must be an int >= 1, got {group!r}; pass e.g. group=8")
     pending = list(keys)
     running: dict[str, tuple[Claim, int]] = {}  # key -> (claim, task number)
-    tasks = [0]
     shown: dict[str, int] = {}
     with claims.heartbeat():
         try:
             while pending or running:
                 pending, elsewhere = _start(
-                    pending, running, tasks, runner=runner, claims=claims, finished=finished, bar=bar, group=group
+                    pending, running, runner=runner, claims=claims, finished=finished, bar=bar, group=int(group)
                 )
                 now = {"running": len(running), "elsewhere": elsewhere}
                 if bar is not None and now != shown:
@@ -190,19 +193,19 @@ def run_claimed(
                 if running:
                     for outcome in runner.wait(poll_s):
                         claim, _ = running.pop(outcome.key)
-                        if outcome.error is not None:
+                        try:
+                            if outcome.error is not None:
+                                raise outcome.error
+                            save(outcome.key, outcome.result)
+                        finally:
                             claims.release(claim)
-                            raise outcome.error
-                        save(outcome.key, outcome.result)
-                        claims.release(claim)
                         if bar is not None:
                             bar.update(1)
                 elif pending:
                     time.sleep(poll_s)  # every pending point is held by another driver
         finally:
             runner.cancel()
-            for claim, _ in running.values():
-                claims.release(claim)
+            claims.release_all()  # the running points' claims, and those of a task that was being filled
     if bar is not None and shown:
         bar.set_postfix({"running": 0, "elsewhere": 0}, refresh=True)
 
@@ -210,7 +213,6 @@ def run_claimed(
 def _start(
     pending: list[str],
     running: dict[str, tuple[Claim, int]],
-    tasks: list[int],
     *,
     runner: Runner,
     claims: PointClaims,
@@ -218,23 +220,30 @@ def _start(
     bar: Any | None,
     group: int,
 ) -> tuple[list[str], int]:
-    """Drop the finished points, claim and submit what the free slots take; return (still pending, held elsewhere)."""
+    """Drop the finished points, claim and submit what the free slots take; return (still pending, held elsewhere).
+
+    A task takes up to ``group`` points, fewer when the pending points would not fill every free slot:
+    10 points on 2 free slots with ``group=8`` make two tasks of 5, not one of 8 and one of 2.
+    """
     still: list[str] = []
     elsewhere = 0
     slots = runner.slots()
-    busy = len({task for _, task in running.values()})
+    tasks = {task for _, task in running.values()}
+    busy = len(tasks)
+    size = max(1, min(group, math.ceil(len(pending) / max(1, slots - busy))))
+    number = max(tasks, default=0)
     batch: list[str] = []
+    claimed: dict[str, Claim] = {}
 
     def submit() -> None:
-        nonlocal busy, batch
-        tasks[0] += 1
+        nonlocal busy, batch, number
+        number += 1
         runner.submit(batch)
         for key in batch:
-            running[key] = (claimed[key], tasks[0])
+            running[key] = (claimed[key], number)
         busy += 1
         batch = []
 
-    claimed: dict[str, Claim] = {}
     for key in pending:
         if finished(key):
             if bar is not None:
@@ -255,7 +264,7 @@ def _start(
             continue
         claimed[key] = claim
         batch.append(key)
-        if len(batch) == group:
+        if len(batch) == size:
             submit()
     if batch:
         submit()

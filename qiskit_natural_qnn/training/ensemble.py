@@ -524,9 +524,9 @@ def _stack_order(models: Sequence[NaturalQNN]) -> list[int]:
     return sorted(range(len(models)), key=lambda k: kinds[_sampling_kind(models[k].neuron)])
 
 
-def _for_network(exc: NaturalQNNError, k: int, model: NaturalQNN) -> NaturalQNNError:
-    """``exc`` (the error ``fit`` raises) naming the network of the ensemble it is about."""
-    return type(exc)(f"network {k} of the ensemble (a={model.a}, g={model.g:.6g}): {exc}")
+def _for_network(exc: NaturalQNNError, k: int, model: NaturalQNN, seed: int | None) -> NaturalQNNError:
+    """``exc`` (the error ``fit`` raises) naming the network of the ensemble: its a, g and seed."""
+    return type(exc)(f"network {k} of the ensemble (a={model.a}, g={model.g:.6g}, seed={seed}): {exc}")
 
 
 @contextlib.contextmanager
@@ -628,4 +628,4 @@ def _train(ensemble: _Ensemble, order: Sequence[int], *, progress: bool) -> None
             try:
                 close_epoch(run, epoch)
             except NaturalQNNError as exc:
-                raise _for_network(exc, order[i], run.model) from exc
+                raise _for_network(exc, order[i], run.model, run.config.seed) from exc

@@ -95,24 +95,26 @@ _PAPER_RECIPE = TrainConfig()
 
 
 class CheckedDataset(NamedTuple):
-    """A dataset :func:`check_dataset` has checked: tensors on a model's device, in its dtype.
+    """A dataset :func:`check_dataset` has checked for a network: tensors on its device, in its dtype.
 
-    Passed again to ``fit``'s set-up for a network of the same input width, dtype and device, it is
-    taken as it is: :func:`~qiskit_natural_qnn.training.fit_ensemble` checks its data once for all
-    networks.
+    Passed again to ``fit``'s set-up for a network of the same input width, number of classes, dtype
+    and device, it is taken as it is (:func:`~qiskit_natural_qnn.training.fit_ensemble` checks its
+    data once for all networks); for any other network it is checked again. Make it with
+    :func:`check_dataset` only.
     """
 
     images: torch.Tensor
     labels: torch.Tensor
     name: str | None
+    n_outputs: int
 
 
 def _check_dataset(model: NaturalQNN, data: Any, role: str) -> _Data:
     """Validate ``data`` once and return ``(images, labels)`` as tensors on the model's device."""
     if isinstance(data, CheckedDataset):
-        ref = model.weights()[0]
-        x = data.images
-        if x.dtype == ref.dtype and x.device == ref.device and x.ndim == 2 and x.shape[1] == model.n_inputs:
+        ref, x = model.weights()[0], data.images
+        same = x.dtype == ref.dtype and x.device == ref.device and x.ndim == 2 and x.shape[1] == model.n_inputs
+        if same and data.n_outputs == model.n_outputs:
             return data.images, data.labels, data.name
     if not (hasattr(data, "images") and hasattr(data, "labels")):
         raise InputError(f"{role} must be a Dataset (images, labels, name), got {type(data).__name__}")
@@ -695,7 +697,7 @@ def check_dataset(model: NaturalQNN, data: Any, role: str) -> CheckedDataset:
     Raises:
         InputError: as :func:`fit` for bad data.
     """
-    return CheckedDataset(*_check_dataset(model, data, role))
+    return CheckedDataset(*_check_dataset(model, data, role), n_outputs=model.n_outputs)
 
 
 def set_up_run(
