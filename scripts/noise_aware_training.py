@@ -12,9 +12,13 @@ reference on the emulated device and ideally on the fast path (all validation im
 enters the network (``a f(z) = 0``): every stretch after the first reuses the first one's record
 (``same_network_as``) instead of training the same network again.
 
-Results go to ``--out/noise_aware_training.json`` (one record per network, rewritten after each) and a
-table on standard output. A run can be stopped and started again: networks already in the JSON are
-skipped.
+Results go to ``--out/noise_aware_training.json`` (one record per network, rewritten after each), the
+trained networks to ``--out/models/``, and a line per network on standard output; each record also
+holds the emulated errors on the images Aer evaluated (``emulated_on_aer_images``: the emulation and
+Aer on the same images, the same protocol). A run can be stopped and started again: networks already
+in the JSON are skipped. A record written before ``emulated_on_aer_images`` existed is completed by
+training its network again (training is deterministic for a seed: the script checks that the errors
+it recorded come out again, and stops otherwise) without running Aer again.
 
 Run: ``python scripts/noise_aware_training.py [--device fake_torino] [--out results/noise_aware]``
 (the ``[ibm]`` extra). The Aer evaluation dominates: about 7 minutes per network on a 2-core CPU at
@@ -38,13 +42,18 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing the
 from qiskit_natural_qnn import NaturalQNN  # noqa: E402
 from qiskit_natural_qnn.data import load_default  # noqa: E402
 from qiskit_natural_qnn.emulation import emulate_device  # noqa: E402
-from qiskit_natural_qnn.execution.predict import evaluate_on_sampler  # noqa: E402
-from qiskit_natural_qnn.inference import evaluate  # noqa: E402
+from qiskit_natural_qnn.execution.predict import SamplerEvaluation, evaluate_on_sampler  # noqa: E402
+from qiskit_natural_qnn.inference import Evaluation, evaluate  # noqa: E402
+from qiskit_natural_qnn.io import save_model  # noqa: E402
 from qiskit_natural_qnn.io.files import write_atomic  # noqa: E402
 from qiskit_natural_qnn.training import TrainConfig, fit  # noqa: E402
 from qiskit_natural_qnn.transpile import get_backend  # noqa: E402
 
 SIZES = [784, 16, 16, 16, 10]
+
+
+def _errors(evaluation: Evaluation | SamplerEvaluation) -> dict:
+    return {"single_shot_error": evaluation.single_shot_error, "vote_error": evaluation.vote_error}
 
 
 def _key(stretch: str, a: float, seed: int, trained: str) -> str:
@@ -86,10 +95,11 @@ def main() -> None:
             for seed in args.seeds:
                 for trained in ("ideal", "noisy"):
                     key = _key(stretch, a, seed, trained)
-                    if key in records:
+                    old = records.get(key)
+                    if old is not None and ("same_network_as" in old or "emulated_on_aer_images" in old):
                         continue
                     first = _key(args.stretches[0], a, seed, trained)
-                    if a == 0 and first in records:  # a f(z) = 0: the stretch function never enters the network
+                    if a == 0 and stretch != args.stretches[0] and first in records:  # a f(z) = 0: the same network
                         records[key] = {**records[first], "stretch": stretch, "same_network_as": first}
                         write_atomic(path, (json.dumps(records, indent=2) + "\n").encode("utf-8"))
                         continue
@@ -103,42 +113,50 @@ def main() -> None:
                     noise = emulation if trained == "noisy" else None
                     fit(model, train, val, config=config, progress=False, noise=noise)
                     seconds = time.perf_counter() - start
-                    on_aer = evaluate_on_sampler(
-                        model,
-                        aer_data,
-                        sampler=sampler,
-                        shots=args.shots,
-                        mode="layerwise",
-                        pass_manager=emulation.pass_manager,
-                        copies=emulation.copies,
-                        seed=seed,
-                    )
+                    save_model(model, out / "models" / f"{key.replace('/', '_')}.safetensors")
                     emulated = evaluate(model, val, shots=args.shots, seed=seed, noise=emulation)
                     ideal = evaluate(model, val, shots=args.shots, seed=seed)
-                    records[key] = {
+                    same_images = evaluate(model, aer_data, shots=args.shots, seed=seed, noise=emulation)
+                    record = {
                         "stretch": stretch,
                         "a": a,
                         "seed": seed,
                         "trained": trained,
+                        "epochs": args.epochs,
                         "device": emulation.describe(),
                         "train_seconds": seconds,
-                        "aer": {
-                            "n_images": on_aer.n_images,
-                            "shots": on_aer.shots,
-                            "single_shot_error": on_aer.single_shot_error,
-                            "vote_error": on_aer.vote_error,
-                        },
-                        "emulated": {
-                            "single_shot_error": emulated.single_shot_error,
-                            "vote_error": emulated.vote_error,
-                        },
-                        "ideal": {"single_shot_error": ideal.single_shot_error, "vote_error": ideal.vote_error},
+                        "emulated": _errors(emulated),
+                        "ideal": _errors(ideal),
+                        "emulated_on_aer_images": _errors(same_images),
                     }
+                    if old is not None:  # a record of an earlier version of this script: the same network again
+                        if (old["ideal"], old["emulated"]) != (record["ideal"], record["emulated"]):
+                            raise SystemExit(
+                                f"{key}: retraining gave another network than the record's; not mixing them"
+                            )
+                        records[key] = {**old, **record, "train_seconds": old["train_seconds"]}
+                    else:
+                        on_aer = evaluate_on_sampler(
+                            model,
+                            aer_data,
+                            sampler=sampler,
+                            shots=args.shots,
+                            mode="layerwise",
+                            pass_manager=emulation.pass_manager,
+                            copies=emulation.copies,
+                            seed=seed,
+                        )
+                        aer = {"n_images": on_aer.n_images, "shots": on_aer.shots, **_errors(on_aer)}
+                        records[key] = {**record, "aer": aer}
                     write_atomic(path, (json.dumps(records, indent=2) + "\n").encode("utf-8"))
+                    r = records[key]
                     print(
-                        f"{key:32} on Aer: single {on_aer.single_shot_error:.4f} vote {on_aer.vote_error:.4f}; "
-                        f"emulated: single {emulated.single_shot_error:.4f} vote {emulated.vote_error:.4f}; "
-                        f"ideal: single {ideal.single_shot_error:.4f} vote {ideal.vote_error:.4f}",
+                        f"{key:32} on Aer: single {r['aer']['single_shot_error']:.4f} "
+                        f"vote {r['aer']['vote_error']:.4f} "
+                        f"(emulated on the same images: {same_images.single_shot_error:.4f}, "
+                        f"{same_images.vote_error:.4f}); all images emulated: single {emulated.single_shot_error:.4f} "
+                        f"vote {emulated.vote_error:.4f}; ideal: single {ideal.single_shot_error:.4f} "
+                        f"vote {ideal.vote_error:.4f}",
                         flush=True,
                     )
     print(f"wrote {path}")
