@@ -242,7 +242,13 @@ class DaskRunner:
                 "were lost); check the cluster, then run the sweep again: finished points are kept"
             )
             return [Outcome(key, None, error) for key in keys]
-        _LOG.warning("%s: %s (workers lost); scattering the data again and resubmitting", what, status)
+        _LOG.warning(
+            "%s %s %s (workers lost); scattering the data again and resubmitting %s",
+            what,
+            "were" if len(keys) > 1 else "was",
+            status,
+            "them" if len(keys) > 1 else "it",
+        )
         self._shared = self._scatter()
         self.submit(keys)
         return []
