@@ -4,10 +4,10 @@ Three measurements, each side by side in one run:
 
 1. **Sweep of small networks**: a 21-point a-sweep (a = 0, 0.05, ..., 1.0, tanh stretch) of 784-16x3
    networks (784-16-16-16-10), the sweep's recipe (``TrainConfig(epochs, eval_every=10)``, batch 64,
-   each network its own seed), on the embedded default split (5,000 training and 1,000 validation
-   images). Serial: 21 ``fit`` calls. Ensemble: one ``fit_ensemble`` call. Target: >= 5x on CPU. The
-   script also checks that every network ends with the same weights both ways (bit for bit with one
-   thread, see ``qiskit_natural_qnn.training.ensemble``).
+   each network its own seed), on the embedded default split (5,000 training and 5,000 validation
+   images, as ``qnqnn sweep`` validates). Serial: 21 ``fit`` calls. Ensemble: one ``fit_ensemble``
+   call. Target: >= 5x on CPU. The script also checks that every network ends with the same weights
+   both ways (bit for bit with one thread, see ``qiskit_natural_qnn.training.ensemble``).
 2. **Eight large networks**: K = 8 networks of 784-512x3 (a = 0.25 ... 2.0), a few epochs without
    validation; seconds per epoch, serial and ensemble. Target: >= 1.3x on CPU.
 3. **GPU** (only when CUDA is present): 784-512x3 networks, K doubled until memory or the time limit
@@ -87,7 +87,7 @@ def sweep(epochs: int, device: torch.device) -> None:
     train_serial, train_ensemble = _training_seconds(serial_histories), _training_seconds(ensemble_histories)
     print(
         f"   training alone (epochs without validation): {train_serial:.3f} s vs {train_ensemble:.3f} s per epoch, "
-        f"{train_serial / train_ensemble:.2f}x; each validation (1,000 images x 15 counter-based shots) costs the "
+        f"{train_serial / train_ensemble:.2f}x; each validation (5,000 images x 15 counter-based shots) costs the "
         "same both ways"
     )
 
