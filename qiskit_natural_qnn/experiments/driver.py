@@ -156,8 +156,9 @@ def run_claimed(
     For each point, in order: if ``finished(key)`` (its record exists), it is done; else, when the
     runner has a free slot, the point is claimed, checked once more (another driver may have just
     finished it) and added to the task being filled, which is submitted when it holds ``group``
-    points (or when no more points can be claimed now). Results are passed to ``save(key, result)``
-    as they arrive, then the claim is released. Points claimed by live drivers are waited for (polling every ``poll_s``
+    points, fewer when that shares the pending points better between the free slots (or when no more
+    points can be claimed now). Results are passed to ``save(key, result)`` as they arrive, then the
+    claim is released. Points claimed by live drivers are waited for (polling every ``poll_s``
     seconds) until ``finished`` says so or their claims go stale and this driver takes them over.
 
     Args:
@@ -169,7 +170,7 @@ def run_claimed(
         bar: a tqdm bar over the points (``update`` per finished point, ``set_postfix`` for the
             points running here and elsewhere), or None.
         poll_s: seconds between checks while waiting.
-        group: points per task (``>= 1``).
+        group: the most points per task (``>= 1``).
 
     Raises:
         Exception: the first exception a point raised (the claims held are released and the other
