@@ -31,3 +31,13 @@ def fake_record(
     }
     fields.update(kw)
     return PointRecord(a=a, g=g, seed=seed, val_vote_error=val_vote_error, **fields)
+
+
+def comparable(record: PointRecord) -> dict[str, Any]:
+    """A record without what depends on when and where it ran (seconds, times, host), to compare two runs."""
+    doc = record.to_dict()
+    for name in ("seconds", "finished_at", "host"):
+        doc.pop(name)
+    doc["history"] = {k: v for k, v in doc["history"].items() if k not in ("created_at", "finished_at")}
+    doc["history"]["records"] = [{k: v for k, v in r.items() if k != "seconds"} for r in doc["history"]["records"]]
+    return doc

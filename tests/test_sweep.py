@@ -36,7 +36,7 @@ from qiskit_natural_qnn.experiments import (  # noqa: E402
 from qiskit_natural_qnn.experiments.sweep import scan_records  # noqa: E402
 from qiskit_natural_qnn.network import NaturalQNN  # noqa: E402
 from qiskit_natural_qnn.training import TrainConfig, fit  # noqa: E402
-from tests.records import fake_record  # noqa: E402
+from tests.records import comparable, fake_record  # noqa: E402
 
 HALF_PI = math.pi / 2
 
@@ -145,16 +145,6 @@ def test_run_sweep_writes_records_and_resumes(tiny_split, tmp_path) -> None:
     assert len(load_records(tmp_path)) == 3
 
 
-def _comparable(record: PointRecord) -> dict:
-    """A record without what depends on when and where it ran (seconds, times, host)."""
-    doc = record.to_dict()
-    for name in ("seconds", "finished_at", "host"):
-        doc.pop(name)
-    doc["history"] = {k: v for k, v in doc["history"].items() if k not in ("created_at", "finished_at")}
-    doc["history"]["records"] = [{k: v for k, v in r.items() if k != "seconds"} for r in doc["history"]["records"]]
-    return doc
-
-
 def test_an_ensemble_sweep_gives_the_records_of_a_serial_sweep(tiny_split, tmp_path, monkeypatch) -> None:
     """--ensemble K: tasks of up to K points, trained together, each record bit for bit its serial one (1 thread)."""
     import qiskit_natural_qnn.training as training
@@ -176,7 +166,7 @@ def test_an_ensemble_sweep_gives_the_records_of_a_serial_sweep(tiny_split, tmp_p
     assert [r.point for r in together] == points
     for one, many in zip(serial, together):
         assert one.weights_sha256 == many.weights_sha256
-        assert _comparable(one) == _comparable(many)  # every error, the whole history
+        assert comparable(one) == comparable(many)  # every error, the whole history
         assert (tmp_path / "ensemble" / "models" / many.point.key / "model.safetensors").is_file()
     # a resumed ensemble sweep trains only the points without a record, still in groups of up to K
     sizes.clear()
@@ -184,7 +174,7 @@ def test_an_ensemble_sweep_gives_the_records_of_a_serial_sweep(tiny_split, tmp_p
         path.unlink()
     again = run_sweep(points, results_dir=tmp_path / "ensemble", ensemble=2, **common)
     assert sizes == [2]  # 3 points: an ensemble of 2, then 1 alone (trained by fit)
-    assert [_comparable(r) for r in again] == [_comparable(r) for r in serial]
+    assert [comparable(r) for r in again] == [comparable(r) for r in serial]
     with pytest.raises(ConfigurationError, match=r"ensemble must be an int >= 1, got 0; pass e\.g\. ensemble=8"):
         run_sweep(points, results_dir=tmp_path / "bad", ensemble=0, **common)
 

@@ -27,6 +27,7 @@ from qiskit_natural_qnn.experiments.sweep import SweepPoint, SweepSettings, run_
 from qiskit_natural_qnn.io import load_model  # noqa: E402
 from qiskit_natural_qnn.training import TrainConfig  # noqa: E402
 from qiskit_natural_qnn.training.checkpoint import read_checkpoint  # noqa: E402
+from tests.records import comparable  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,16 +99,6 @@ def cluster(tmp_path_factory):
         running.stop()
 
 
-def _comparable(record) -> dict:
-    """A record without what depends on when and where it ran (seconds, times, host)."""
-    doc = record.to_dict()
-    for name in ("seconds", "finished_at", "host"):
-        doc.pop(name)
-    doc["history"] = {k: v for k, v in doc["history"].items() if k not in ("created_at", "finished_at")}
-    doc["history"]["records"] = [{k: v for k, v in r.items() if k != "seconds"} for r in doc["history"]["records"]]
-    return doc
-
-
 @pytest.mark.slow
 def test_a_point_gives_the_same_record_serially_on_local_workers_and_on_remote_workers(tmp_path, cluster) -> None:
     argv = [
@@ -146,7 +137,7 @@ def test_a_point_gives_the_same_record_serially_on_local_workers_and_on_remote_w
     assert len(records["serial"]) == 4 and all(len(r) == 4 for r in records.values())
     for serial, local, remote, ensemble in zip(*(records[name] for name in runs)):
         assert serial.weights_sha256 == local.weights_sha256 == remote.weights_sha256 == ensemble.weights_sha256
-        assert _comparable(serial) == _comparable(local) == _comparable(remote) == _comparable(ensemble)
+        assert comparable(serial) == comparable(local) == comparable(remote) == comparable(ensemble)
     # they did run elsewhere: in this process, in two local worker processes, in the two remote workers
     remote_pids = {p.pid for p in cluster.procs[1:]}
     assert {r.host["pid"] for r in records["serial"]} == {os.getpid()}
@@ -216,7 +207,7 @@ def _check_resumed(records, killed: SweepPoint, first_epoch: dict, data: MNISTSp
     redone = next(r for r in records if r.point == killed)
     assert redone.weights_sha256 == reference.weights_sha256
     assert redone.history["records"][0] == first_epoch  # epoch 1, its seconds too, came from the checkpoint
-    assert _comparable(redone) == _comparable(reference)
+    assert comparable(redone) == comparable(reference)
 
 
 @pytest.mark.slow
