@@ -106,10 +106,18 @@ class LayoutTranspiler:
         self.spec = IdentityPairs(pairs=pairs, gate=gate)
         self.optimization_level = check_optimization_level(optimization_level)
         self.seed_transpiler = check_seed(seed_transpiler, name="seed_transpiler", none=True)
+        self._translate: Any = None  # without a device: one pass manager into the basis gates, built once
+        if backend is None:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            self._translate = generate_preset_pass_manager(
+                optimization_level=self.optimization_level,
+                basis_gates=self.basis_gates,
+                seed_transpiler=self.seed_transpiler,
+            )
 
     def _one(self, circuit: Any) -> Any:
         from qiskit import QuantumCircuit
-        from qiskit.transpiler import generate_preset_pass_manager
 
         if circuit.num_qubits > len(self.layout):
             raise ConfigurationError(
@@ -131,12 +139,7 @@ class LayoutTranspiler:
             for creg in noisy.cregs:
                 placed.add_register(creg)
             placed.compose(noisy, qubits=where, clbits=noisy.clbits, inplace=True)
-            pm = generate_preset_pass_manager(
-                optimization_level=self.optimization_level,
-                basis_gates=self.basis_gates,
-                seed_transpiler=self.seed_transpiler,
-            )
-            out = pm.run(placed)
+            out = self._translate.run(placed)
         out.metadata = {**(noisy.metadata or {})}
         return out
 
@@ -335,7 +338,8 @@ def emulate_device(
     channels = NoiseChannels(model_noise)
     spec = IdentityPairs(pairs=pairs, gate=gate)
     schedule = view.schedule
-    widest = max(layer_circuit(view, layer=k).circuit.num_qubits for k in range(1, view.n_hidden + 1))
+    bare = [layer_circuit(view, layer=k) for k in range(1, view.n_hidden + 1)]
+    widest = max(lc.circuit.num_qubits for lc in bare)
     n_copies = _resolve_copies(copies, view, backend, layout, widest)
     if layout is None and backend is None:
         layout = list(range(n_copies * widest))
@@ -358,8 +362,8 @@ def emulate_device(
             seed_transpiler=seed_transpiler,
         )
     layers, circuits = [], []
-    for k in range(1, view.n_hidden + 1):
-        lc = packed_layer_circuit(layer_circuit(view, layer=k), n_copies)
+    for k, one in enumerate(bare, start=1):
+        lc = packed_layer_circuit(one, n_copies)
         isa = pm.run(lc.circuit)
         layers.append(
             LayerLaw.from_circuit(

@@ -32,7 +32,7 @@ from qiskit_natural_qnn.emulation.device import DeviceEmulation, emulate_device
 from qiskit_natural_qnn.exceptions import ConfigurationError
 from qiskit_natural_qnn.execution.samplers import derive_seed
 from qiskit_natural_qnn.experiments.borderline import SuccessPoint, success_points, with_stretch
-from qiskit_natural_qnn.experiments.noise import IdentityPairs
+from qiskit_natural_qnn.experiments.noise import IdentityPairs, coupled_copies
 from qiskit_natural_qnn.inference import check_images_labels, predict
 from qiskit_natural_qnn.network import NaturalQNN
 from qiskit_natural_qnn.randomness import check_seed
@@ -155,6 +155,8 @@ def emulated_noise_sweep(
     noise_model = noise_model if noise_model is not None else noise_model_of(backend)  # a name: read once
     device = get_backend(backend) if isinstance(backend, str) else backend
     stretches = [model.a] if a_values is None else list(a_values)
+    if copies == "auto" and device is not None:  # the placement does not depend on the pairs: search it once
+        copies = coupled_copies(model, device)
     emulations = [
         emulate_device(
             model,
