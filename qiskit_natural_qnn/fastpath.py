@@ -97,7 +97,9 @@ class NoiseLaw(Protocol):
 
         ``shots=None``: the batch has no shot dimension (one pass per row, as in training); else the
         tensors are shaped ``(shots, len(positions), width)``. Raises ``ConfigurationError`` when the
-        law was built for another network (hidden sizes, measurements).
+        law was built for another network (hidden sizes, measurements). The sampler depends on these
+        arguments only, so it may be used again for another batch bound alike: ``fit`` binds once per
+        mini-batch size.
         """
         ...
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import ForwardPass, LayerSampler, sample_network
+from qiskit_natural_qnn.fastpath import ForwardPass, LayerSampler, finite_witness, sample_network
 from qiskit_natural_qnn.limits import check_bytes
 from qiskit_natural_qnn.neurons import Measurement, Neuron, Stretch
 from qiskit_natural_qnn.randomness import UniformSource, check_seed, make_generator
@@ -436,8 +436,16 @@ class NaturalQNN(nn.Module):
         return x
 
     def check_weights(self) -> None:
-        """Raise :class:`InputError` if any weight or bias is NaN or infinite."""
-        for i, p in enumerate(self.parameters()):
+        """Raise :class:`InputError` if any weight or bias is NaN or infinite.
+
+        One synchronisation with the device when all are finite (the parameters' summed
+        :func:`~qiskit_natural_qnn.fastpath.finite_witness`); only then parameter by parameter, to name it.
+        """
+        params = list(self.parameters())
+        with torch.no_grad():
+            if params and bool(torch.stack([finite_witness(p).float() for p in params]).sum().isfinite()):
+                return
+        for i, p in enumerate(params):
             if not bool(torch.isfinite(p).all()):
                 raise InputError(
                     f"parameter {i} of the network holds NaN or infinity (training diverged or the model "

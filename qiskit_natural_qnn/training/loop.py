@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from qiskit_natural_qnn.checks import is_int
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
-from qiskit_natural_qnn.fastpath import DeferredChecks, NoiseLaw, deferring, finite_witness
+from qiskit_natural_qnn.fastpath import DeferredChecks, LayerSampler, NoiseLaw, deferring
 from qiskit_natural_qnn.inference import (
     Evaluation,
     check_labels,
@@ -160,12 +160,6 @@ def _weights(model: NaturalQNN, weights: dict[str, torch.Tensor] | None) -> Iter
                 p.copy_(saved[name])
 
 
-def _weights_finite(model: NaturalQNN) -> bool:
-    """Whether every weight and bias is finite: one synchronisation, a third of the cost of ``check_weights``."""
-    with torch.no_grad():
-        return bool(torch.stack([finite_witness(p).float() for p in model.parameters()]).sum().isfinite())
-
-
 def _check_finite(checks: DeferredChecks, epoch: int, dtype: torch.dtype) -> None:
     """Raise what the epoch's forward passes met so far: a refused rotation, or pre-activations that overflowed."""
     error = checks.error(epoch=epoch, dtype=dtype)
@@ -191,6 +185,7 @@ class _Run:
         callbacks: called after every epoch.
         step_hooks: called after every optimizer step.
         noise: the device's noise law every forward pass and validation samples, or None.
+        bound: ``noise`` bound for a mini-batch of each size met (a full batch, the last one), made once.
     """
 
     model: NaturalQNN
@@ -206,6 +201,7 @@ class _Run:
     callbacks: list[Callback] = field(default_factory=list)
     step_hooks: list[StepHook] = field(default_factory=list)
     noise: NoiseLaw | None = None
+    bound: dict[int, LayerSampler] = field(default_factory=dict)
 
     @property
     def n_images(self) -> int:
@@ -554,9 +550,13 @@ def _train_step(run: _Run, epoch: _Epoch, step: int) -> None:
         xb, yb = xb.repeat(shots, 1), yb.repeat(shots)
     law = None
     if run.noise is not None:  # the mini-batch as a layer-by-layer run of its images, one shot each
-        positions = torch.arange(xb.shape[0], device=xb.device)
-        model = run.model
-        law = run.noise.bind(hidden_sizes=model.hidden_sizes, neuron=model.neuron, positions=positions, shots=None)
+        rows = int(xb.shape[0])
+        law = run.bound.get(rows)
+        if law is None:  # the same positions 0..rows-1 at every step: bound once per batch size
+            positions = torch.arange(rows, device=xb.device)
+            model = run.model
+            law = run.noise.bind(hidden_sizes=model.hidden_sizes, neuron=model.neuron, positions=positions, shots=None)
+            run.bound[rows] = law
     with deferring(epoch.checks):  # no host synchronisation per layer; read at the epoch's end
         fp = run.model.forward_pass(xb, validate=False, law=law)
     logits = fp.logits
@@ -602,8 +602,7 @@ def _end_epoch(run: _Run, epoch: _Epoch) -> float:
     """
     if run.loop.scheduler is not None:
         run.loop.scheduler.step()
-    if not _weights_finite(run.model):  # one light reduction per parameter; the check names the culprit
-        run.model.check_weights()
+    run.model.check_weights()  # one synchronisation when every weight is finite
     _check_finite(epoch.checks, epoch.number, run.x.dtype)
     average_from = run.config.average_from
     if average_from is not None and epoch.number >= average_from:
