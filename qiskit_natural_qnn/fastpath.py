@@ -160,6 +160,9 @@ def finite_witness(z: torch.Tensor, *, leading: int = 0) -> torch.Tensor:
         >>> bool(finite_witness(torch.tensor([1.0, float("inf")])).isfinite())
         False
     """
+    # a broadcast dimension (stride 0, e.g. the shots of a first layer) repeats its values: one copy decides
+    index = tuple(0 if d >= leading and z.stride(d) == 0 and z.shape[d] > 1 else slice(None) for d in range(z.ndim))
+    z = z[index] if 0 in index else z
     dims = tuple(range(leading, z.ndim))
     zeros = z.mul(0.0)
     return zeros.sum(dim=dims) if dims else zeros
@@ -301,6 +304,7 @@ def sample_layer(
     state: CarriedState,
     law: LayerSampler | None = None,
     layer: int = 1,
+    shape: torch.Size | None = None,
 ) -> torch.Tensor:
     """Draw one hidden layer's activations from its pre-activations (the body of :func:`sample_network`).
 
@@ -319,15 +323,20 @@ def sample_layer(
         state: Method 2's state, read and updated in place.
         law: draw on a noisy device instead (see :func:`sample_network`).
         layer: the layer's number (1-based), for ``law``.
+        shape: None, or the shape of the draw when every row of its leading dimensions shares ``zd``
+            (shots of the first layer, ``zd`` the pre-activations of one pass): the neurons' math then
+            runs once on ``zd`` and broadcasts, the same numbers as on ``zd.expand(shape)``.
 
     Returns:
-        The activations in ``{+1, -1}``, shaped like ``zd``.
+        The activations in ``{+1, -1}``, shaped like ``zd`` (or ``shape``).
     """
     if deterministic and law is None:
-        return stretch(zd)
+        d = stretch(zd)
+        return d if shape is None else d.expand(shape).contiguous()
     update = None
     if carries_state:
-        state.phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
+        phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
+        state.phi = phi if shape is None else phi.expand(shape)  # read only: the update makes a new tensor
         if carries_after:
             p, update = measurement.readout(state.phi)
         else:
@@ -340,7 +349,9 @@ def sample_layer(
     elif isinstance(stretch, StretchStack):
         raise ConfigurationError("a noise law draws one network at a time, got a stack; sample each network alone")
     else:  # the circuit's angle: Method 2's absolute Bloch angle, else the fresh qubit's rotation
-        d = law(layer, state.phi if carries_state and state.phi is not None else stretch.theta(zd), p, u)
+        full = u.shape
+        angle = state.phi if carries_state and state.phi is not None else stretch.theta(zd).expand(full)
+        d = law(layer, angle, p.expand(full), u)
     if update is not None:
         state.phi = update(d)
         state.m = d
@@ -406,16 +417,18 @@ def sample_network(
     h = x
     for k, (meas, carries_after) in enumerate(plan):
         z = torch.nn.functional.linear(h, weights[k], biases[k])
+        zd = z.detach()  # the first layer's z, one per row: the math runs once, the shots broadcast it
+        shape = None
         if k == 0 and shots is not None:
             z = z.unsqueeze(0).expand(int(shots), *z.shape)
-        zd = z.detach()
+            shape = z.shape
         if checks is not None:
             checks.preactivations(zd)
 
-        def draw(k: int = k, zd: torch.Tensor = zd) -> torch.Tensor:
+        def draw(k: int = k, full: torch.Size = z.shape, like: torch.Tensor = zd) -> torch.Tensor:
             if uniform is not None:
-                return uniform(k, zd.shape, zd)
-            return torch.rand(zd.shape, generator=generator, device=zd.device, dtype=zd.dtype)
+                return uniform(k, full, like)
+            return torch.rand(full, generator=generator, device=like.device, dtype=like.dtype)
 
         d = sample_layer(
             zd,
@@ -428,6 +441,7 @@ def sample_network(
             state=state,
             law=law,
             layer=k + 1,
+            shape=shape,
         )
         pre.append(z)
         acts.append(d)

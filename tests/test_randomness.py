@@ -98,3 +98,44 @@ def test_bad_image_ids():
     src = counter_uniform(seed=0, image_ids=[1, 2])
     with pytest.raises(InputError, match=r"batch of 3 inputs but 2 image_ids; pass one id per input"):
         src(0, torch.Size([3, 4]), torch.zeros(1))
+
+
+def _by_definition(seed: int, ids: list[int], shots: int, layer: int, width: int, dtype: torch.dtype) -> torch.Tensor:
+    """The documented key hash, word by word in int64: (seed lo, seed hi, id lo, id hi, shot, layer, neuron)."""
+    img = torch.tensor(ids, dtype=torch.int64)
+    h = hash_words(
+        seed & 0xFFFFFFFF,
+        seed >> 32,
+        (img & 0xFFFFFFFF).view(1, -1, 1),
+        (img >> 32).view(1, -1, 1),
+        torch.arange(shots).view(-1, 1, 1),
+        layer,
+        torch.arange(width).view(1, 1, -1),
+    )
+    if dtype == torch.float64:
+        return h.to(torch.float64) * 2.0**-32
+    return (h >> 8).to(torch.float32) * 2.0**-24
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("int32_hash", [True, False])
+def test_counter_numbers_are_the_key_hash_on_both_paths(monkeypatch, dtype, int32_hash):
+    """The int32 hash (used where a device's int32 products wrap) and the int64 hash give the defined numbers.
+
+    Widths 1, 16 and 67 cover the kernels' scalar tails and whole vector blocks; seed 2**64 - 3 and 40 images
+    make the sums before the last word overflow 32 bits.
+    """
+    from qiskit_natural_qnn import randomness
+
+    randomness._int32_wraps.cache_clear()
+    if not int32_hash:
+        monkeypatch.setattr(randomness, "_int32_wraps", lambda device: False)
+    else:
+        assert randomness._int32_wraps(torch.device("cpu")), "this CPU's int32 kernels should wrap"
+    ids = [3 * i + 2**40 * (i % 3) for i in range(40)]
+    for seed in (0, 2**64 - 3):
+        src = counter_uniform(seed=seed, image_ids=ids)
+        for layer, width in ((0, 1), (1, 16), (2, 67)):
+            got = src(layer, torch.Size([4, len(ids), width]), torch.zeros(1, dtype=dtype))
+            assert got.dtype == dtype
+            assert torch.equal(got, _by_definition(seed, ids, 4, layer, width, dtype))
