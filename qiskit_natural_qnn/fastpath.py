@@ -161,8 +161,9 @@ def finite_witness(z: torch.Tensor, *, leading: int = 0) -> torch.Tensor:
         False
     """
     # a broadcast dimension (stride 0, e.g. the shots of a first layer) repeats its values: one copy decides
-    index = tuple(0 if d >= leading and z.stride(d) == 0 and z.shape[d] > 1 else slice(None) for d in range(z.ndim))
-    z = z[index] if 0 in index else z
+    if 0 in z.stride():
+        index = tuple(0 if d >= leading and z.stride(d) == 0 and z.shape[d] > 1 else slice(None) for d in range(z.ndim))
+        z = z[index]
     dims = tuple(range(leading, z.ndim))
     zeros = z.mul(0.0)
     return zeros.sum(dim=dims) if dims else zeros

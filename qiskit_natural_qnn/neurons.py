@@ -251,14 +251,6 @@ def _constant(value: float, dtype: torch.dtype, device: torch.device) -> torch.T
     return _cached_tensor(_exact((value,)), dtype, device, ())
 
 
-def _column(values: tuple[float, ...], dtype: torch.dtype, device: torch.device, ndim: int) -> torch.Tensor:
-    """``values`` as a ``(K, 1, ..., 1)`` tensor of ``ndim`` dimensions (one constant per stacked network).
-
-    Made once (read-only by convention).
-    """
-    return _cached_tensor(_exact(values), dtype, device, (-1, *([1] * (ndim - 1))))
-
-
 def _k(value: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
     """A constant operand for ``like``: a cached 0-d tensor of its dtype for float32 and float64.
 
@@ -271,14 +263,38 @@ def _k(value: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
     return _constant(float(value), like.dtype, like.device)
 
 
+@dataclass(frozen=True)
+class _PerNetwork:
+    """One constant per network of a stack, with its cache key made once (the stacks keep theirs).
+
+    Attributes:
+        values: the constants, one per network.
+        key: their :func:`_exact` key.
+        same: all equal (then a number is passed, as one neuron passes it).
+    """
+
+    values: tuple[float, ...]
+    key: tuple[str, ...]
+    same: bool
+
+    @classmethod
+    def of(cls, values: tuple[float, ...]) -> _PerNetwork:
+        key = _exact(values)
+        return cls(values=values, key=key, same=len(set(key)) == 1)
+
+    def like(self, like: torch.Tensor) -> float | torch.Tensor:
+        """The operand for ``like``: a number when all are equal, else a cached ``(K, 1, ..., 1)`` column."""
+        if self.same:
+            return self.values[0]
+        return _cached_tensor(self.key, like.dtype, like.device, (-1, *([1] * (like.ndim - 1))))
+
+
 def _per_network(values: tuple[float, ...], like: torch.Tensor) -> float | torch.Tensor:
     """One constant per network of a stack: a number when all are equal (as one neuron passes it), else a column.
 
     Either way an operation rounds the constant once to ``like``'s dtype, so the results agree bit for bit.
     """
-    if len(set(_exact(values))) == 1:
-        return values[0]
-    return _column(values, like.dtype, like.device, like.ndim)
+    return _PerNetwork.of(values).like(like)
 
 
 #: The integer dtype of each float dtype's bit pattern.
@@ -750,17 +766,24 @@ class StretchStack:
         kind = self.effective_kind
         if kind == "sgn":
             return _sign_tensor(z)
-        a = _per_network(tuple(s.a for s in self.stretches), z)
-        f = _stretch_tensor(z, kind, a)
+        f = _stretch_tensor(z, kind, self._a.like(z))
         if kind == "linear":
-            a_values = _column(tuple(s.a for s in self.stretches), torch.float64, z.device, 1)
-            _check_angles(f, a_values, leading=1)
+            _check_angles(f, _cached_tensor(self._a.key, torch.float64, z.device, (-1,)), leading=1)
         return f
+
+    @functools.cached_property
+    def _a(self) -> _PerNetwork:
+        """The networks' ``a`` (made at first use: the fast path asks for it at every layer of every step)."""
+        return _PerNetwork.of(tuple(s.a for s in self.stretches))
+
+    @functools.cached_property
+    def _two_over_a(self) -> _PerNetwork:
+        return _PerNetwork.of(tuple(2.0 / s.a for s in self.stretches))
 
     def prob_plus(self, z: torch.Tensor) -> torch.Tensor:
         """Exact :math:`P(d = +1)` of fresh qubits for each network's slice (see :meth:`Stretch.prob_plus`)."""
         if self.effective_kind == "tanh":
-            return _tanh_prob_plus(z, _per_network(tuple(2.0 / s.a for s in self.stretches), z))
+            return _tanh_prob_plus(z, self._two_over_a.like(z))
         f = self(z)
         return _sine_prob_plus(f.clone() if f is z else f)
 
@@ -819,21 +842,26 @@ class MeasurementStack:
         r"""Exact :math:`P(m=+1 \mid \phi)` for each network's slice (see :meth:`Measurement.prob_plus`)."""
         if self.is_projective:
             return _cos_prob_plus(phi, None)
-        return _cos_prob_plus(phi, _per_network(tuple(m.sin_g for m in self.measurements), phi))
+        return _cos_prob_plus(phi, self._constants[0].like(phi))
+
+    @functools.cached_property
+    def _constants(self) -> tuple[_PerNetwork, _PerNetwork, _PerNetwork, tuple[tuple[float, ...], tuple[float, ...]]]:
+        """``sin g``, ``-sin g``, ``(1 + sin g)/2`` and the ratios ``(r_+, r_-)`` per network (made at first use)."""
+        sines = tuple(m.sin_g for m in self.measurements)
+        ratios = [m._ratios() for m in self.measurements] if not self.is_projective else []
+        return (
+            _PerNetwork.of(sines),
+            _PerNetwork.of(tuple(-s for s in sines)),
+            _PerNetwork.of(tuple(0.5 + 0.5 * s for s in sines)),
+            (tuple(r for r, _ in ratios), tuple(r for _, r in ratios)),
+        )
 
     def readout(self, phi: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
         """Outcome probabilities and the post-measurement update, per network (see :meth:`Measurement.readout`)."""
         if self.is_projective:
             return self.prob_plus(phi), lambda m: _stacked_post_angles(self.measurements, phi, m)
-        sines = tuple(m.sin_g for m in self.measurements)
-        ratios = [m._ratios() for m in self.measurements]
-        return _weak_readout(
-            phi,
-            _per_network(tuple(-s for s in sines), phi),
-            _per_network(tuple(0.5 + 0.5 * s for s in sines), phi),
-            (tuple(r for r, _ in ratios), tuple(r for _, r in ratios)),
-            phi.ndim,
-        )
+        _, neg_sines, offsets, ratios = self._constants
+        return _weak_readout(phi, neg_sines.like(phi), offsets.like(phi), ratios, phi.ndim)
 
 
 def _stacked_post_angles(measurements: Sequence[Measurement], phi: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
