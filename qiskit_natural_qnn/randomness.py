@@ -9,7 +9,10 @@ order, or the device, because the hash is exact integer arithmetic (the same on 
 
 The hash is Chris Wellons' ``lowbias32`` integer finaliser, chained over the key's 32-bit words; its
 output is mapped to ``[0, 1)`` with 24 bits (float32) or 32 bits (float64) of resolution, so a
-Bernoulli(p) draw ``u < p`` is exact to within ``2**-24`` in ``p``.
+Bernoulli(p) draw ``u < p`` is exact to within ``2**-24`` in ``p``. The words before the neuron index
+are hashed once per image and shot; the last step, over every neuron, runs on int32 tensors where the
+device's int32 products wrap modulo ``2**32`` (checked once per device) and on int64 tensors holding
+32-bit values elsewhere: the same numbers either way, the int32 form about twice as fast.
 
 One rule for seeds and counters (:func:`check_seed`, :func:`check_counter`, :func:`check_image_ids`):
 seeds, image ids and shot indexes are 64-bit unsigned integers, so every int in ``[0, 2**64)`` works
