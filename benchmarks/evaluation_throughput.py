@@ -95,6 +95,9 @@ def main() -> None:
         for name, fn in cases.items():
             for fallback in (False, True):
                 times[(name, fallback)].append(_time(fn, fallback)[0])
+    different = [name for name in cases if results[(name, False)] != results[(name, True)]]
+    if different:
+        raise SystemExit(f"the int32 and int64 hashes gave different results for {different}: a bug")
     print(f"\nms per call over {args.rounds} rounds (interleaved); same results both ways")
     print(f"{'':<32}{'int32 min':>10}{'median':>9}{'int64 min':>11}{'median':>9}{'min ratio':>11}{'same':>6}")
     for name in cases:

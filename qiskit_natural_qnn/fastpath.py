@@ -305,7 +305,6 @@ def sample_layer(
     state: CarriedState,
     law: LayerSampler | None = None,
     layer: int = 1,
-    shape: torch.Size | None = None,
 ) -> torch.Tensor:
     """Draw one hidden layer's activations from its pre-activations (the body of :func:`sample_network`).
 
@@ -324,20 +323,15 @@ def sample_layer(
         state: Method 2's state, read and updated in place.
         law: draw on a noisy device instead (see :func:`sample_network`).
         layer: the layer's number (1-based), for ``law``.
-        shape: None, or the shape of the draw when every row of its leading dimensions shares ``zd``
-            (shots of the first layer, ``zd`` the pre-activations of one pass): the neurons' math then
-            runs once on ``zd`` and broadcasts, the same numbers as on ``zd.expand(shape)``.
 
     Returns:
-        The activations in ``{+1, -1}``, shaped like ``zd`` (or ``shape``).
+        The activations in ``{+1, -1}``, shaped like ``zd``.
     """
     if deterministic and law is None:
-        d = stretch(zd)
-        return d if shape is None else d.expand(shape).contiguous()
+        return stretch(zd)
     update = None
     if carries_state:
-        phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
-        state.phi = phi if shape is None else phi.expand(shape)  # read only: the update makes a new tensor
+        state.phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
         if carries_after:
             p, update = measurement.readout(state.phi)
         else:
@@ -350,9 +344,7 @@ def sample_layer(
     elif isinstance(stretch, StretchStack):
         raise ConfigurationError("a noise law draws one network at a time, got a stack; sample each network alone")
     else:  # the circuit's angle: Method 2's absolute Bloch angle, else the fresh qubit's rotation
-        full = u.shape
-        angle = state.phi if carries_state and state.phi is not None else stretch.theta(zd).expand(full)
-        d = law(layer, angle, p.expand(full), u)
+        d = law(layer, state.phi if carries_state and state.phi is not None else stretch.theta(zd), p, u)
     if update is not None:
         state.phi = update(d)
         state.m = d
@@ -418,18 +410,16 @@ def sample_network(
     h = x
     for k, (meas, carries_after) in enumerate(plan):
         z = torch.nn.functional.linear(h, weights[k], biases[k])
-        zd = z.detach()  # the first layer's z, one per row: the math runs once, the shots broadcast it
-        shape = None
         if k == 0 and shots is not None:
             z = z.unsqueeze(0).expand(int(shots), *z.shape)
-            shape = z.shape
+        zd = z.detach()
         if checks is not None:
             checks.preactivations(zd)
 
-        def draw(k: int = k, full: torch.Size = z.shape, like: torch.Tensor = zd) -> torch.Tensor:
+        def draw(k: int = k, zd: torch.Tensor = zd) -> torch.Tensor:
             if uniform is not None:
-                return uniform(k, full, like)
-            return torch.rand(full, generator=generator, device=like.device, dtype=like.dtype)
+                return uniform(k, zd.shape, zd)
+            return torch.rand(zd.shape, generator=generator, device=zd.device, dtype=zd.dtype)
 
         d = sample_layer(
             zd,
@@ -442,7 +432,6 @@ def sample_network(
             state=state,
             law=law,
             layer=k + 1,
-            shape=shape,
         )
         pre.append(z)
         acts.append(d)

@@ -12,7 +12,8 @@ output is mapped to ``[0, 1)`` with 24 bits (float32) or 32 bits (float64) of re
 Bernoulli(p) draw ``u < p`` is exact to within ``2**-24`` in ``p``. The words before the neuron index
 are hashed once per image and shot; the last step, over every neuron, runs on int32 tensors where the
 device's int32 products wrap modulo ``2**32`` (checked once per device) and on int64 tensors holding
-32-bit values elsewhere: the same numbers either way, the int32 form about twice as fast.
+32-bit values elsewhere, and for shot indexes at or beyond ``2**32``: the same numbers either way, the
+int32 form about twice as fast.
 
 One rule for seeds and counters (:func:`check_seed`, :func:`check_counter`, :func:`check_image_ids`):
 seeds, image ids and shot indexes are 64-bit unsigned integers, so every int in ``[0, 2**64)`` works
@@ -296,11 +297,14 @@ def _int32_wraps(device: torch.device) -> bool:
     Checked once per device on 67 values (whole vector blocks and a scalar tail) whose products and
     sums overflow, against the int64 hash; a device that fails keeps the int64 hash.
     """
-    words = torch.arange(67, dtype=torch.int64, device=device) * 0x3C6EF372 + 0x7FFFFFF0
-    words = words & _MASK32
-    expected = _lowbias32(words + 0x0FFFFFFF & _MASK32)
-    got = _lowbias32_int32(_as_int32(words) + 0x0FFFFFFF).to(torch.int64) & _MASK32
-    return bool(torch.equal(got, expected))
+    try:
+        words = torch.arange(67, dtype=torch.int64, device=device) * 0x3C6EF372 + 0x7FFFFFF0
+        words = words & _MASK32
+        expected = _lowbias32(words + 0x0FFFFFFF & _MASK32)
+        got = _lowbias32_int32(_as_int32(words) + 0x0FFFFFFF).to(torch.int64) & _MASK32
+        return bool(torch.equal(got, expected))
+    except (RuntimeError, NotImplementedError):  # a device without some int32 kernel: the int64 hash
+        return False
 
 
 def _mix(h: torch.Tensor, w: torch.Tensor | int) -> torch.Tensor:

@@ -139,3 +139,33 @@ def test_counter_numbers_are_the_key_hash_on_both_paths(monkeypatch, dtype, int3
             got = src(layer, torch.Size([4, len(ids), width]), torch.zeros(1, dtype=dtype))
             assert got.dtype == dtype
             assert torch.equal(got, _by_definition(seed, ids, 4, layer, width, dtype))
+    # shot indexes up to 2**32 - 1 take the int32 path: still the key hash, word by word
+    last = counter_uniform(seed=5, image_ids=ids, shot_offset=2**32 - 4)(1, torch.Size([4, 40, 16]), torch.zeros(1))
+    h = hash_words(
+        5,
+        0,
+        torch.tensor(ids).view(1, -1, 1) & 0xFFFFFFFF,
+        torch.tensor(ids).view(1, -1, 1) >> 32,
+        torch.arange(2**32 - 4, 2**32).view(-1, 1, 1),
+        1,
+        torch.arange(16).view(1, 1, -1),
+    )
+    assert torch.equal(last, (h >> 8).to(torch.float32) * 2.0**-24)
+    # narrower dtypes compare against the float32 numbers
+    half = counter_uniform(seed=0, image_ids=ids)(0, torch.Size([2, 40, 16]), torch.zeros(1, dtype=torch.float16))
+    assert torch.equal(half, _by_definition(0, ids, 2, 0, 16, torch.float32))
+
+
+def test_finite_witness_reads_one_copy_of_a_broadcast_dimension():
+    """A first layer's shots broadcast its pre-activations: the witness is decided as on the full tensor."""
+    from qiskit_natural_qnn.fastpath import finite_witness
+
+    z = torch.tensor([[1.0, 3e38], [2.0, -3e38]])
+    shots = z.unsqueeze(0).expand(15, 2, 2)
+    assert bool(finite_witness(shots).isfinite()) and finite_witness(shots).shape == ()
+    bad = z.clone()
+    bad[1, 0] = float("inf")
+    assert not bool(finite_witness(bad.unsqueeze(0).expand(15, 2, 2)).isfinite())
+    per = finite_witness(bad.unsqueeze(1).expand(2, 5, 2), leading=1)  # one witness per network
+    assert per.shape == (2,) and per.isfinite().tolist() == [True, False]
+    assert finite_witness(torch.zeros(0, 3).unsqueeze(0).expand(4, 0, 3)).shape == ()
