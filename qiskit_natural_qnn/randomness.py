@@ -380,6 +380,19 @@ def counter_uniform(
     ids_lo = torch.from_numpy((ids & np.uint64(_MASK32)).astype(np.int64))
     ids_hi = torch.from_numpy((ids >> np.uint64(32)).astype(np.int64))
     off_lo, off_hi = offset & _MASK32, offset >> 32
+    shot_prefixes: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+    def _shot_prefix(shots: int, dev: torch.device, shot: torch.Tensor) -> torch.Tensor:
+        """The chain over (seed, image, shot), the same for every layer: hashed once per shot count and device."""
+        key = (shots, dev)
+        cached = shot_prefixes.get(key)
+        if cached is None:
+            batch = ids.shape[0]
+            img_lo, img_hi = ids_lo.to(dev).view(1, batch, 1), ids_hi.to(dev).view(1, batch, 1)
+            cached = hash_words(lo, hi, img_lo, img_hi, shot & _MASK32)
+            shot_prefixes.clear()  # a pass asks for one shot count: keep one entry
+            shot_prefixes[key] = cached
+        return cached
 
     def uniform(layer: int, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
         if len(shape) == 2:
@@ -396,10 +409,9 @@ def counter_uniform(
                 f"64-bit); pass shot_offset <= {COUNTER_STOP - shots}"
             )
         dev = like.device
-        img_lo, img_hi = ids_lo.to(dev).view(1, batch, 1), ids_hi.to(dev).view(1, batch, 1)
         shot = (torch.arange(shots, device=dev, dtype=torch.int64) + off_lo).view(shots, 1, 1)
         neuron = torch.arange(width, device=dev, dtype=torch.int64).view(1, 1, width)
-        prefix = hash_words(lo, hi, img_lo, img_hi, shot & _MASK32, layer)  # (shots, batch, 1)
+        prefix = _mix(_shot_prefix(shots, dev, shot), layer)  # the chain up to the layer: (shots, batch, 1)
         if off_hi or off_lo + shots > 2**32:
             # Shot indexes at or beyond 2**32 add their high word to the key; those below hash as before.
             h = _mix(prefix, neuron)
