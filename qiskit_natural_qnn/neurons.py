@@ -283,18 +283,13 @@ class _PerNetwork:
         return cls(values=values, key=key, same=len(set(key)) == 1)
 
     def like(self, like: torch.Tensor) -> float | torch.Tensor:
-        """The operand for ``like``: a number when all are equal, else a cached ``(K, 1, ..., 1)`` column."""
+        """The operand for ``like``: a number when all are equal, else a cached ``(K, 1, ..., 1)`` column.
+
+        Either way an operation rounds the constant once to ``like``'s dtype, so the results agree bit for bit.
+        """
         if self.same:
             return self.values[0]
         return _cached_tensor(self.key, like.dtype, like.device, (-1, *([1] * (like.ndim - 1))))
-
-
-def _per_network(values: tuple[float, ...], like: torch.Tensor) -> float | torch.Tensor:
-    """One constant per network of a stack: a number when all are equal (as one neuron passes it), else a column.
-
-    Either way an operation rounds the constant once to ``like``'s dtype, so the results agree bit for bit.
-    """
-    return _PerNetwork.of(values).like(like)
 
 
 #: The integer dtype of each float dtype's bit pattern.

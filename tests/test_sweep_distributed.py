@@ -143,7 +143,9 @@ def test_a_point_gives_the_same_record_serially_on_local_workers_and_on_remote_w
     assert {r.host["pid"] for r in records["serial"]} == {os.getpid()}
     assert os.getpid() not in {r.host["pid"] for r in records["local"]}
     assert {r.host["pid"] for r in records["remote"]} <= remote_pids
-    assert {r.host["pid"] for r in records["ensemble"]} <= remote_pids
+    ensemble_pids = [r.host["pid"] for r in records["ensemble"]]
+    assert set(ensemble_pids) <= remote_pids
+    assert all(ensemble_pids.count(pid) % 2 == 0 for pid in ensemble_pids)  # points ran two by two, in one task each
     # the models came back from the workers too; the checkpoints and claims of finished points are gone
     for name in ("serial", "remote"):
         for rec in records[name]:
