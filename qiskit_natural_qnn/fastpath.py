@@ -50,6 +50,7 @@ from qiskit_natural_qnn.neurons import (
     activation_from_sign_bit,
     angle_refusal,
     deferred_angle_checks,
+    uniform_kernels,
 )
 from qiskit_natural_qnn.randomness import UniformSource
 from qiskit_natural_qnn.schedule import LayerSchedule, carried_angle
@@ -280,6 +281,20 @@ def sample_sign(p_plus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return activation_from_sign_bit(u - p_plus)
 
 
+def _shared_rows(zd: torch.Tensor) -> torch.Tensor | None:
+    """The one copy of pre-activations repeated along a stride-0 leading dimension (a pass's shots), or None.
+
+    Only when that copy fills whole vector blocks of the element-wise kernels (:func:`uniform_kernels`):
+    then every element of it, alone or repeated, is computed by the same vector code, bit for bit.
+    """
+    if zd.ndim < 2 or zd.stride(0) != 0 or zd.shape[0] < 2:
+        return None
+    rows = zd[0]
+    if not rows.is_contiguous() or not uniform_kernels(rows.numel(), rows.dtype):
+        return None
+    return rows
+
+
 @dataclass
 class CarriedState:
     """Method 2's state between hidden layers: each neuron's post-measurement angle and last outcome.
@@ -330,7 +345,19 @@ def sample_layer(
     if deterministic and law is None:
         return stretch(zd)
     update = None
-    if carries_state:
+    shared = _shared_rows(zd) if law is None and state.phi is None else None
+    if shared is not None:  # the same pre-activations for every shot: the probabilities once per image
+        if carries_state:
+            phi = carried_angle(stretch(shared), phi=None, m=None)
+            if carries_after:
+                p, update = measurement.readout(phi)
+            else:
+                p = measurement.prob_plus(phi)
+            state.phi = phi.expand(zd.shape)
+        else:
+            p = stretch.prob_plus(shared)
+        p = p.expand(zd.shape)
+    elif carries_state:
         state.phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
         if carries_after:
             p, update = measurement.readout(state.phi)

@@ -10,8 +10,11 @@ import torch
 
 from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
-from qiskit_natural_qnn.fastpath import sample_network
+from qiskit_natural_qnn import fastpath
+from qiskit_natural_qnn.fastpath import CarriedState, sample_layer, sample_network
+from qiskit_natural_qnn.neurons import uniform_kernels
 from qiskit_natural_qnn.randomness import make_generator
+from qiskit_natural_qnn.schedule import LayerSchedule, carried_angle
 
 from .stats import binomial_tolerance, chi2_pvalue, counts_of, total_variation
 
@@ -187,6 +190,82 @@ def test_forward_preserves_leading_batch_dimensions():
     net = NaturalQNN(layer_sizes=[5, 4, 3], a=0.5, seed=0)
     assert net(torch.rand(2, 3, 5)).shape == (2, 3, 3)
     assert net(torch.rand(1, 5)).shape == (1, 3)
+
+
+# ------------------------------------------------------ the first layer once per image, not per shot
+SHARED_FIRST_LAYER = [
+    dict(a=0.5, stretch="tanh"),
+    dict(a=2.0, stretch="hardtanh"),
+    dict(a=50.0, stretch="linear"),
+    dict(a=0.0, g=math.pi / 4),
+    dict(a=0.3, stretch="tanh", g=1.0),
+    dict(a=0.0, g=math.pi / 5, weak_update="authors_arcsin"),
+]
+
+
+def _first_layer(neuron, zd, u, width):
+    """``sample_layer`` of the first hidden layer (of two) on ``zd`` with uniforms ``u``: outcomes and state."""
+    schedule = LayerSchedule(hidden_sizes=(width, width), neuron=neuron)
+    state = CarriedState()
+    d = sample_layer(
+        zd,
+        lambda: u,
+        stretch=neuron.stretch,
+        measurement=schedule.measurement(1),
+        deterministic=neuron.is_classical,
+        carries_state=schedule.carries_state,
+        carries_after=schedule.carries_after(1),
+        state=state,
+    )
+    return d, state
+
+
+def _per_shot_probability(neuron, z, width):
+    """The first layer's P(+1) computed on every shot's copy (the reference the shared path must equal)."""
+    schedule = LayerSchedule(hidden_sizes=(width, width), neuron=neuron)
+    if not schedule.carries_state:
+        return neuron.stretch.prob_plus(z)
+    return schedule.measurement(1).readout(carried_angle(neuron.stretch(z)))[0]
+
+
+@pytest.mark.parametrize("kw", SHARED_FIRST_LAYER)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("rows", "width"), [(8, 16), (3, 5)])
+def test_first_layer_probabilities_once_per_image_equal_every_shots_bit_for_bit(kw, dtype, rows, width):
+    # A pass's shots share the first layer's pre-activations (a stride-0 shot dimension). Where one copy
+    # fills whole vector blocks (8 x 16 values), sample_layer computes the probabilities (and Method 2's
+    # angles) once per image; they must equal, bit for bit, those computed on every shot's copy. The
+    # uniforms sit exactly on each probability (outcome -1) and one float below it (outcome +1), so a
+    # probability one bit off flips an outcome. 3 x 5 values take the per-shot path.
+    neuron = NaturalQNN(layer_sizes=[6, width, width, 3], seed=0, dtype=dtype, **kw).neuron
+    gen = torch.Generator().manual_seed(rows)
+    z = (torch.randn(rows, width, generator=gen, dtype=torch.float64) * 1.5).to(dtype)
+    z[0, :4] = torch.tensor([0.0, -0.0, 1e-30, -1e-30], dtype=dtype)
+    shared = z.unsqueeze(0).expand(8, rows, width)
+    full = shared.contiguous()
+    assert (fastpath._shared_rows(shared) is not None) == uniform_kernels(rows * width, dtype)
+    assert fastpath._shared_rows(full) is None
+    p = _per_shot_probability(neuron, full, width)
+    for u, expected in ((p, -1.0), (torch.nextafter(p, torch.zeros_like(p)), 1.0)):
+        d_shared, s_shared = _first_layer(neuron, shared, u, width)
+        d_full, s_full = _first_layer(neuron, full, u, width)
+        assert torch.equal(d_shared, d_full)
+        assert torch.equal(d_shared[p > 0], torch.full_like(d_shared[p > 0], expected))
+        for a, b in ((s_shared.phi, s_full.phi), (s_shared.m, s_full.m)):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.shape == b.shape and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("kw", [SHARED_FIRST_LAYER[0], SHARED_FIRST_LAYER[3]])
+def test_counter_based_passes_are_the_same_with_and_without_the_shared_first_layer(kw, monkeypatch):
+    net = NaturalQNN(layer_sizes=[20, 16, 16, 16, 4], seed=1, **kw)
+    x = torch.rand(24, 20, generator=torch.Generator().manual_seed(2))
+    shared = net.sample(x, shots=7, seed=5)
+    monkeypatch.setattr(fastpath, "_shared_rows", lambda zd: None)
+    per_shot = net.sample(x, shots=7, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(shared.activations, per_shot.activations))
+    assert torch.equal(shared.logits, per_shot.logits)
 
 
 # --------------------------------------------------------------------------- bad input
