@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN
+from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN, fastpath
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
-from qiskit_natural_qnn import fastpath
 from qiskit_natural_qnn.fastpath import CarriedState, sample_layer, sample_network
 from qiskit_natural_qnn.neurons import uniform_kernels
 from qiskit_natural_qnn.randomness import make_generator
