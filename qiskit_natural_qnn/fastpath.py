@@ -345,7 +345,9 @@ def sample_layer(
     if deterministic and law is None:
         return stretch(zd)
     update = None
-    shared = _shared_rows(zd) if law is None and state.phi is None else None
+    # A stack's leading axis is its networks', whose constants line up with it: never a pass's shots.
+    one_network = not isinstance(stretch, StretchStack)
+    shared = _shared_rows(zd) if law is None and state.phi is None and one_network else None
     if shared is not None:  # the same pre-activations for every shot: the probabilities once per image
         if carries_state:
             phi = carried_angle(stretch(shared), phi=None, m=None)
@@ -353,7 +355,7 @@ def sample_layer(
                 p, update = measurement.readout(phi)
             else:
                 p = measurement.prob_plus(phi)
-            state.phi = phi.expand(zd.shape)
+            state.phi = phi.expand(zd.shape).contiguous()  # the state a caller gets is its own to change
         else:
             p = stretch.prob_plus(shared)
         p = p.expand(zd.shape)
@@ -372,6 +374,8 @@ def sample_layer(
         raise ConfigurationError("a noise law draws one network at a time, got a stack; sample each network alone")
     else:  # the circuit's angle: Method 2's absolute Bloch angle, else the fresh qubit's rotation
         d = law(layer, state.phi if carries_state and state.phi is not None else stretch.theta(zd), p, u)
+    if d.dtype != zd.dtype:  # narrower networks compare with float32 uniforms: +-1 in the network's dtype
+        d = d.to(zd.dtype)
     if update is not None:
         state.phi = update(d)
         state.m = d

@@ -11,7 +11,8 @@ import torch
 from qiskit_natural_qnn import ConfigurationError, InputError, NaturalQNN, fastpath
 from qiskit_natural_qnn.exact import exact_class_distribution, exact_distribution
 from qiskit_natural_qnn.fastpath import CarriedState, sample_layer, sample_network
-from qiskit_natural_qnn.neurons import uniform_kernels
+from qiskit_natural_qnn.inference import predict
+from qiskit_natural_qnn.neurons import Measurement, MeasurementStack, Stretch, StretchStack, uniform_kernels
 from qiskit_natural_qnn.randomness import make_generator
 from qiskit_natural_qnn.schedule import LayerSchedule, carried_angle
 
@@ -257,14 +258,41 @@ def test_first_layer_probabilities_once_per_image_equal_every_shots_bit_for_bit(
 
 
 @pytest.mark.parametrize("kw", [SHARED_FIRST_LAYER[0], SHARED_FIRST_LAYER[3]])
-def test_counter_based_passes_are_the_same_with_and_without_the_shared_first_layer(kw, monkeypatch):
+def test_passes_are_the_same_with_and_without_the_shared_first_layer(kw, monkeypatch):
+    # Both kinds of randomness: the network's stream (sample) and counter-based draws (predict).
     net = NaturalQNN(layer_sizes=[20, 16, 16, 16, 4], seed=1, **kw)
     x = torch.rand(24, 20, generator=torch.Generator().manual_seed(2))
     shared = net.sample(x, shots=7, seed=5)
+    counted = predict(net, x, shots=7, seed=5, return_hidden=True)
     monkeypatch.setattr(fastpath, "_shared_rows", lambda zd: None)
     per_shot = net.sample(x, shots=7, seed=5)
     assert all(torch.equal(a, b) for a, b in zip(shared.activations, per_shot.activations))
     assert torch.equal(shared.logits, per_shot.logits)
+    again = predict(net, x, shots=7, seed=5, return_hidden=True)
+    assert np.array_equal(counted.shot_classes, again.shot_classes)
+    assert all(np.array_equal(a, b) for a, b in zip(counted.hidden, again.hidden))
+
+
+def test_a_stack_of_networks_never_takes_the_shots_path():
+    # A stack's leading axis holds its networks, each with its own constants: stride 0 there (the same
+    # pre-activations for two stretches) is not a pass's shots, and each network keeps its own law.
+    stack = StretchStack(stretches=(Stretch(a=0.5), Stretch(a=4.0)))
+    z = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
+    zd = z.unsqueeze(0).expand(2, 3, 32)
+    u = torch.rand(2, 3, 32, generator=torch.Generator().manual_seed(1))
+    measurement = MeasurementStack(measurements=(Measurement(), Measurement()))
+    d = sample_layer(
+        zd,
+        lambda: u,
+        stretch=stack,
+        measurement=measurement,
+        deterministic=False,
+        carries_state=False,
+        carries_after=False,
+        state=CarriedState(),
+    )
+    for k, stretch in enumerate(stack.stretches):
+        assert torch.equal(d[k], torch.where(u[k] < stretch.prob_plus(z), 1.0, -1.0))
 
 
 # --------------------------------------------------------------------------- bad input

@@ -12,6 +12,9 @@ from qiskit_natural_qnn.data import Dataset
 from qiskit_natural_qnn.exceptions import ConfigurationError, InputError
 from qiskit_natural_qnn.inference import Evaluation, Prediction, evaluate, majority_vote, predict
 from qiskit_natural_qnn.network import NaturalQNN
+from qiskit_natural_qnn.schedule import carried_angle
+
+from .stats import binomial_tolerance
 
 
 def _toy_data(n: int = 60, n_inputs: int = 12, n_classes: int = 4, seed: int = 0) -> Dataset:
@@ -295,3 +298,29 @@ def test_a_float32_overflow_is_refused_by_the_circuits_as_by_the_fast_path() -> 
                     run()
             else:
                 run()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kw", [dict(a=0.5), dict(a=0.0, g=math.pi / 4)])
+def test_counter_based_passes_of_float16_and_bfloat16_networks(dtype, kw):
+    # A narrow network compares its probabilities with float32 counter-based uniforms; the outcomes go
+    # on in the network's dtype (they were float32, and the next layer's product refused them). The
+    # passes are seeded and batch-invariant, and each first-layer neuron is +1 with its exact
+    # probability: 5 images x 8 neurons x 4,000 shots, seed 1, 5 standard errors plus one count (a
+    # comparison the wrong way round gives 1 - p and fails).
+    shots = 4000
+    net = NaturalQNN(layer_sizes=[6, 8, 8, 3], seed=0, dtype=dtype, **kw)
+    x = torch.rand(5, 6, generator=torch.Generator().manual_seed(0))
+    whole = predict(net, x, shots=shots, seed=1, return_hidden=True)
+    batched = predict(net, x, shots=shots, seed=1, batch_size=2, return_hidden=True)
+    assert np.array_equal(whole.shot_classes, batched.shot_classes)
+    assert all(np.array_equal(a, b) for a, b in zip(whole.hidden, batched.hidden))
+    z = torch.nn.functional.linear(x.to(dtype), net.weights()[0].detach())
+    neuron = net.neuron
+    if neuron.measurement.is_projective:
+        p = neuron.stretch.prob_plus(z)
+    else:
+        p = neuron.measurement.prob_plus(carried_angle(neuron.stretch(z)))
+    p = p.double().numpy()
+    freq = (whole.hidden[0] == 1).mean(axis=1)
+    assert np.all(np.abs(freq - p) <= binomial_tolerance(p, shots))
