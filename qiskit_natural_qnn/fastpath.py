@@ -281,20 +281,6 @@ def sample_sign(p_plus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return activation_from_sign_bit(u - p_plus)
 
 
-def _shared_rows(zd: torch.Tensor) -> torch.Tensor | None:
-    """The one copy of pre-activations repeated along a stride-0 leading dimension (a pass's shots), or None.
-
-    Only when that copy fills whole vector blocks of the element-wise kernels (:func:`uniform_kernels`):
-    then every element of it, alone or repeated, is computed by the same vector code, bit for bit.
-    """
-    if zd.ndim < 2 or zd.stride(0) != 0 or zd.shape[0] < 2:
-        return None
-    rows = zd[0]
-    if not rows.is_contiguous() or not uniform_kernels(rows.numel(), rows.dtype):
-        return None
-    return rows
-
-
 @dataclass
 class CarriedState:
     """Method 2's state between hidden layers: each neuron's post-measurement angle and last outcome.
@@ -320,6 +306,7 @@ def sample_layer(
     state: CarriedState,
     law: LayerSampler | None = None,
     layer: int = 1,
+    shape: torch.Size | None = None,
 ) -> torch.Tensor:
     """Draw one hidden layer's activations from its pre-activations (the body of :func:`sample_network`).
 
@@ -338,33 +325,32 @@ def sample_layer(
         state: Method 2's state, read and updated in place.
         law: draw on a noisy device instead (see :func:`sample_network`).
         layer: the layer's number (1-based), for ``law``.
+        shape: None, or the shape of the draw when every row of its leading dimensions shares ``zd``
+            (the shots of a pass's first layer, ``zd`` one pass's pre-activations): the neurons' math
+            then runs once on ``zd`` and broadcasts, where ``zd`` fills whole vector blocks of the
+            element-wise kernels (:func:`~qiskit_natural_qnn.neurons.uniform_kernels`), so that every
+            value is computed by the same vector code as on ``zd.expand(shape)``: the same bits. Other
+            sizes run on ``zd.expand(shape)`` (a CPU kernel finishes a tensor with scalar code, which
+            may round differently).
 
     Returns:
-        The activations in ``{+1, -1}``, shaped like ``zd``.
+        The activations in ``{+1, -1}``, shaped like ``zd`` (or ``shape``).
     """
+    if shape is not None and not uniform_kernels(zd.numel(), zd.dtype):
+        zd, shape = zd.expand(shape), None
     if deterministic and law is None:
-        return stretch(zd)
+        d = stretch(zd)
+        return d if shape is None else d.expand(shape).contiguous()
     update = None
-    # A stack's leading axis is its networks', whose constants line up with it: never a pass's shots.
-    one_network = not isinstance(stretch, StretchStack)
-    shared = _shared_rows(zd) if law is None and state.phi is None and one_network else None
-    if shared is not None:  # the same pre-activations for every shot: the probabilities once per image
-        if carries_state:
-            phi = carried_angle(stretch(shared), phi=None, m=None)
-            if carries_after:
-                p, update = measurement.readout(phi)
-            else:
-                p = measurement.prob_plus(phi)
-            state.phi = phi.expand(zd.shape).contiguous()  # the state a caller gets is its own to change
-        else:
-            p = stretch.prob_plus(shared)
-        p = p.expand(zd.shape)
-    elif carries_state:
-        state.phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
+    if carries_state:
+        phi = carried_angle(stretch(zd), phi=state.phi, m=state.m)
         if carries_after:
-            p, update = measurement.readout(state.phi)
+            p, update = measurement.readout(phi)
         else:
-            p = measurement.prob_plus(state.phi)
+            p = measurement.prob_plus(phi)
+        if shape is not None:  # a view where the update replaces it, else the caller's own tensor
+            phi = phi.expand(shape) if carries_after else phi.expand(shape).contiguous()
+        state.phi = phi
     else:
         p = stretch.prob_plus(zd)
     u = draw()
@@ -373,7 +359,9 @@ def sample_layer(
     elif isinstance(stretch, StretchStack):
         raise ConfigurationError("a noise law draws one network at a time, got a stack; sample each network alone")
     else:  # the circuit's angle: Method 2's absolute Bloch angle, else the fresh qubit's rotation
-        d = law(layer, state.phi if carries_state and state.phi is not None else stretch.theta(zd), p, u)
+        full = u.shape
+        angle = state.phi if carries_state and state.phi is not None else stretch.theta(zd).expand(full)
+        d = law(layer, angle, p.expand(full), u)
     if d.dtype != zd.dtype:  # narrower networks compare with float32 uniforms: +-1 in the network's dtype
         d = d.to(zd.dtype)
     if update is not None:
@@ -441,16 +429,18 @@ def sample_network(
     h = x
     for k, (meas, carries_after) in enumerate(plan):
         z = torch.nn.functional.linear(h, weights[k], biases[k])
+        zd = z.detach()  # the first layer's z, one per row: the math runs once, the shots broadcast it
+        shape = None
         if k == 0 and shots is not None:
             z = z.unsqueeze(0).expand(int(shots), *z.shape)
-        zd = z.detach()
+            shape = z.shape
         if checks is not None:
             checks.preactivations(zd)
 
-        def draw(k: int = k, zd: torch.Tensor = zd) -> torch.Tensor:
+        def draw(k: int = k, full: torch.Size = z.shape, like: torch.Tensor = zd) -> torch.Tensor:
             if uniform is not None:
-                return uniform(k, zd.shape, zd)
-            return torch.rand(zd.shape, generator=generator, device=zd.device, dtype=zd.dtype)
+                return uniform(k, full, like)
+            return torch.rand(full, generator=generator, device=like.device, dtype=like.dtype)
 
         d = sample_layer(
             zd,
@@ -463,6 +453,7 @@ def sample_network(
             state=state,
             law=law,
             layer=k + 1,
+            shape=shape,
         )
         pre.append(z)
         acts.append(d)

@@ -203,7 +203,7 @@ SHARED_FIRST_LAYER = [
 ]
 
 
-def _first_layer(neuron, zd, u, width):
+def _first_layer(neuron, zd, u, width, shape=None):
     """``sample_layer`` of the first hidden layer (of two) on ``zd`` with uniforms ``u``: outcomes and state."""
     schedule = LayerSchedule(hidden_sizes=(width, width), neuron=neuron)
     state = CarriedState()
@@ -216,6 +216,7 @@ def _first_layer(neuron, zd, u, width):
         carries_state=schedule.carries_state,
         carries_after=schedule.carries_after(1),
         state=state,
+        shape=shape,
     )
     return d, state
 
@@ -232,7 +233,7 @@ def _per_shot_probability(neuron, z, width):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(("rows", "width"), [(8, 16), (3, 5)])
 def test_first_layer_probabilities_once_per_image_equal_every_shots_bit_for_bit(kw, dtype, rows, width):
-    # A pass's shots share the first layer's pre-activations (a stride-0 shot dimension). Where one copy
+    # A pass's shots share the first layer's pre-activations (sample_layer's ``shape``). Where one copy
     # fills whole vector blocks (8 x 16 values), sample_layer computes the probabilities (and Method 2's
     # angles) once per image; they must equal, bit for bit, those computed on every shot's copy. The
     # uniforms sit exactly on each probability (outcome -1) and one float below it (outcome +1), so a
@@ -241,15 +242,14 @@ def test_first_layer_probabilities_once_per_image_equal_every_shots_bit_for_bit(
     gen = torch.Generator().manual_seed(rows)
     z = (torch.randn(rows, width, generator=gen, dtype=torch.float64) * 1.5).to(dtype)
     z[0, :4] = torch.tensor([0.0, -0.0, 1e-30, -1e-30], dtype=dtype)
-    shared = z.unsqueeze(0).expand(8, rows, width)
-    full = shared.contiguous()
-    assert (fastpath._shared_rows(shared) is not None) == uniform_kernels(rows * width, dtype)
-    assert fastpath._shared_rows(full) is None
+    shape = torch.Size([8, rows, width])
+    full = z.expand(shape).contiguous()
+    assert uniform_kernels(rows * width, dtype) == (rows == 8)  # which path each case takes
     p = _per_shot_probability(neuron, full, width)
     for u, expected in ((p, -1.0), (torch.nextafter(p, torch.zeros_like(p)), 1.0)):
-        d_shared, s_shared = _first_layer(neuron, shared, u, width)
+        d_shared, s_shared = _first_layer(neuron, z, u, width, shape=shape)
         d_full, s_full = _first_layer(neuron, full, u, width)
-        assert torch.equal(d_shared, d_full)
+        assert d_shared.shape == shape and torch.equal(d_shared, d_full)
         assert torch.equal(d_shared[p > 0], torch.full_like(d_shared[p > 0], expected))
         for a, b in ((s_shared.phi, s_full.phi), (s_shared.m, s_full.m)):
             assert (a is None) == (b is None)
@@ -264,7 +264,7 @@ def test_passes_are_the_same_with_and_without_the_shared_first_layer(kw, monkeyp
     x = torch.rand(24, 20, generator=torch.Generator().manual_seed(2))
     shared = net.sample(x, shots=7, seed=5)
     counted = predict(net, x, shots=7, seed=5, return_hidden=True)
-    monkeypatch.setattr(fastpath, "_shared_rows", lambda zd: None)
+    monkeypatch.setattr(fastpath, "uniform_kernels", lambda numel, dtype: False)  # every shot's copy
     per_shot = net.sample(x, shots=7, seed=5)
     assert all(torch.equal(a, b) for a, b in zip(shared.activations, per_shot.activations))
     assert torch.equal(shared.logits, per_shot.logits)
@@ -273,9 +273,9 @@ def test_passes_are_the_same_with_and_without_the_shared_first_layer(kw, monkeyp
     assert all(np.array_equal(a, b) for a, b in zip(counted.hidden, again.hidden))
 
 
-def test_a_stack_of_networks_never_takes_the_shots_path():
-    # A stack's leading axis holds its networks, each with its own constants: stride 0 there (the same
-    # pre-activations for two stretches) is not a pass's shots, and each network keeps its own law.
+def test_a_stack_of_networks_on_shared_preactivations_keeps_each_networks_law():
+    # A stack's leading axis holds its networks, each with its own constants: the same pre-activations
+    # for two stretches (stride 0 on that axis) are not a pass's shots, and each network keeps its own law.
     stack = StretchStack(stretches=(Stretch(a=0.5), Stretch(a=4.0)))
     z = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
     zd = z.unsqueeze(0).expand(2, 3, 32)
