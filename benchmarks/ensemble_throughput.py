@@ -94,6 +94,16 @@ def sweep(epochs: int, device: torch.device) -> None:
     )
 
 
+def warm_up(device: torch.device) -> None:
+    """One-time costs of a process, paid before any timing: the first ``torch.optim`` optimizer imports
+    ``torch._dynamo`` (about 1.5 s on a 2-core machine), and the first products and checks set up their kernels.
+    """
+    train = load_default().train
+    nets = _nets([784, 8, 10], [0.5, 1.0], device)
+    fit(nets[0], train, None, config=TrainConfig(epochs=1, seed=0), progress=False)
+    fit_ensemble(nets, train, None, configs=[TrainConfig(epochs=1, seed=k) for k in range(2)])
+
+
 def large(epochs: int, rounds: int, device: torch.device) -> None:
     """K = 8 networks of 784-512x3, no validation: seconds per epoch, serial and ensemble, interleaved.
 
@@ -189,6 +199,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
+    warm_up(cpu)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CUDA: {torch.cuda.is_available()}")
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     if not args.skip_sweep:
