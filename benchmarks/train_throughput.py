@@ -142,7 +142,8 @@ def fused_sample_layer() -> Any:
 
     The uniform numbers are drawn first, eagerly, from the same generator (one draw per layer, as the
     library draws them); the compiled part maps (pre-activations, uniforms, carried state) to the
-    outcomes and the new state. A noisy device's law and the classical sign neuron keep the library's path.
+    outcomes and the new state. A noisy device's law, the classical sign neuron and a pass with shots
+    (``shape``: evaluation, not the training step timed here) keep the library's path.
     """
     from qiskit_natural_qnn import fastpath
 
@@ -165,9 +166,20 @@ def fused_sample_layer() -> Any:
     compiled = torch.compile(core, dynamic=False)
 
     def sample_layer(
-        zd, draw, *, stretch, measurement, deterministic, carries_state, carries_after, state, law=None, layer=1
+        zd,
+        draw,
+        *,
+        stretch,
+        measurement,
+        deterministic,
+        carries_state,
+        carries_after,
+        state,
+        law=None,
+        layer=1,
+        shape=None,
     ):
-        if law is not None or deterministic:
+        if law is not None or deterministic or shape is not None:  # shots (evaluation): the library's path
             return eager(
                 zd,
                 draw,
@@ -179,6 +191,7 @@ def fused_sample_layer() -> Any:
                 state=state,
                 law=law,
                 layer=layer,
+                shape=shape,
             )
         sample_layer.calls += 1  # type: ignore[attr-defined]
         d, state.phi, state.m = compiled(
